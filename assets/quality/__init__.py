@@ -1,0 +1,1 @@
+"""Data quality: table contracts, Great Expectations suites and the bridge to Dagster checks."""

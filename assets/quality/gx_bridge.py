@@ -1,0 +1,115 @@
+"""Our bridge from Great Expectations 1.x to Dagster: a suite's results become rule outcomes,
+the offending rows of each rule, and one asset check per rule."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+import great_expectations as gx
+import pandas as pd
+from great_expectations.core.batch_definition import BatchDefinition
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+from assets.quality.rules import Action, Rule, RuleOutcome, shown
+
+# GX phones home by default; a pipeline run should not.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@dataclass
+class SuiteReport:
+    outcomes: dict[str, RuleOutcome]
+    row_reasons: dict[int, list[str]] = field(default_factory=dict)  # quarantine rules only
+
+
+@functools.cache
+def _dataframe_batches() -> BatchDefinition:
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("flightpath").add_dataframe_asset("partition")
+    return asset.add_batch_definition_whole_dataframe("whole_partition")
+
+
+def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, rules: Sequence[Rule]) -> SuiteReport:
+    """Validate `frame` (its index labels identify rows) and fold the results into rule outcomes."""
+    by_name = {rule.name: rule for rule in rules}
+    batch = _dataframe_batches().get_batch(batch_parameters={"dataframe": frame})
+    validation = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+
+    failed: dict[str, set[int]] = defaultdict(set)
+    passed: dict[str, bool] = {}
+    observed: dict[str, list[str]] = defaultdict(list)
+    row_reasons: dict[int, list[str]] = defaultdict(list)
+    for result in validation.results:
+        config = result.expectation_config
+        rule = by_name[config.meta["rule"]]
+        passed[rule.name] = passed.get(rule.name, True) and bool(result.success)
+        if result.exception_info and result.exception_info.get("raised_exception"):
+            observed[rule.name].append(str(result.exception_info.get("exception_message")))
+            continue
+        rows = [int(row) for row in result.result.get("unexpected_index_list") or []]
+        failed[rule.name].update(rows)
+        column = config.kwargs.get("column")
+        if rows:
+            observed[rule.name].append(f"{len(rows)} rows fail on {column or config.type}")
+        elif not result.success:
+            observed[rule.name].append(_describe_table_result(result.result))
+        if rule.action is Action.QUARANTINE:
+            for row in rows:
+                value = f"{column}={shown(frame.at[row, column])}" if column else rule.description
+                row_reasons[row].append(f"{rule.name}: {value}")
+
+    outcomes = {
+        name: RuleOutcome(by_name[name], frozenset(failed[name]), ok, "; ".join(observed[name]))
+        for name, ok in passed.items()
+    }
+    return SuiteReport(outcomes, dict(row_reasons))
+
+
+def _describe_table_result(result: dict) -> str:
+    mismatched = result.get("details", {}).get("mismatched", {})
+    if mismatched:
+        return ", ".join(f"{kind}: {sorted(columns)}" for kind, columns in mismatched.items())
+    return f"observed {result.get('observed_value')!r}"
+
+
+def check_specs(asset: dg.AssetKey, rules: Sequence[Rule]) -> list[dg.AssetCheckSpec]:
+    """One Dagster check per rule; only partition-wide (BLOCK) rules stop downstream assets."""
+    return [
+        dg.AssetCheckSpec(
+            rule.name,
+            asset=asset,
+            description=f"{rule.description} [{rule.action.value}]",
+            blocking=rule.action is Action.BLOCK,
+        )
+        for rule in rules
+    ]
+
+
+def check_results(
+    asset: dg.AssetKey, outcomes: Sequence[RuleOutcome], row_count: int
+) -> list[dg.AssetCheckResult]:
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=outcome.rule.name,
+            passed=outcome.passed,
+            severity=(
+                dg.AssetCheckSeverity.ERROR
+                if outcome.rule.action is Action.BLOCK
+                else dg.AssetCheckSeverity.WARN
+            ),
+            metadata={
+                "action": outcome.rule.action.value,
+                "failed_rows": len(outcome.failed_rows),
+                "failed_share": (len(outcome.failed_rows) / row_count) if row_count else 0.0,
+                "observed": outcome.observed or "as expected",
+            },
+        )
+        for outcome in outcomes
+    ]

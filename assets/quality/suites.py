@@ -1,0 +1,194 @@
+"""Great Expectations 1.x suites for flights and weather, defined in code.
+
+Every expectation carries `meta.rule`: several expectations can make up one rule, and each rule
+becomes one Dagster asset check. Map expectations ignore nulls; `required_values_present` is
+where nulls are caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+import pandas as pd
+
+from assets.quality.contracts import FLIGHTS, WEATHER
+from assets.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
+
+NYC_ORIGINS = ["EWR", "JFK", "LGA"]
+
+REQUIRED_COLUMNS = Rule("required_columns", Action.BLOCK, "every contract column is present")
+NOT_EMPTY = Rule("not_empty", Action.BLOCK, "the day's file has at least one row")
+NO_UNEXPECTED_COLUMNS = Rule(
+    "no_unexpected_columns", Action.WARN, "no columns beyond the contract (extras are dropped)"
+)
+REQUIRED_VALUES = Rule(
+    "required_values_present", Action.QUARANTINE, "keys and schedule fields are not null"
+)
+ON_PARTITION_DAY = Rule(
+    "on_partition_day", Action.QUARANTINE, "the row's local date is the file's day (no future or other days)"
+)
+CALENDAR_VALID = Rule(
+    "calendar_valid", Action.QUARANTINE, "month, day, hour, minute and HHMM clock fields are in range"
+)
+ORIGIN_KNOWN = Rule("origin_known", Action.QUARANTINE, "origin is EWR, JFK or LGA")
+
+DISTANCE_IN_RANGE = Rule("distance_in_range", Action.QUARANTINE, "0 < distance <= 5000 miles")
+CARRIER_KNOWN = Rule("carrier_known", Action.QUARANTINE, "carrier is in the airlines reference")
+DEST_KNOWN = Rule("dest_known", Action.QUARANTINE, "dest is in the airports reference")
+DELAY_IN_RANGE = Rule(
+    "delay_in_range", Action.QUARANTINE, "-120 <= departure/arrival delay <= 1800 minutes"
+)
+AIR_TIME_IN_RANGE = Rule("air_time_in_range", Action.QUARANTINE, "0 < air_time <= 900 minutes")
+ARRIVAL_AFTER_DEPARTURE = Rule(
+    "arrival_after_departure", Action.QUARANTINE, "actual arrival (UTC) is after actual departure"
+)
+FLIGHT_KEY_UNIQUE = Rule(
+    "flight_key_unique",
+    Action.QUARANTINE,
+    "carrier + flight + origin + scheduled departure identifies one row",
+)
+TAILNUM_MOSTLY_PRESENT = Rule(
+    "tailnum_mostly_present", Action.WARN, "at least 95% of flights name their aircraft"
+)
+
+WEATHER_IN_RANGE = Rule(
+    "readings_in_range",
+    Action.QUARANTINE,
+    "physical ranges: 0<=humid<=100, -40<=temp<=130 F, wind 0-150 mph, 900-1100 hPa, ...",
+)
+OBSERVATION_UNIQUE = Rule(
+    "observation_unique", Action.QUARANTINE, "one observation per origin and hour"
+)
+
+_TABLE_RULES = (REQUIRED_COLUMNS, NOT_EMPTY, NO_UNEXPECTED_COLUMNS, COLUMN_TYPES, DUPLICATE_ROW)
+FLIGHT_RULES = (
+    *_TABLE_RULES,
+    REQUIRED_VALUES,
+    ON_PARTITION_DAY,
+    CALENDAR_VALID,
+    ORIGIN_KNOWN,
+    CARRIER_KNOWN,
+    DEST_KNOWN,
+    DISTANCE_IN_RANGE,
+    DELAY_IN_RANGE,
+    AIR_TIME_IN_RANGE,
+    ARRIVAL_AFTER_DEPARTURE,
+    FLIGHT_KEY_UNIQUE,
+    TAILNUM_MOSTLY_PRESENT,
+)
+WEATHER_RULES = (
+    *_TABLE_RULES,
+    REQUIRED_VALUES,
+    ON_PARTITION_DAY,
+    CALENDAR_VALID,
+    ORIGIN_KNOWN,
+    WEATHER_IN_RANGE,
+    OBSERVATION_UNIQUE,
+)
+
+# Columns a validated partition holds beyond its contract.
+FLIGHT_DERIVED = ["flight_date", "sched_dep_utc", "dep_utc", "sched_arr_utc", "arr_utc"]
+WEATHER_DERIVED = ["flight_date"]
+
+
+def flights_suite(day: date, carriers: Iterable[str], airports: Iterable[str]) -> gx.ExpectationSuite:
+    expectations = [
+        *_table_expectations(FLIGHTS.required, FLIGHT_DERIVED),
+        *_not_null(
+            REQUIRED_VALUES,
+            ["carrier", "flight", "origin", "dest", "time_hour", "year", "month", "day",
+             "sched_dep_time", "sched_arr_time", "hour", "minute", "distance"],
+        ),
+        *_calendar(["sched_dep_time", "sched_arr_time", "dep_time", "arr_time"]),
+        _between(CALENDAR_VALID, "minute", 0, 59),
+        _in_set(ON_PARTITION_DAY, "flight_date", [pd.Timestamp(day)]),
+        _in_set(ORIGIN_KNOWN, "origin", NYC_ORIGINS),
+        _in_set(CARRIER_KNOWN, "carrier", sorted(carriers)),
+        _in_set(DEST_KNOWN, "dest", sorted(airports)),
+        _between(DISTANCE_IN_RANGE, "distance", 0, 5000, strict_min=True),
+        _between(DELAY_IN_RANGE, "dep_delay", -120, 1800),
+        _between(DELAY_IN_RANGE, "arr_delay", -120, 1800),
+        _between(AIR_TIME_IN_RANGE, "air_time", 0, 900, strict_min=True),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="arr_utc",
+            column_B="dep_utc",
+            ignore_row_if="either_value_is_missing",
+            meta=_meta(ARRIVAL_AFTER_DEPARTURE),
+        ),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=list(FLIGHTS.key), meta=_meta(FLIGHT_KEY_UNIQUE)
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="tailnum", mostly=0.95, meta=_meta(TAILNUM_MOSTLY_PRESENT)
+        ),
+    ]
+    return gx.ExpectationSuite(name=f"flights_{day}", expectations=expectations)
+
+
+def weather_suite(day: date) -> gx.ExpectationSuite:
+    ranges = {
+        "temp": (-40, 130),
+        "dewp": (-60, 100),
+        "humid": (0, 100),
+        "wind_dir": (0, 360),
+        "wind_speed": (0, 150),
+        "wind_gust": (0, 200),
+        "precip": (0, 10),
+        "pressure": (900, 1100),
+        "visib": (0, 10),
+    }
+    expectations = [
+        *_table_expectations(WEATHER.required, WEATHER_DERIVED),
+        *_not_null(REQUIRED_VALUES, ["origin", "time_hour", "year", "month", "day", "hour"]),
+        *_calendar([]),
+        _in_set(ON_PARTITION_DAY, "flight_date", [pd.Timestamp(day)]),
+        _in_set(ORIGIN_KNOWN, "origin", NYC_ORIGINS),
+        *(_between(WEATHER_IN_RANGE, column, low, high) for column, (low, high) in ranges.items()),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=list(WEATHER.key), meta=_meta(OBSERVATION_UNIQUE)
+        ),
+    ]
+    return gx.ExpectationSuite(name=f"weather_{day}", expectations=expectations)
+
+
+def _meta(rule: Rule) -> dict[str, str]:
+    return {"rule": rule.name}
+
+
+def _table_expectations(required: list[str], derived: list[str]) -> list[gxe.Expectation]:
+    return [
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=required, exact_match=False, meta=_meta(REQUIRED_COLUMNS)
+        ),
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=required + derived, exact_match=True, meta=_meta(NO_UNEXPECTED_COLUMNS)
+        ),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=_meta(NOT_EMPTY)),
+    ]
+
+
+def _not_null(rule: Rule, columns: list[str]) -> list[gxe.Expectation]:
+    return [gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_meta(rule)) for column in columns]
+
+
+def _calendar(hhmm_columns: list[str]) -> list[gxe.Expectation]:
+    # 2400 is how the source writes a departure exactly at midnight.
+    return [
+        _between(CALENDAR_VALID, "month", 1, 12),
+        _between(CALENDAR_VALID, "day", 1, 31),
+        _between(CALENDAR_VALID, "hour", 0, 23),
+        *(_between(CALENDAR_VALID, column, 0, 2400) for column in hhmm_columns),
+    ]
+
+
+def _between(rule: Rule, column: str, low: float, high: float, strict_min: bool = False) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeBetween(
+        column=column, min_value=low, max_value=high, strict_min=strict_min, meta=_meta(rule)
+    )
+
+
+def _in_set(rule: Rule, column: str, values: list[object]) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values, meta=_meta(rule))

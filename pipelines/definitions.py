@@ -1,0 +1,26 @@
+"""The one Definitions object of the code location; state lives under $FLIGHTPATH_HOME."""
+
+import dagster as dg
+
+from assets import ingestion, reference, validation
+from pipelines.jobs import daily_ingest_job, reference_job
+from pipelines.sensors import landing_sensor
+from resources.home import landing_root, lake_root
+from resources.lake import Lake
+from resources.landing import LandingZone
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([ingestion, reference, validation]),
+        asset_checks=dg.load_asset_checks_from_modules([ingestion, validation]),
+        jobs=[reference_job, daily_ingest_job],
+        sensors=[landing_sensor],
+        resources={
+            "landing": LandingZone(root=str(landing_root())),
+            "lake": Lake(root=str(lake_root())),
+        },
+    )
+
+
+defs = build_definitions()

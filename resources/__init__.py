@@ -1,0 +1,1 @@
+"""Dagster resources: the data home, the landing zone and the Parquet lake."""

@@ -1,0 +1,54 @@
+"""The lake: Parquet files partitioned by date, queried with DuckDB."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from resources.parquet_files import read_parquet_file, write_atomically
+
+
+class Lake(dg.ConfigurableResource):
+    """`<table>/date=<YYYY-MM-DD>/part-0.parquet` per daily partition, `<table>.parquet` otherwise.
+
+    Each partition is one file replaced atomically, so re-materialising a partition replaces it
+    exactly. DuckDB reads the files; there is no shared .duckdb database to lock.
+    """
+
+    root: str
+
+    def partition_path(self, table: str, day: date) -> Path:
+        return Path(self.root) / table / f"date={day.isoformat()}" / "part-0.parquet"
+
+    def table_path(self, table: str) -> Path:
+        return Path(self.root) / f"{table}.parquet"
+
+    def write_partition(self, table: str, day: date, frame: pd.DataFrame) -> Path:
+        path = self.partition_path(table, day)
+        write_atomically(frame, path)
+        return path
+
+    def read_partition(self, table: str, day: date) -> pd.DataFrame:
+        return read_parquet_file(self.partition_path(table, day))
+
+    def write_table(self, table: str, frame: pd.DataFrame) -> Path:
+        path = self.table_path(table)
+        write_atomically(frame, path)
+        return path
+
+    def read_table(self, table: str) -> pd.DataFrame:
+        return read_parquet_file(self.table_path(table))
+
+    def scan(self, table: str) -> str:
+        """A DuckDB table expression over every partition of `table` (with its `date` column)."""
+        pattern = Path(self.root) / table / "date=*" / "*.parquet"
+        return f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run `sql` on a fresh in-memory DuckDB connection and fetch the result fully."""
+        with duckdb.connect() as connection:
+            return connection.sql(sql).df()
