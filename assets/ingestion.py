@@ -66,7 +66,9 @@ def _raw_daily_asset(
         ),
         kinds={"parquet", "great_expectations"},
     )
-    def _raw_daily(context: dg.AssetExecutionContext, landing: LandingZone, lake: Lake) -> dg.MaterializeResult:
+    def _raw_daily(
+        context: dg.AssetExecutionContext, landing: LandingZone, lake: Lake
+    ) -> dg.MaterializeResult:
         day = partition_day(context)
         raw = _land_partition(landing, lake, table, day)
         verdict = judge(raw, day, lake)

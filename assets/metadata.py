@@ -1,7 +1,6 @@
 """Metadata a person wants to see on every materialisation: rows, a preview, where it lives."""
 
 from pathlib import Path
-
 from typing import Any
 
 import dagster as dg

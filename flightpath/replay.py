@@ -52,7 +52,7 @@ def replay(landing: LandingZone, through: date, progress: bool = True) -> Replay
         for table in DAILY_TABLES:
             rows = by_day[table].get(day)
             if rows is None:
-                continue  # the source has no rows that day (weather for 2013-12-31): nothing arrives
+                continue  # no source rows that day (weather, 2013-12-31): nothing arrives
             if landing.day_path(table, day).exists():
                 summary.already_landed += 1
                 continue

@@ -5,7 +5,7 @@ import dagster as dg
 from assets import ingestion, reference, validation
 from pipelines.jobs import daily_ingest_job, reference_job
 from pipelines.sensors import landing_sensor
-from resources.home import landing_root, lake_root
+from resources.home import lake_root, landing_root
 from resources.lake import Lake
 from resources.landing import LandingZone
 

@@ -28,7 +28,7 @@ class LandedFile:
 
 
 class LandingZone(dg.ConfigurableResource):
-    """Files as a feed would deliver them: `<table>/<YYYY-MM-DD>.parquet`, `reference/<name>.parquet`."""
+    """Files as a feed delivers them: `<table>/<YYYY-MM-DD>.parquet`, `reference/<name>.parquet`."""
 
     root: str
 
@@ -59,7 +59,7 @@ class LandingZone(dg.ConfigurableResource):
         return self._read(self.reference_path(name))
 
     def landed_days(self, table: str) -> list[LandedFile]:
-        """Every daily file of `table`, oldest day first; temp files of writers in flight are skipped."""
+        """Every daily file of `table`, oldest day first; writers' temp files are skipped."""
         files = []
         for path in sorted((Path(self.root) / table).glob("*.parquet")):
             try:

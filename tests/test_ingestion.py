@@ -39,7 +39,9 @@ def _source_rows(table: str, day: str) -> pd.DataFrame:
     return frame[(frame.month == when.month) & (frame.day == when.day)]
 
 
-def test_partitions_land_in_the_lake_complete_and_checked(landed_home: Path, fresh_home: Path) -> None:
+def test_partitions_land_in_the_lake_complete_and_checked(
+    landed_home: Path, fresh_home: Path
+) -> None:
     _land(landed_home, fresh_home, DAYS)
     lake: Lake = make_resources(fresh_home)["lake"]  # type: ignore[assignment]
     for day in DAYS:
@@ -56,13 +58,16 @@ def test_partitions_land_in_the_lake_complete_and_checked(landed_home: Path, fre
         ]
 
     counts = lake.query(
-        f"SELECT date::VARCHAR AS day, count(*) AS n FROM {lake.scan('flights')} GROUP BY 1 ORDER BY 1"
+        "SELECT date::VARCHAR AS day, count(*) AS n "
+        f"FROM {lake.scan('flights')} GROUP BY 1 ORDER BY 1"
     )
     assert counts["day"].tolist() == DAYS
     assert counts["n"].tolist() == [len(_source_rows("flights", d)) for d in DAYS]
 
 
-def test_rematerialising_a_partition_replaces_it_exactly(landed_home: Path, fresh_home: Path) -> None:
+def test_rematerialising_a_partition_replaces_it_exactly(
+    landed_home: Path, fresh_home: Path
+) -> None:
     _land(landed_home, fresh_home, DAYS[:1])
     lake: Lake = make_resources(fresh_home)["lake"]  # type: ignore[assignment]
     day = date.fromisoformat(DAYS[0])
@@ -102,7 +107,8 @@ def test_every_asset_reports_rows_and_a_preview(landed_home: Path, fresh_home: P
     result = _materialize(fresh_home, DAYS[0])
     materializations = result.get_asset_materialization_events()
     assert {e.asset_key.to_user_string() for e in materializations} == {
-        "raw_flights", "raw_weather", "flights", "weather", "quarantine_flights", "quarantine_weather",
+        "raw_flights", "raw_weather", "flights", "weather",
+        "quarantine_flights", "quarantine_weather",
     }  # fmt: skip
     for event in materializations:
         metadata = event.materialization.metadata

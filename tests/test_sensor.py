@@ -15,7 +15,9 @@ from tests.conftest import make_resources
 
 def _tick(landing: LandingZone, cursor: str | None) -> dg.SensorResult:
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing})
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"landing": landing}
+        )
         result = landing_sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result

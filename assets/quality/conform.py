@@ -11,6 +11,7 @@ import pandas as pd
 from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW, Contract, Kind
 from assets.quality.rules import shown
 
+
 @dataclass
 class Conformed:
     """The raw rows typed by the contract (same index); cells that could not be typed are null."""
@@ -34,7 +35,9 @@ def conform(raw: pd.DataFrame, contract: Contract) -> Conformed:
         values, bad = _coerce(raw[column], kind)
         typed[column] = values
         for row in np.flatnonzero(bad):
-            problems[int(row)].append(f"{column}={shown(raw.at[row, column])} is not a valid {kind.value}")
+            problems[int(row)].append(
+                f"{column}={shown(raw.at[row, column])} is not a valid {kind.value}"
+            )
     for column in lineage & set(raw.columns):
         typed[column] = raw[column]
     return Conformed(typed, missing, extra, dict(problems))
@@ -48,7 +51,9 @@ def _coerce(values: pd.Series, kind: Kind) -> tuple[pd.Series, np.ndarray]:
         typed = text.astype("string")
         return typed, present & typed.isna().to_numpy()
     if kind is Kind.UTC_TIMESTAMP:
-        stamps = pd.to_datetime(values.astype("string"), utc=True, errors="coerce", format="ISO8601")
+        stamps = pd.to_datetime(
+            values.astype("string"), utc=True, errors="coerce", format="ISO8601"
+        )
         return stamps, present & stamps.isna().to_numpy()
     numbers = pd.to_numeric(values, errors="coerce")
     bad = present & numbers.isna().to_numpy()

@@ -35,7 +35,9 @@ def _dataframe_batches() -> BatchDefinition:
     return asset.add_batch_definition_whole_dataframe("whole_partition")
 
 
-def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, rules: Sequence[Rule]) -> SuiteReport:
+def run_suite(
+    frame: pd.DataFrame, suite: gx.ExpectationSuite, rules: Sequence[Rule]
+) -> SuiteReport:
     """Validate `frame` (its index labels identify rows) and fold the results into rule outcomes."""
     by_name = {rule.name: rule for rule in rules}
     batch = _dataframe_batches().get_batch(batch_parameters={"dataframe": frame})
@@ -47,6 +49,7 @@ def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, rules: Sequence[R
     row_reasons: dict[int, list[str]] = defaultdict(list)
     for result in validation.results:
         config = result.expectation_config
+        assert config is not None  # a suite's results always carry their expectation
         rule = by_name[config.meta["rule"]]
         passed[rule.name] = passed.get(rule.name, True) and bool(result.success)
         if result.exception_info and result.exception_info.get("raised_exception"):

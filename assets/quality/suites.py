@@ -7,7 +7,7 @@ where nulls are caught.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 import great_expectations as gx
@@ -28,10 +28,14 @@ REQUIRED_VALUES = Rule(
     "required_values_present", Action.QUARANTINE, "keys and schedule fields are not null"
 )
 ON_PARTITION_DAY = Rule(
-    "on_partition_day", Action.QUARANTINE, "the row's local date is the file's day (no future or other days)"
+    "on_partition_day",
+    Action.QUARANTINE,
+    "the row's local date is the file's day (no future or other days)",
 )
 CALENDAR_VALID = Rule(
-    "calendar_valid", Action.QUARANTINE, "month, day, hour, minute and HHMM clock fields are in range"
+    "calendar_valid",
+    Action.QUARANTINE,
+    "month, day, hour, minute and HHMM clock fields are in range",
 )
 ORIGIN_KNOWN = Rule("origin_known", Action.QUARANTINE, "origin is EWR, JFK or LGA")
 
@@ -94,13 +98,28 @@ FLIGHT_DERIVED = ["flight_date", "sched_dep_utc", "dep_utc", "sched_arr_utc", "a
 WEATHER_DERIVED = ["flight_date"]
 
 
-def flights_suite(day: date, carriers: Iterable[str], airports: Iterable[str]) -> gx.ExpectationSuite:
+def flights_suite(
+    day: date, carriers: Iterable[str], airports: Iterable[str]
+) -> gx.ExpectationSuite:
     expectations = [
         *_table_expectations(FLIGHTS.required, FLIGHT_DERIVED),
         *_not_null(
             REQUIRED_VALUES,
-            ["carrier", "flight", "origin", "dest", "time_hour", "year", "month", "day",
-             "sched_dep_time", "sched_arr_time", "hour", "minute", "distance"],
+            [
+                "carrier",
+                "flight",
+                "origin",
+                "dest",
+                "time_hour",
+                "year",
+                "month",
+                "day",
+                "sched_dep_time",
+                "sched_arr_time",
+                "hour",
+                "minute",
+                "distance",
+            ],
         ),
         *_calendar(["sched_dep_time", "sched_arr_time", "dep_time", "arr_time"]),
         _between(CALENDAR_VALID, "minute", 0, 59),
@@ -171,7 +190,9 @@ def _table_expectations(required: list[str], derived: list[str]) -> list[gxe.Exp
 
 
 def _not_null(rule: Rule, columns: list[str]) -> list[gxe.Expectation]:
-    return [gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_meta(rule)) for column in columns]
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_meta(rule)) for column in columns
+    ]
 
 
 def _calendar(hhmm_columns: list[str]) -> list[gxe.Expectation]:
@@ -184,11 +205,13 @@ def _calendar(hhmm_columns: list[str]) -> list[gxe.Expectation]:
     ]
 
 
-def _between(rule: Rule, column: str, low: float, high: float, strict_min: bool = False) -> gxe.Expectation:
+def _between(
+    rule: Rule, column: str, low: float, high: float, strict_min: bool = False
+) -> gxe.Expectation:
     return gxe.ExpectColumnValuesToBeBetween(
         column=column, min_value=low, max_value=high, strict_min=strict_min, meta=_meta(rule)
     )
 
 
-def _in_set(rule: Rule, column: str, values: list[object]) -> gxe.Expectation:
-    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values, meta=_meta(rule))
+def _in_set(rule: Rule, column: str, values: Sequence[object]) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), meta=_meta(rule))

@@ -96,7 +96,9 @@ def _judge(
     reasons: dict[int, list[str]] = defaultdict(list)
     for row, problems in conformed.problems.items():
         reasons[row].extend(f"{COLUMN_TYPES.name}: {p}" for p in problems)
-    first_seen = typed[present].reset_index().groupby(present, dropna=False)["index"].transform("min")
+    first_seen = (
+        typed[present].reset_index().groupby(present, dropna=False)["index"].transform("min")
+    )
     for row in duplicate.nonzero()[0]:
         reasons[int(row)].append(f"{DUPLICATE_ROW.name}: same as row {int(first_seen[row])}")
     for row, problems in report.row_reasons.items():
@@ -136,7 +138,9 @@ def _quarantine_rows(
                 "source_row": int(raw.at[row, SOURCE_ROW]) if SOURCE_ROW in raw else row,
                 "rules": ",".join(sorted({r.split(":", 1)[0] for r in reasons[row]})),
                 "reason": "; ".join(reasons[row]),
-                "record": json.dumps({c: _json_value(raw.at[row, c]) for c in landed}, sort_keys=True),
+                "record": json.dumps(
+                    {c: _json_value(raw.at[row, c]) for c in landed}, sort_keys=True
+                ),
             }
         )
     return pd.DataFrame(records, columns=QUARANTINE_COLUMNS)
