@@ -8,6 +8,8 @@ import dagster as dg
 from pipelines.jobs import DAILY_ASSETS, daily_ingest_job, reference_job
 from resources.landing import DAILY_TABLES, REFERENCE_TABLES, LandingZone
 
+REFERENCE_KEYS = [dg.AssetKey("raw_airlines"), dg.AssetKey("airports")]
+
 
 @dg.sensor(
     jobs=[daily_ingest_job, reference_job],
@@ -36,6 +38,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
             )
         )
         cursor["reference"] = max(new_reference.values())
+
+    # Validating a day needs the carriers and airports: until they are in the lake, days wait
+    # (their files stay newer than the cursor, so the first tick after that picks them up).
+    if not all(context.instance.get_latest_materialization_event(k) for k in REFERENCE_KEYS):
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
 
     assets_by_day: dict[str, list[str]] = defaultdict(list)
     newest_by_day: dict[str, int] = defaultdict(int)

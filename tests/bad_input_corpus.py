@@ -10,7 +10,9 @@ with it:
 - ``warn``: the WARN rule `rule` fails, nothing is quarantined;
 - ``quarantine``: exactly the source rows `bad_rows` (positions in the landed file, plus the
   `appended` rows added after the day's real rows) are quarantined, each with `rule` among its
-  rules and `reason` in its reason.
+  rules and `reason` (and its entry of `row_reasons`) in its reason.
+
+A case with `known_bug` describes what the product should do but does not do yet.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ class Case:
     bad_rows: tuple[int, ...] = ()  # QUARANTINE: source rows of the real day that are corrupted
     appended: int = 0  # QUARANTINE: rows added after the real ones (all quarantined)
     reason: str = ""  # QUARANTINE: a substring of every quarantined row's reason
+    row_reasons: tuple[str, ...] = ()  # QUARANTINE: per quarantined row (in source-row order)
     suffix: str = ".parquet"
+    known_bug: str = ""  # the product gets this case wrong today (the test is a strict xfail)
 
     def file_name(self) -> str:
         return f"{self.table}/{DAY.isoformat()}{self.suffix}"
@@ -194,6 +198,22 @@ def _conflicting_key(
     return build
 
 
+def _impossible_dates(source: Source) -> pd.DataFrame:
+    # Each field is in its calendar range, but there is no 30 February or 31 April.
+    frame = source.flights.copy()
+    frame.loc[[70, 71], ["month", "day"]] = [[2, 30], [4, 31]]
+    return frame
+
+
+def _future_departure_hour(source: Source) -> pd.DataFrame:
+    # Cancelled flights (no delays) whose scheduled departure hour is in 2031.
+    frame = source.flights.copy()
+    rows = [935, 936]
+    assert frame.loc[rows, "dep_delay"].isna().all()
+    frame.loc[rows, "time_hour"] = frame.loc[rows, "time_hour"].str.replace("2013-", "2031-")
+    return frame
+
+
 def _arrival_before_departure(source: Source) -> pd.DataFrame:
     # Both delays are in range, but together they land the plane before it took off.
     frame = source.flights.copy()
@@ -271,6 +291,7 @@ CASES: tuple[Case, ...] = (
         rule="required_values_present",
         bad_rows=(11, 12, 13),
         reason="required_values_present: ",
+        row_reasons=("carrier=<NA>", "origin=<NA>", "flight=<NA>"),
     ),
     Case(
         "negative_distance",
@@ -288,7 +309,8 @@ CASES: tuple[Case, ...] = (
         _duplicate_rows,
         rule="duplicate_row",
         appended=2,
-        reason="same as row",
+        reason="duplicate_row: ",
+        row_reasons=("same as row 5", "same as row 6"),
     ),
     Case(
         "another_days_rows",
@@ -297,7 +319,7 @@ CASES: tuple[Case, ...] = (
         _other_day_rows,
         rule="on_partition_day",
         appended=2,
-        reason="flight_date=",
+        reason="flight_date=Timestamp('2013-01-01",
     ),
     Case(
         "future_dates",
@@ -361,7 +383,7 @@ CASES: tuple[Case, ...] = (
         rule="flight_key_unique",
         bad_rows=(40,),
         appended=1,
-        reason="flight_key_unique: ",
+        reason="carrier + flight + origin + scheduled departure",
     ),
     Case(
         "arrival_before_departure",
@@ -370,7 +392,26 @@ CASES: tuple[Case, ...] = (
         _arrival_before_departure,
         rule="arrival_after_departure",
         bad_rows=(60, 61),
-        reason="arrival_after_departure: ",
+        reason="actual arrival (UTC)",
+    ),
+    Case(
+        "impossible_dates",
+        "flights",
+        Expect.QUARANTINE,
+        _impossible_dates,
+        rule="on_partition_day",
+        bad_rows=(70, 71),
+        known_bug="flight_date is NaT, which on_partition_day (a GX set check) ignores",
+    ),
+    Case(
+        "future_departure_hour",
+        "flights",
+        Expect.QUARANTINE,
+        _future_departure_hour,
+        rule="on_partition_day",
+        bad_rows=(935, 936),
+        reason="2031",
+        known_bug="time_hour is never checked against the partition day",
     ),
     Case(
         "weather_humidity_out_of_range",
@@ -389,7 +430,7 @@ CASES: tuple[Case, ...] = (
         rule="observation_unique",
         bad_rows=(10,),
         appended=1,
-        reason="observation_unique: ",
+        reason="one observation per origin and hour",
     ),
 )
 CASES_BY_NAME = {case.name: case for case in CASES}

@@ -48,7 +48,15 @@ FLIGHT_ASSETS = [ingestion.raw_flights, validation.validate_flights]
 
 
 def _cases(expect: Expect) -> list[object]:
-    return [pytest.param(case, id=case.name) for case in CASES if case.expect is expect]
+    return [
+        pytest.param(
+            case,
+            id=case.name,
+            marks=[pytest.mark.xfail(strict=True, reason=case.known_bug)] if case.known_bug else [],
+        )
+        for case in CASES
+        if case.expect is expect
+    ]
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -219,7 +227,10 @@ def test_missing_column_is_named_as_missing(
 
 @pytest.mark.parametrize("case", _cases(Expect.WARN))
 def test_extra_column_warns_and_keeps_every_row(
-    case: Case, corpus: dict[str, WrittenCase], source: Source, reference_lake: Lake,
+    case: Case,
+    corpus: dict[str, WrittenCase],
+    source: Source,
+    reference_lake: Lake,
     tmp_path: Path,
 ) -> None:
     written = corpus[case.name]
@@ -243,7 +254,10 @@ def test_extra_column_warns_and_keeps_every_row(
 
 @pytest.mark.parametrize("case", _cases(Expect.QUARANTINE))
 def test_bad_rows_are_quarantined_and_no_good_row_is_lost(
-    case: Case, corpus: dict[str, WrittenCase], source: Source, reference_lake: Lake,
+    case: Case,
+    corpus: dict[str, WrittenCase],
+    source: Source,
+    reference_lake: Lake,
     tmp_path: Path,
 ) -> None:
     written = corpus[case.name]
@@ -254,7 +268,9 @@ def test_bad_rows_are_quarantined_and_no_good_row_is_lost(
     # Exactly the corrupted rows, each with the expected rule and a reason naming the column.
     assert list(quarantine.columns) == QUARANTINE_COLUMNS
     assert quarantine["source_row"].tolist() == case.quarantined_rows(written.real_rows)
-    for row in quarantine.itertuples(index=False):
+    row_reasons = case.row_reasons or ("",) * len(quarantine)
+    for row, row_reason in zip(quarantine.itertuples(index=False), row_reasons, strict=True):
+        assert row_reason in str(row.reason), row.reason
         assert row.table == case.table
         assert row.source_file == str(written.path)
         assert case.rule in str(row.rules).split(","), row.reason
@@ -339,9 +355,7 @@ def _lake_files(home: Path) -> dict[str, bytes]:
     }
 
 
-def test_a_corrupt_day_fails_alone(
-    fresh_home: Path, landed_home: Path, source: Source
-) -> None:
+def test_a_corrupt_day_fails_alone(fresh_home: Path, landed_home: Path, source: Source) -> None:
     good_days = [date(2013, 1, 1), date(2013, 1, 3)]
     for day in good_days:
         name = f"flights/{day.isoformat()}.parquet"
@@ -408,6 +422,7 @@ def test_bad_rows_reach_quarantine_and_a_rerun_changes_nothing(
     assert second.success
     files_after = _lake_files(fresh_home)
     assert sorted(files_after) == sorted(files_before)  # no second file in any partition
+    assert files_after == files_before  # and each partition was rewritten identically
     pd.testing.assert_frame_equal(lake.read_partition("flights", DAY), flights)
     pd.testing.assert_frame_equal(lake.read_partition("quarantine_flights", DAY), quarantined)
     counts = lake.query(
@@ -426,6 +441,17 @@ def test_missing_column_fails_the_blocking_check_and_stops_flights(
 
     result = _materialize(fresh_home, DAY)
 
+    assert not result.success
+    # The raw copy lands (a person can inspect it in the lake); the step then fails on the check.
+    assert _materialized(result) == {"raw_flights"}
+    failures = result.get_step_failure_events()
+    assert [event.step_key for event in failures] == ["raw_flights"]
+    error = failures[0].step_failure_data.error
+    assert error is not None
+    assert "raw_flights: required_columns" in error.to_string()
+    started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    assert started == ["raw_flights"]  # validate_flights never ran
+
     evaluations = {
         e.check_name: e
         for e in result.get_asset_check_evaluations()
@@ -442,3 +468,17 @@ def test_missing_column_fails_the_blocking_check_and_stops_flights(
     lake = _lake(fresh_home)
     assert not lake.partition_path("flights", DAY).exists()
     assert not lake.partition_path("quarantine_flights", DAY).exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gx_bridge.run_suite reads exception_info['raised_exception'], but GX 1.x nests it "
+    "under each metric id, so a rule that could not run reports 'observed None'",
+)
+def test_rules_that_cannot_run_say_why(
+    corpus: dict[str, WrittenCase], reference_lake: Lake, tmp_path: Path
+) -> None:
+    _, verdict = _judge(corpus["missing_column"], tmp_path, reference_lake)
+    (outcome,) = [o for o in verdict.outcomes if o.rule.name == "dest_known"]
+    assert not outcome.passed
+    assert "dest" in outcome.observed
