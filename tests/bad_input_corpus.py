@@ -11,8 +11,6 @@ with it:
 - ``quarantine``: exactly the source rows `bad_rows` (positions in the landed file, plus the
   `appended` rows added after the day's real rows) are quarantined, each with `rule` among its
   rules and `reason` (and its entry of `row_reasons`) in its reason.
-
-A case with `known_bug` describes what the product should do but does not do yet.
 """
 
 from __future__ import annotations
@@ -65,7 +63,6 @@ class Case:
     reason: str = ""  # QUARANTINE: a substring of every quarantined row's reason
     row_reasons: tuple[str, ...] = ()  # QUARANTINE: per quarantined row (in source-row order)
     suffix: str = ".parquet"
-    known_bug: str = ""  # the product gets this case wrong today (the test is a strict xfail)
 
     def file_name(self) -> str:
         return f"{self.table}/{DAY.isoformat()}{self.suffix}"
@@ -226,7 +223,13 @@ def _arrival_before_departure(source: Source) -> pd.DataFrame:
 
 CASES: tuple[Case, ...] = (
     # Files that cannot be read at all.
-    Case("zero_byte_file", "flights", Expect.ERROR, lambda source: b"", error="file is empty"),
+    Case(
+        "zero_byte_file",
+        "flights",
+        Expect.ERROR,
+        lambda source: b"",
+        error="file is empty (0 bytes)",
+    ),
     Case("csv_saved_as_parquet", "flights", Expect.ERROR, _csv_bytes, error="not a Parquet file"),
     Case(
         "csv_instead_of_parquet",
@@ -236,14 +239,14 @@ CASES: tuple[Case, ...] = (
         error="only Parquet is accepted",
         suffix=".csv",
     ),
-    Case("truncated_parquet", "flights", Expect.ERROR, _truncated, error="truncated"),
-    Case("corrupt_parquet", "flights", Expect.ERROR, _corrupt, error="corrupt"),
+    Case("truncated_parquet", "flights", Expect.ERROR, _truncated, error="truncated Parquet file"),
+    Case("corrupt_parquet", "flights", Expect.ERROR, _corrupt, error="corrupt Parquet file"),
     Case(
         "weather_truncated_parquet",
         "weather",
         Expect.ERROR,
         lambda source: _parquet_bytes(source.weather)[:-100],
-        error="truncated",
+        error="truncated Parquet file",
     ),
     # Partition-wide problems.
     Case(
@@ -383,7 +386,7 @@ CASES: tuple[Case, ...] = (
         rule="flight_key_unique",
         bad_rows=(40,),
         appended=1,
-        reason="carrier + flight + origin + scheduled departure",
+        reason="flight_key_unique: carrier=",
     ),
     Case(
         "arrival_before_departure",
@@ -392,7 +395,7 @@ CASES: tuple[Case, ...] = (
         _arrival_before_departure,
         rule="arrival_after_departure",
         bad_rows=(60, 61),
-        reason="actual arrival (UTC)",
+        reason="arrival_after_departure: arr_utc=",
     ),
     Case(
         "impossible_dates",
@@ -401,7 +404,7 @@ CASES: tuple[Case, ...] = (
         _impossible_dates,
         rule="on_partition_day",
         bad_rows=(70, 71),
-        known_bug="flight_date is NaT, which on_partition_day (a GX set check) ignores",
+        reason="flight_date=NaT",
     ),
     Case(
         "future_departure_hour",
@@ -410,8 +413,7 @@ CASES: tuple[Case, ...] = (
         _future_departure_hour,
         rule="on_partition_day",
         bad_rows=(935, 936),
-        reason="2031",
-        known_bug="time_hour is never checked against the partition day",
+        reason="sched_dep_utc=Timestamp('2031",
     ),
     Case(
         "weather_humidity_out_of_range",
@@ -430,7 +432,7 @@ CASES: tuple[Case, ...] = (
         rule="observation_unique",
         bad_rows=(10,),
         appended=1,
-        reason="one observation per origin and hour",
+        reason="observation_unique: origin=",
     ),
 )
 CASES_BY_NAME = {case.name: case for case in CASES}

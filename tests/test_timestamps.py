@@ -14,6 +14,7 @@ def _flight(**overrides: object) -> pd.DataFrame:
     row: dict[str, object] = {
         "year": 2013, "month": 7, "day": 1, "minute": 59, "dep_delay": 10.0, "arr_delay": -5.0,
         "time_hour": pd.Timestamp("2013-07-02T03:00Z"), "sched_arr_time": 445, "dest": "SJU",
+        "carrier": "B6", "flight": 739, "origin": "JFK",
     }  # fmt: skip
     row.update(overrides)
     frame = pd.DataFrame([row])
@@ -29,6 +30,7 @@ def test_red_eye_arrives_next_local_day_in_the_destination_zone() -> None:
     assert out["dep_utc"] == pd.Timestamp("2013-07-02T04:09Z")
     assert out["sched_arr_utc"] == pd.Timestamp("2013-07-02T08:45Z")
     assert out["arr_utc"] == pd.Timestamp("2013-07-02T08:40Z")
+    assert out["flight_id"] == "B6739-JFK-20130702T0359Z"  # keyed by the UTC departure
 
 
 def test_arrival_in_a_western_zone_same_day() -> None:

@@ -52,26 +52,47 @@ def run_suite(
         assert config is not None  # a suite's results always carry their expectation
         rule = by_name[config.meta["rule"]]
         passed[rule.name] = passed.get(rule.name, True) and bool(result.success)
-        if result.exception_info and result.exception_info.get("raised_exception"):
-            observed[rule.name].append(str(result.exception_info.get("exception_message")))
+        error = _exception_message(result.exception_info)
+        if error:
+            observed[rule.name].append(error)
             continue
         rows = [int(row) for row in result.result.get("unexpected_index_list") or []]
         failed[rule.name].update(rows)
-        column = config.kwargs.get("column")
+        columns = _columns(config.kwargs)
         if rows:
-            observed[rule.name].append(f"{len(rows)} rows fail on {column or config.type}")
+            observed[rule.name].append(f"{len(rows)} rows fail on {', '.join(columns)}")
         elif not result.success:
             observed[rule.name].append(_describe_table_result(result.result))
         if rule.action is Action.QUARANTINE:
             for row in rows:
-                value = f"{column}={shown(frame.at[row, column])}" if column else rule.description
-                row_reasons[row].append(f"{rule.name}: {value}")
+                values = ", ".join(f"{c}={shown(frame.at[row, c])}" for c in columns)
+                row_reasons[row].append(f"{rule.name}: {values}")
 
     outcomes = {
         name: RuleOutcome(by_name[name], frozenset(failed[name]), ok, "; ".join(observed[name]))
         for name, ok in passed.items()
     }
     return SuiteReport(outcomes, dict(row_reasons))
+
+
+def _columns(kwargs: dict) -> list[str]:
+    """The columns an expectation reads: one, a pair, or a compound key."""
+    if "column" in kwargs:
+        return [kwargs["column"]]
+    if "column_A" in kwargs:
+        return [kwargs["column_A"], kwargs["column_B"]]
+    return list(kwargs.get("column_list") or [])
+
+
+def _exception_message(info: dict | None) -> str | None:
+    """GX reports a rule that could not run either flat or keyed by metric; find the message."""
+    if not info:
+        return None
+    entries = [info] if "raised_exception" in info else list(info.values())
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("raised_exception"):
+            return str(entry.get("exception_message"))
+    return None
 
 
 def _describe_table_result(result: dict) -> str:

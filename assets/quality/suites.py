@@ -16,6 +16,7 @@ import pandas as pd
 
 from assets.quality.contracts import FLIGHTS, WEATHER
 from assets.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
+from assets.quality.timestamps import NEW_YORK
 
 NYC_ORIGINS = ["EWR", "JFK", "LGA"]
 
@@ -94,7 +95,9 @@ WEATHER_RULES = (
 )
 
 # Columns a validated partition holds beyond its contract.
-FLIGHT_DERIVED = ["flight_date", "sched_dep_utc", "dep_utc", "sched_arr_utc", "arr_utc"]
+FLIGHT_DERIVED = [
+    "flight_id", "flight_date", "sched_dep_utc", "dep_utc", "sched_arr_utc", "arr_utc",
+]  # fmt: skip
 WEATHER_DERIVED = ["flight_date"]
 
 
@@ -123,7 +126,7 @@ def flights_suite(
         ),
         *_calendar(["sched_dep_time", "sched_arr_time", "dep_time", "arr_time"]),
         _between(CALENDAR_VALID, "minute", 0, 59),
-        _in_set(ON_PARTITION_DAY, "flight_date", [pd.Timestamp(day)]),
+        *_on_day("flight_date", "sched_dep_utc", day),
         _in_set(ORIGIN_KNOWN, "origin", NYC_ORIGINS),
         _in_set(CARRIER_KNOWN, "carrier", sorted(carriers)),
         _in_set(DEST_KNOWN, "dest", sorted(airports)),
@@ -163,7 +166,7 @@ def weather_suite(day: date) -> gx.ExpectationSuite:
         *_table_expectations(WEATHER.required, WEATHER_DERIVED),
         *_not_null(REQUIRED_VALUES, ["origin", "time_hour", "year", "month", "day", "hour"]),
         *_calendar([]),
-        _in_set(ON_PARTITION_DAY, "flight_date", [pd.Timestamp(day)]),
+        *_on_day("flight_date", "time_hour", day),
         _in_set(ORIGIN_KNOWN, "origin", NYC_ORIGINS),
         *(_between(WEATHER_IN_RANGE, column, low, high) for column, (low, high) in ranges.items()),
         gxe.ExpectCompoundColumnsToBeUnique(
@@ -192,6 +195,22 @@ def _table_expectations(required: list[str], derived: list[str]) -> list[gxe.Exp
 def _not_null(rule: Rule, columns: list[str]) -> list[gxe.Expectation]:
     return [
         gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_meta(rule)) for column in columns
+    ]
+
+
+def _on_day(date_column: str, instant_column: str, day: date) -> list[gxe.Expectation]:
+    """The row's calendar date is the file's day (and is a real date), and so is its instant."""
+    start = pd.Timestamp(day, tz=NEW_YORK)
+    end = start + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column=date_column, meta=_meta(ON_PARTITION_DAY)),
+        _in_set(ON_PARTITION_DAY, date_column, [pd.Timestamp(day)]),
+        gxe.ExpectColumnValuesToBeBetween(
+            column=instant_column,
+            min_value=start.tz_convert("UTC"),
+            max_value=end.tz_convert("UTC"),
+            meta=_meta(ON_PARTITION_DAY),
+        ),
     ]
 
 

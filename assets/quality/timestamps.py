@@ -11,6 +11,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from assets.quality.keys import flight_ids
+
 NEW_YORK = "America/New_York"
 
 
@@ -31,7 +33,7 @@ def clock_minutes(hhmm: pd.Series) -> pd.Series:
 
 
 def add_flight_times(frame: pd.DataFrame, timezones: Mapping[str, str]) -> pd.DataFrame:
-    """Add `flight_date` and the UTC instants of scheduled/actual departure and arrival.
+    """Add `flight_date`, the UTC instants of scheduled/actual departure and arrival, `flight_id`.
 
     A scheduled arrival earlier than the scheduled departure is on the next local day (red-eyes).
     Actual times are the scheduled ones plus the reported delays, so they share one clock.
@@ -48,6 +50,9 @@ def add_flight_times(frame: pd.DataFrame, timezones: Mapping[str, str]) -> pd.Da
     next_day = sched_arr < out["sched_dep_utc"]
     out["sched_arr_utc"] = sched_arr.where(~next_day, sched_arr + pd.Timedelta(days=1))
     out["arr_utc"] = out["sched_arr_utc"] + minutes(out["arr_delay"])
+    out["flight_id"] = flight_ids(
+        out["carrier"], out["flight"], out["origin"], out["sched_dep_utc"]
+    )
     return out
 
 
