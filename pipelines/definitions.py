@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets import ingestion, reference, validation
+from assets.features import flight_features
 from pipelines.jobs import daily_ingest_job, reference_job
 from pipelines.sensors import landing_sensor
 from resources.home import lake_root, landing_root
@@ -12,7 +13,7 @@ from resources.landing import LandingZone
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([ingestion, reference, validation]),
+        assets=dg.load_assets_from_modules([ingestion, reference, validation, flight_features]),
         asset_checks=dg.load_asset_checks_from_modules([ingestion, validation]),
         jobs=[reference_job, daily_ingest_job],
         # In process: a subprocess per step costs ~2 s a step and buys nothing at this size.

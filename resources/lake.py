@@ -48,7 +48,7 @@ class Lake(dg.ConfigurableResource):
         pattern = Path(self.root) / table / "date=*" / "*.parquet"
         return f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
 
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str, parameters: dict[str, object] | None = None) -> pd.DataFrame:
         """Run `sql` on a fresh in-memory DuckDB connection and fetch the result fully."""
         with duckdb.connect() as connection:
-            return connection.sql(sql).df()
+            return connection.execute(sql, parameters or {}).df()

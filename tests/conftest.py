@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from assets import ingestion, reference
+from assets.ingestion import judge_landed_flights, judge_landed_weather
 from flightpath.replay import replay
 from resources.lake import Lake
 from resources.landing import LandingZone
@@ -53,3 +54,29 @@ def fresh_home(tmp_path: Path, landed_home: Path) -> Path:
     for name in ("raw_airlines", "raw_airports", "raw_planes", "airports"):
         resources["lake"].write_table(name, source["lake"].read_table(name))  # type: ignore[attr-defined]
     return tmp_path
+
+
+JANUARY_DAYS = 20
+
+
+@pytest.fixture(scope="session")
+def january_lake(tmp_path_factory: pytest.TempPathFactory, landed_home: Path) -> Lake:
+    """A lake of validated real days 2013-01-01..20, written by the validation code directly.
+
+    Dagster runs are tested elsewhere; here the point is realistic data for the features.
+    """
+    home = tmp_path_factory.mktemp("january")
+    resources = make_resources(home)
+    landing: LandingZone = resources["landing"]  # type: ignore[assignment]
+    lake: Lake = resources["lake"]  # type: ignore[assignment]
+    replay(landing, date(2013, 1, JANUARY_DAYS), progress=False)
+    reference_lake = make_resources(landed_home)["lake"]
+    for name in ("raw_airlines", "raw_airports", "raw_planes", "airports"):
+        lake.write_table(name, reference_lake.read_table(name))  # type: ignore[attr-defined]
+    for number in range(1, JANUARY_DAYS + 1):
+        day = date(2013, 1, number)
+        flights = judge_landed_flights(landing.read_day("flights", day), day, lake)
+        lake.write_partition("flights", day, flights.valid)
+        weather = judge_landed_weather(landing.read_day("weather", day), day, lake)
+        lake.write_partition("weather", day, weather.valid)
+    return lake

@@ -13,10 +13,12 @@
 
 WITH
 history AS (
-    -- Events that can precede a target: 30-day windows plus a day of slack on each side.
+    -- Events of flights scheduled up to the last target day (30-day windows, 2 days of slack).
+    -- A next-day flight leaving early before midnight is not counted, so a partition never
+    -- depends on the day after it.
     SELECT *
     FROM {flights}
-    WHERE date BETWEEN $start - INTERVAL 32 DAY AND $end + INTERVAL 1 DAY
+    WHERE date BETWEEN $start - INTERVAL 32 DAY AND $end
 ),
 targets AS (
     SELECT flight_id, sched_dep_utc AS t, carrier, flight, tailnum, origin, dest,

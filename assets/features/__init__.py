@@ -1,0 +1,1 @@
+"""Features: point-in-time flight features in DuckDB, registered in Feast."""

@@ -1,0 +1,44 @@
+"""The flight_features asset: one row per flight, every feature as known before departure."""
+
+import dagster as dg
+
+from assets.features.build import build_flight_features
+from assets.metadata import materialized
+from assets.partitions import daily_partitions, partition_day
+from resources.lake import Lake
+
+GROUP = "features"
+HISTORY_DAYS = 31  # the longest window (30 days) plus the day it may straddle
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    deps=[
+        dg.AssetDep(
+            "flights",
+            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS),
+        ),
+        dg.AssetDep("weather", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1)),
+        "raw_planes",
+    ],
+    description=(
+        "Point-in-time features of the day's flights (DuckDB over the lake): origin congestion, "
+        "carrier/route delay history, the aircraft's previous leg, origin weather, plane and "
+        "schedule attributes. Only what was known strictly before scheduled departure."
+    ),
+    kinds={"duckdb", "parquet"},
+)
+def flight_features(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
+    day = partition_day(context)
+    features = build_flight_features(lake, day, day)
+    path = lake.write_partition("flight_features", day, features)
+    coverage = features.notna().mean().round(3)
+    return materialized(
+        features,
+        path,
+        metadata={
+            "feature_coverage": dg.MetadataValue.json(coverage.to_dict()),
+            "flights_without_previous_leg": int(features["tail_prev_arr_delay"].isna().sum()),
+        },
+    )
