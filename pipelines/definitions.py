@@ -1,19 +1,24 @@
 """The one Definitions object of the code location; state lives under $FLIGHTPATH_HOME."""
 
+import os
+
 import dagster as dg
 
 from assets import ingestion, reference, validation
-from assets.features import flight_features
+from assets.features import feature_store, flight_features
 from pipelines.jobs import daily_ingest_job, reference_job
 from pipelines.sensors import landing_sensor
-from resources.home import lake_root, landing_root
+from resources.feature_store import FeatureStoreResource
+from resources.home import data_home, lake_root, landing_root
 from resources.lake import Lake
 from resources.landing import LandingZone
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([ingestion, reference, validation, flight_features]),
+        assets=dg.load_assets_from_modules(
+            [ingestion, reference, validation, flight_features, feature_store]
+        ),
         asset_checks=dg.load_asset_checks_from_modules([ingestion, validation]),
         jobs=[reference_job, daily_ingest_job],
         # In process: a subprocess per step costs ~2 s a step and buys nothing at this size.
@@ -23,6 +28,11 @@ def build_definitions() -> dg.Definitions:
         resources={
             "landing": LandingZone(root=str(landing_root())),
             "lake": Lake(root=str(lake_root())),
+            # FLIGHTPATH_FEAST_PROFILE=feature_store.production.yaml: Redis + Postgres registry.
+            "feature_store": FeatureStoreResource(
+                home=str(data_home()),
+                profile=os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml"),
+            ),
         },
     )
 

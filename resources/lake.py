@@ -48,7 +48,17 @@ class Lake(dg.ConfigurableResource):
         pattern = Path(self.root) / table / "date=*" / "*.parquet"
         return f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
 
-    def query(self, sql: str, parameters: dict[str, object] | None = None) -> pd.DataFrame:
-        """Run `sql` on a fresh in-memory DuckDB connection and fetch the result fully."""
+    def query(
+        self,
+        sql: str,
+        parameters: dict[str, object] | None = None,
+        frames: dict[str, pd.DataFrame] | None = None,
+    ) -> pd.DataFrame:
+        """Run `sql` on a fresh in-memory DuckDB connection and fetch the result fully.
+
+        `frames` are registered as views under their names for the query to use.
+        """
         with duckdb.connect() as connection:
+            for name, frame in (frames or {}).items():
+                connection.register(name, frame)
             return connection.execute(sql, parameters or {}).df()

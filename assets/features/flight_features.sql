@@ -9,7 +9,10 @@
 -- Windows end at `1 microsecond PRECEDING` T, so events at T itself are excluded; the target
 -- flight's own departure or arrival is subtracted where it falls inside its window (flights
 -- often leave early, and their own departure must not leak in).
--- Relations {flights}, {weather} and {planes} are substituted by the caller.
+-- Calendar features and the aircraft's turnaround time are computed at request time by the
+-- Feast on-demand views (feature_repo/definitions.py), the same code for training and serving.
+-- The caller substitutes the relations flights, weather, planes and targets (in braces below):
+-- targets is the day's flights, or probe rows (no departure, no arrival) for a snapshot.
 
 WITH
 history AS (
@@ -22,8 +25,7 @@ history AS (
 ),
 targets AS (
     SELECT flight_id, sched_dep_utc AS t, carrier, flight, tailnum, origin, dest,
-           origin || '-' || dest AS route, distance, hour AS sched_hour_local,
-           isodow(flight_date) AS weekday, month,
+           origin || '-' || dest AS route, distance,
            -- 1 where the flight's own departure / arrival falls inside a window ending at T.
            coalesce(dep_utc >= sched_dep_utc - INTERVAL 1 HOUR AND dep_utc < sched_dep_utc,
                     false)::INTEGER AS own_dep_1h,
@@ -35,8 +37,7 @@ targets AS (
            coalesce(arr_utc >= sched_dep_utc - INTERVAL 30 DAY AND arr_utc < sched_dep_utc,
                     false)::INTEGER AS own_arr_30d,
            coalesce((arr_delay > 15)::INTEGER, 0) AS own_late
-    FROM history
-    WHERE date BETWEEN $start AND $end
+    FROM {targets}
 ),
 
 -- Origin congestion: departures that actually left the origin in [T - 1 h, T) and [T - 3 h, T).
@@ -132,7 +133,7 @@ SELECT
     tg.flight_id,
     tg.t AS sched_dep_utc,
     tg.carrier, tg.flight, tg.tailnum, tg.origin, tg.dest, tg.route,
-    tg.distance, tg.sched_hour_local, tg.weekday, tg.month,
+    tg.distance,
     sch.departures AS origin_scheduled_departures_hour,
     -- The flight's own departure / arrival is taken out of the window it fell into.
     ow.departures_1h - own_dep_1h AS origin_departures_1h,
@@ -152,7 +153,6 @@ SELECT
     (rw.late_30d - own_arr_30d * own_late) / nullif(rw.arrivals_30d - own_arr_30d, 0)
         AS route_late_rate_30d,
     pl.prev_arr_delay AS tail_prev_arr_delay,
-    date_diff('minute', pl.prev_arrival_utc, tg.t) AS tail_minutes_since_prev_arrival,
     pl.prev_arrival_utc AS tail_prev_arrival_utc,
     w.temp, w.dewp, w.humid, w.wind_speed, w.wind_gust, w.precip, w.pressure, w.visib,
     w.available_at AS weather_available_at,

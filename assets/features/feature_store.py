@@ -1,0 +1,150 @@
+"""Feast in the graph: the registry, the online store and point-in-time training sets."""
+
+import hashlib
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from assets.features.build import build_snapshot
+from assets.metadata import materialized
+from assets.partitions import daily_partitions, partition_day
+from assets.quality.timestamps import NEW_YORK
+from resources.feature_store import REPO, FeatureStoreResource
+from resources.lake import Lake
+
+GROUP = "features"
+
+# Online entity views: the key they are read by, and the snapshot columns they hold.
+ENTITY_VIEWS = {
+    "origin_congestion": ("origin", ["origin_departures_1h", "origin_dep_delay_mean_1h",
+                                     "origin_departures_3h", "origin_dep_delay_mean_3h"]),
+    "carrier_history": ("carrier", ["carrier_arrivals_7d", "carrier_late_rate_7d",
+                                    "carrier_late_rate_30d"]),
+    "route_history": ("route", ["route_arrivals_30d", "route_late_rate_7d",
+                                "route_late_rate_30d"]),
+    "aircraft": ("tailnum", ["tail_prev_arr_delay", "tail_prev_arrival_utc", "plane_year",
+                             "plane_seats", "plane_engines"]),
+    "origin_weather": ("origin", ["temp", "dewp", "humid", "wind_speed", "wind_gust", "precip",
+                                  "pressure", "visib"]),
+}  # fmt: skip
+
+
+def _repo_version() -> str:
+    """Changes whenever a definition or a profile of the Feast repo changes: re-apply then."""
+    digest = hashlib.sha256()
+    for path in sorted(REPO.glob("*.py")) + sorted(REPO.glob("*.yaml")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@dg.asset(
+    group_name=GROUP,
+    code_version=_repo_version(),
+    description="`feast apply` of feature_repo/: entities, views, on-demand views, services.",
+    kinds={"feast"},
+)
+def feast_registry(feature_store: FeatureStoreResource) -> dg.MaterializeResult:
+    names = feature_store.apply()
+    return dg.MaterializeResult(
+        metadata={"objects": dg.MetadataValue.json(names), "repo_version": _repo_version()}
+    )
+
+
+def end_of_day_utc(day: date) -> datetime:
+    """The instant a New York day ends: its snapshot is taken then."""
+    return pd.Timestamp(day + timedelta(days=1), tz=NEW_YORK).tz_convert("UTC").to_pydatetime()
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    deps=["flights", "weather", "raw_planes", feast_registry],
+    description=(
+        "Every serving feature as of the end of the day, per origin, carrier, route and "
+        "aircraft: written to the lake (the views' batch source) and to the online store."
+    ),
+    kinds={"feast", "duckdb"},
+)
+def online_features(
+    context: dg.AssetExecutionContext, lake: Lake, feature_store: FeatureStoreResource
+) -> dg.MaterializeResult:
+    day = partition_day(context)
+    as_of = end_of_day_utc(day)
+    snapshot = build_snapshot(lake, as_of)
+    store = feature_store.store()
+    rows: dict[str, int] = {}
+    for view, (key, columns) in ENTITY_VIEWS.items():
+        frame = entity_rows(snapshot, key, columns, as_of)
+        lake.write_partition(f"online_snapshots/{view}", day, frame)
+        store.write_to_online_store(view, frame)
+        rows[view] = len(frame)
+    path = lake.partition_path("online_snapshots/aircraft", day)
+    return materialized(
+        snapshot, path, metadata={"as_of": as_of.isoformat(), "keys": dg.MetadataValue.json(rows)}
+    )
+
+
+def entity_rows(
+    snapshot: pd.DataFrame, key: str, columns: list[str], as_of: datetime
+) -> pd.DataFrame:
+    """One row per entity: every probe of an entity reads the same windows at `as_of`."""
+    rows = snapshot.dropna(subset=[key]).drop_duplicates(subset=[key])[[key, *columns]]
+    return rows.assign(as_of=as_of).reset_index(drop=True)
+
+
+class TrainingWindow(dg.Config):
+    """Local days whose flights make up the training set (labels and features)."""
+
+    start: str = "2013-01-01"
+    end: str = "2013-12-31"
+
+
+LABEL = "is_delayed"  # arrived more than 15 minutes late
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["flights", "flight_features", feast_registry],
+    description=(
+        "Labels joined point-in-time with the `delay_model_training` feature service through "
+        "Feast. Cancelled and diverted flights have no arrival delay: excluded, and counted."
+    ),
+    kinds={"feast", "parquet"},
+)
+def training_set(
+    config: TrainingWindow, lake: Lake, feature_store: FeatureStoreResource
+) -> dg.MaterializeResult:
+    labels = flight_labels(lake, date.fromisoformat(config.start), date.fromisoformat(config.end))
+    unlabelled = int(labels[LABEL].isna().sum())
+    entities = labels.dropna(subset=[LABEL])
+    store = feature_store.store()
+    frame = store.get_historical_features(
+        entity_df=entities, features=store.get_feature_service("delay_model_training")
+    ).to_df()
+    frame = frame.sort_values(["event_timestamp", "flight_id"]).reset_index(drop=True)
+    path = lake.write_table("training_set", frame)
+    return materialized(
+        frame,
+        path,
+        metadata={
+            "window": f"{config.start} .. {config.end}",
+            "excluded_cancelled_or_diverted": unlabelled,
+            "delay_rate": float(frame[LABEL].mean()) if len(frame) else 0.0,
+        },
+    )
+
+
+def flight_labels(lake: Lake, start: date, end: date) -> pd.DataFrame:
+    """Feast's entity frame: flight key, the instant to join at, the request field, the label."""
+    return lake.query(
+        f"""
+        SELECT flight_id, sched_dep_utc AS event_timestamp, sched_dep_utc,
+               CASE WHEN arr_delay IS NULL THEN NULL ELSE (arr_delay > 15)::INTEGER END
+                   AS {LABEL}
+        FROM {lake.scan("flights")}
+        WHERE date BETWEEN $start AND $end
+        ORDER BY sched_dep_utc, flight_id
+        """,
+        {"start": start, "end": end},
+    )

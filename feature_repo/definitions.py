@@ -1,0 +1,199 @@
+"""Flightpath's Feast objects: entities, sources, feature views, services.
+
+Training reads `flight_features` (one row per flight, computed point-in-time in DuckDB).
+Serving reads the latest values per origin, carrier, route and aircraft. Request-time features
+come from one shared function (`schedule_context`) behind two on-demand views, so training and
+serving compute them with the same code.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from types import FunctionType
+from typing import Any, cast
+
+from feast import (
+    Entity,
+    FeatureService,
+    FeatureView,
+    Field,
+    FileSource,
+    PushSource,
+    RequestSource,
+    ValueType,
+)
+from feast.on_demand_feature_view import OnDemandFeatureView
+from feast.types import Float64, Int64, String, UnixTimestamp
+
+from feature_repo.transforms import SCHEDULE_CONTEXT, schedule_context
+
+LAKE = Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve() / "lake"
+
+ORIGIN_CONGESTION = [
+    Field(name="origin_departures_1h", dtype=Int64),
+    Field(name="origin_dep_delay_mean_1h", dtype=Float64),
+    Field(name="origin_departures_3h", dtype=Int64),
+    Field(name="origin_dep_delay_mean_3h", dtype=Float64),
+]
+CARRIER_HISTORY = [
+    Field(name="carrier_arrivals_7d", dtype=Int64),
+    Field(name="carrier_late_rate_7d", dtype=Float64),
+    Field(name="carrier_late_rate_30d", dtype=Float64),
+]
+ROUTE_HISTORY = [
+    Field(name="route_arrivals_30d", dtype=Int64),
+    Field(name="route_late_rate_7d", dtype=Float64),
+    Field(name="route_late_rate_30d", dtype=Float64),
+]
+AIRCRAFT = [
+    Field(name="tail_prev_arr_delay", dtype=Float64),
+    Field(name="tail_prev_arrival_utc", dtype=UnixTimestamp),
+    Field(name="plane_year", dtype=Float64),
+    Field(name="plane_seats", dtype=Int64),
+    Field(name="plane_engines", dtype=Int64),
+]
+ORIGIN_WEATHER = [
+    Field(name=name, dtype=Float64)
+    for name in ("temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure", "visib")
+]
+SCHEDULE = [
+    Field(name="carrier", dtype=String),
+    Field(name="origin", dtype=String),
+    Field(name="dest", dtype=String),
+    Field(name="route", dtype=String),
+    Field(name="distance", dtype=Float64),
+    Field(name="origin_scheduled_departures_hour", dtype=Int64),
+]
+
+
+def _entity_view(
+    lake: Path, name: str, entity: Entity, fields: list[Field], ttl: timedelta
+) -> FeatureView:
+    batch = FileSource(
+        name=f"{name}_snapshots",
+        path=str(lake / "online_snapshots" / name / "*" / "*.parquet"),
+        timestamp_field="as_of",
+    )
+    return FeatureView(
+        name=name,
+        entities=[entity],
+        ttl=ttl,
+        schema=fields,
+        source=PushSource(name=f"{name}_push", batch_source=batch),
+        online=True,
+    )
+
+
+def feast_objects(lake: Path) -> dict[str, Any]:
+    """Every Feast object of the repo, reading the lake at `lake`."""
+    departure_request = RequestSource(
+        name="departure_request", schema=[Field(name="sched_dep_utc", dtype=UnixTimestamp)]
+    )
+    flight = Entity(
+        name="flight",
+        join_keys=["flight_id"],
+        value_type=ValueType.STRING,
+        description="carrier+number-origin-UTC time",
+    )
+    origin = Entity(
+        name="origin",
+        join_keys=["origin"],
+        value_type=ValueType.STRING,
+        description="New York departure airport",
+    )
+    carrier = Entity(name="carrier", join_keys=["carrier"], value_type=ValueType.STRING)
+    route = Entity(
+        name="route", join_keys=["route"], value_type=ValueType.STRING, description="origin-dest"
+    )
+    tail = Entity(
+        name="tail", join_keys=["tailnum"], value_type=ValueType.STRING, description="the aircraft"
+    )
+
+    # --- training: one row per flight, as of its scheduled departure ---
+
+    flight_features_source = FileSource(
+        name="flight_features_source",
+        path=str(lake / "flight_features" / "*" / "*.parquet"),
+        timestamp_field="sched_dep_utc",
+        description="lake/flight_features, written by the flight_features asset",
+    )
+
+    flight_features = FeatureView(
+        name="flight_features",
+        entities=[flight],
+        ttl=timedelta(days=1),
+        schema=[
+            *SCHEDULE,
+            *ORIGIN_CONGESTION,
+            *CARRIER_HISTORY,
+            *ROUTE_HISTORY,
+            *AIRCRAFT,
+            *ORIGIN_WEATHER,
+        ],
+        source=flight_features_source,
+        online=False,  # serving reads the entity views below; flights are not known in advance
+    )
+
+    # --- serving: the latest value per entity: batch snapshots plus a push source ---
+
+    origin_congestion = _entity_view(
+        lake, "origin_congestion", origin, ORIGIN_CONGESTION, timedelta(hours=3)
+    )
+    carrier_history = _entity_view(
+        lake, "carrier_history", carrier, CARRIER_HISTORY, timedelta(days=7)
+    )
+    route_history = _entity_view(lake, "route_history", route, ROUTE_HISTORY, timedelta(days=30))
+    aircraft = _entity_view(lake, "aircraft", tail, AIRCRAFT, timedelta(days=30))
+    origin_weather = _entity_view(
+        lake, "origin_weather", origin, ORIGIN_WEATHER, timedelta(hours=3)
+    )
+
+    # --- request-time features: one function, two on-demand views ---
+
+    # Both views run the same importable function, so the registry refers to it by name.
+    schedule_context_offline = OnDemandFeatureView(
+        name="schedule_context_offline",
+        sources=[flight_features, departure_request],
+        schema=SCHEDULE_CONTEXT,
+        udf=cast(FunctionType, schedule_context),
+        udf_string="feature_repo.transforms.schedule_context",
+        mode="pandas",
+    )
+    schedule_context_online = OnDemandFeatureView(
+        name="schedule_context_online",
+        sources=[aircraft, departure_request],
+        schema=SCHEDULE_CONTEXT,
+        udf=cast(FunctionType, schedule_context),
+        udf_string="feature_repo.transforms.schedule_context",
+        mode="pandas",
+    )
+
+    # --- the model's features, for training and for serving ---
+
+    delay_model_training = FeatureService(
+        name="delay_model_training", features=[flight_features, schedule_context_offline]
+    )
+    delay_model_serving = FeatureService(
+        name="delay_model_serving",
+        features=[
+            origin_congestion,
+            carrier_history,
+            route_history,
+            aircraft,
+            origin_weather,
+            schedule_context_online,
+        ],
+    )
+    return {
+        obj.name: obj
+        for obj in (
+            flight, origin, carrier, route, tail, departure_request,
+            flight_features, origin_congestion, carrier_history, route_history, aircraft,
+            origin_weather, schedule_context_offline, schedule_context_online,
+            delay_model_training, delay_model_serving,
+        )
+    }  # fmt: skip
+
+
+# `feast apply` finds objects as module attributes; the lake is $FLIGHTPATH_HOME/lake.
+globals().update(feast_objects(LAKE))

@@ -1,0 +1,46 @@
+"""The Feast feature store of a data home: its config, its objects, apply."""
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+import yaml
+
+if TYPE_CHECKING:  # importing feast costs seconds: only where a store is used
+    from feast import FeatureStore
+
+REPO = Path(__file__).resolve().parent.parent / "feature_repo"
+
+
+class FeatureStoreResource(dg.ConfigurableResource):
+    """Feast over `$FLIGHTPATH_HOME`: `profile` picks feature_store.yaml or a production variant.
+
+    Variables such as `${FEAST_REDIS}` in the profile come from the environment; the data home
+    comes from `home`, so one process can hold stores of several homes (tests do).
+    """
+
+    home: str
+    profile: str = "feature_store.yaml"
+
+    def store(self) -> "FeatureStore":
+        from feast import FeatureStore
+        from feast.repo_config import RepoConfig
+
+        text = (REPO / self.profile).read_text().replace("${FLIGHTPATH_HOME}", self.home)
+        raw = yaml.safe_load(os.path.expandvars(text))
+        Path(self.home, "feast").mkdir(parents=True, exist_ok=True)
+        config = RepoConfig(**raw)
+        config.repo_path = REPO
+        return FeatureStore(config=config)
+
+    def objects(self) -> dict[str, Any]:
+        from feature_repo.definitions import feast_objects
+
+        return feast_objects(Path(self.home) / "lake")
+
+    def apply(self) -> list[str]:
+        """Register every object of the repo (idempotent: unchanged objects stay as they are)."""
+        objects = self.objects()
+        self.store().apply(list(objects.values()))
+        return sorted(objects)

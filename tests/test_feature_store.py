@@ -1,0 +1,118 @@
+"""Feast in the graph: apply, online round trip, training sets equal to the DuckDB join."""
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from assets.features import feature_store, flight_features
+from assets.features.build import build_flight_features
+from feature_repo.transforms import schedule_context
+from resources.feature_store import REPO, FeatureStoreResource
+from resources.lake import Lake
+
+DAYS = ["2013-01-15", "2013-01-16", "2013-01-17"]
+
+
+@pytest.fixture(scope="module")
+def feature_home(january_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data home with validated Jan 1-20, features for DAYS, Feast applied and filled."""
+    home = tmp_path_factory.mktemp("features")
+    lake = Lake(root=str(home / "lake"))
+    for table in ("flights", "weather"):
+        for day in pd.date_range("2013-01-01", "2013-01-20").date:
+            lake.write_partition(table, day, january_lake.read_partition(table, day))
+    lake.write_table("raw_planes", january_lake.read_table("raw_planes"))
+    resources = {"lake": lake, "feature_store": FeatureStoreResource(home=str(home))}
+    for day in DAYS:
+        assert dg.materialize([flight_features.flight_features], partition_key=day,
+                              resources=resources).success  # fmt: skip
+    assert dg.materialize([feature_store.feast_registry], resources=resources).success
+    assert dg.materialize([feature_store.online_features], partition_key=DAYS[-1],
+                          resources=resources).success  # fmt: skip
+    window = {"ops": {"training_set": {"config": {"start": DAYS[0], "end": DAYS[-1]}}}}
+    assert dg.materialize(
+        [feature_store.training_set], resources=resources, run_config=window
+    ).success
+    return home
+
+
+def test_training_set_from_feast_equals_the_duckdb_join(feature_home: Path) -> None:
+    lake = Lake(root=str(feature_home / "lake"))
+    from_feast = lake.read_table("training_set").set_index("flight_id")
+
+    direct = build_flight_features(lake, date.fromisoformat(DAYS[0]), date.fromisoformat(DAYS[-1]))
+    flights = pd.concat([lake.read_partition("flights", date.fromisoformat(d)) for d in DAYS])
+    labelled = flights.dropna(subset=["arr_delay"])
+    direct = direct[direct["flight_id"].isin(labelled["flight_id"])].set_index("flight_id")
+    assert len(from_feast) == len(direct) == len(labelled)
+
+    columns = [c for c in direct.columns if c in from_feast.columns and c != "sched_dep_utc"]
+    assert len(columns) > 25
+    for column in columns:
+        left, right = from_feast.loc[direct.index, column], direct[column]
+        if pd.api.types.is_numeric_dtype(right):
+            pd.testing.assert_series_equal(left.astype("float64"), right.astype("float64"),
+                                           check_names=False)  # fmt: skip
+        else:
+            assert (left.astype("string") == right.astype("string")).fillna(True).all(), column
+
+    source = labelled.set_index("flight_id").loc[direct.index]
+    labels = (source["arr_delay"] > 15).astype(int).to_numpy()
+    assert (from_feast.loc[direct.index, "is_delayed"].to_numpy() == labels).all()
+    # The on-demand calendar matches the source's own local hour for every flight.
+    hours = source["hour"].to_numpy()
+    assert (from_feast.loc[direct.index, "sched_hour_local"].to_numpy() == hours).all()
+
+
+def test_online_store_returns_the_snapshot(feature_home: Path) -> None:
+    lake = Lake(root=str(feature_home / "lake"))
+    day = date.fromisoformat(DAYS[-1])
+    aircraft = lake.read_partition("online_snapshots/aircraft", day).dropna(
+        subset=["tail_prev_arrival_utc"]
+    )
+    routes = lake.read_partition("online_snapshots/route_history", day).set_index("route")
+    congestion = lake.read_partition("online_snapshots/origin_congestion", day).set_index("origin")
+    sample = aircraft.sample(n=5, random_state=3)
+    asked_at = pd.Timestamp("2013-01-18T12:00Z")
+    rows = [
+        {"tailnum": tail, "origin": "JFK", "carrier": "B6", "route": routes.index[0],
+         "sched_dep_utc": asked_at}
+        for tail in sample["tailnum"]
+    ]  # fmt: skip
+    store = FeatureStoreResource(home=str(feature_home)).store()
+    online = store.get_online_features(
+        features=store.get_feature_service("delay_model_serving"), entity_rows=rows
+    ).to_df()
+
+    assert list(online["tail_prev_arr_delay"]) == list(sample["tail_prev_arr_delay"])
+    assert (online["origin_departures_3h"] == congestion.loc["JFK", "origin_departures_3h"]).all()
+    assert (online["route_late_rate_30d"] == routes.iloc[0]["route_late_rate_30d"]).all()
+    expected = schedule_context(
+        pd.DataFrame({"sched_dep_utc": [asked_at] * 5,
+                      "tail_prev_arrival_utc": list(sample["tail_prev_arrival_utc"])})
+    )  # fmt: skip
+    assert list(online["tail_minutes_since_prev_arrival"]) == list(
+        expected["tail_minutes_since_prev_arrival"]
+    )
+    assert (online["sched_hour_local"] == 7).all()  # 12:00 UTC is 07:00 in New York in January
+
+
+def test_feast_cli_applies_and_materialises_the_repo(feature_home: Path, tmp_path: Path) -> None:
+    feast = str(Path(sys.executable).parent / "feast")
+    env = {**os.environ, "FLIGHTPATH_HOME": str(feature_home)}
+    applied = subprocess.run([feast, "-c", str(REPO), "apply"], env=env, capture_output=True,
+                             text=True, timeout=300, check=False)  # fmt: skip
+    assert applied.returncode == 0, applied.stderr[-3000:]
+    materialised = subprocess.run(
+        [feast, "-c", str(REPO), "materialize", "2013-01-17T00:00:00", "2013-01-19T00:00:00",
+         "--views", "carrier_history"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert materialised.returncode == 0, materialised.stderr[-3000:]
+    assert "carrier_history" in materialised.stdout
