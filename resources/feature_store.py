@@ -22,6 +22,7 @@ class FeatureStoreResource(dg.ConfigurableResource):
 
     home: str
     profile: str = "feature_store.yaml"
+    project: str | None = None  # overrides the profile's project (tests isolate themselves so)
 
     def store(self) -> "FeatureStore":
         from feast import FeatureStore
@@ -30,6 +31,8 @@ class FeatureStoreResource(dg.ConfigurableResource):
         text = (REPO / self.profile).read_text().replace("${FLIGHTPATH_HOME}", self.home)
         raw = yaml.safe_load(os.path.expandvars(text))
         Path(self.home, "feast").mkdir(parents=True, exist_ok=True)
+        if self.project:
+            raw["project"] = self.project
         config = RepoConfig(**raw)
         config.repo_path = REPO
         return FeatureStore(config=config)

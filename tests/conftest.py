@@ -7,11 +7,14 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from assets import ingestion, reference
+from assets.features import feature_store, flight_features
 from assets.ingestion import judge_landed_flights, judge_landed_weather
 from flightpath.replay import replay
+from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import LandingZone
 
@@ -80,3 +83,31 @@ def january_lake(tmp_path_factory: pytest.TempPathFactory, landed_home: Path) ->
         weather = judge_landed_weather(landing.read_day("weather", day), day, lake)
         lake.write_partition("weather", day, weather.valid)
     return lake
+
+
+FEATURE_DAYS = ["2013-01-15", "2013-01-16", "2013-01-17"]
+
+
+@pytest.fixture(scope="session")
+def feature_home(january_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data home with validated Jan 1-20, features for FEATURE_DAYS, Feast applied and filled."""
+    home = tmp_path_factory.mktemp("features")
+    lake = Lake(root=str(home / "lake"))
+    for table in ("flights", "weather"):
+        for day in pd.date_range("2013-01-01", "2013-01-20").date:
+            lake.write_partition(table, day, january_lake.read_partition(table, day))
+    lake.write_table("raw_planes", january_lake.read_table("raw_planes"))
+    resources = {"lake": lake, "feature_store": FeatureStoreResource(home=str(home))}
+    for day in FEATURE_DAYS:
+        assert dg.materialize([flight_features.flight_features], partition_key=day,
+                              resources=resources).success  # fmt: skip
+    assert dg.materialize([feature_store.feast_registry], resources=resources).success
+    assert dg.materialize([feature_store.online_features], partition_key=FEATURE_DAYS[-1],
+                          resources=resources).success  # fmt: skip
+    window = {
+        "ops": {"training_set": {"config": {"start": FEATURE_DAYS[0], "end": FEATURE_DAYS[-1]}}}
+    }
+    assert dg.materialize(
+        [feature_store.training_set], resources=resources, run_config=window
+    ).success
+    return home

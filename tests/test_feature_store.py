@@ -6,40 +6,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import pandas as pd
-import pytest
 
-from assets.features import feature_store, flight_features
 from assets.features.build import build_flight_features
 from feature_repo.transforms import schedule_context
 from resources.feature_store import REPO, FeatureStoreResource
 from resources.lake import Lake
-
-DAYS = ["2013-01-15", "2013-01-16", "2013-01-17"]
-
-
-@pytest.fixture(scope="module")
-def feature_home(january_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data home with validated Jan 1-20, features for DAYS, Feast applied and filled."""
-    home = tmp_path_factory.mktemp("features")
-    lake = Lake(root=str(home / "lake"))
-    for table in ("flights", "weather"):
-        for day in pd.date_range("2013-01-01", "2013-01-20").date:
-            lake.write_partition(table, day, january_lake.read_partition(table, day))
-    lake.write_table("raw_planes", january_lake.read_table("raw_planes"))
-    resources = {"lake": lake, "feature_store": FeatureStoreResource(home=str(home))}
-    for day in DAYS:
-        assert dg.materialize([flight_features.flight_features], partition_key=day,
-                              resources=resources).success  # fmt: skip
-    assert dg.materialize([feature_store.feast_registry], resources=resources).success
-    assert dg.materialize([feature_store.online_features], partition_key=DAYS[-1],
-                          resources=resources).success  # fmt: skip
-    window = {"ops": {"training_set": {"config": {"start": DAYS[0], "end": DAYS[-1]}}}}
-    assert dg.materialize(
-        [feature_store.training_set], resources=resources, run_config=window
-    ).success
-    return home
+from tests.conftest import FEATURE_DAYS as DAYS
 
 
 def test_training_set_from_feast_equals_the_duckdb_join(feature_home: Path) -> None:
