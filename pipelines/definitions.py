@@ -5,7 +5,7 @@ import os
 import dagster as dg
 
 from assets import ingestion, reference, validation
-from assets.features import feature_store, flight_features
+from assets.features import feature_store, flight_features, skew
 from pipelines.jobs import daily_ingest_job, reference_job
 from pipelines.sensors import landing_sensor
 from resources.feature_store import FeatureStoreResource
@@ -19,7 +19,7 @@ def build_definitions() -> dg.Definitions:
         assets=dg.load_assets_from_modules(
             [ingestion, reference, validation, flight_features, feature_store]
         ),
-        asset_checks=dg.load_asset_checks_from_modules([ingestion, validation]),
+        asset_checks=dg.load_asset_checks_from_modules([ingestion, validation, skew]),
         jobs=[reference_job, daily_ingest_job],
         # In process: a subprocess per step costs ~2 s a step and buys nothing at this size.
         # Production swaps in dagster-k8s' executor through configuration.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,7 @@ from resources.parquet_files import UnreadableFileError, read_parquet_file, writ
 
 DAILY_TABLES = ("flights", "weather")
 REFERENCE_TABLES = ("planes", "airports", "airlines")
+CLOCK_FILE = "clock.json"  # the instant the streamed feed has delivered events up to
 
 
 class LandingFileError(ValueError):
@@ -43,6 +45,20 @@ class LandingZone(dg.ConfigurableResource):
 
     def land_reference(self, name: str, frame: pd.DataFrame) -> None:
         write_atomically(frame, self.reference_path(name))
+
+    def write_clock(self, through: datetime) -> None:
+        """Record that the feed has delivered every event before `through` (streaming replay)."""
+        path = Path(self.root) / CLOCK_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"through": through.isoformat()}))
+        tmp.replace(path)
+
+    def clock(self) -> datetime | None:
+        path = Path(self.root) / CLOCK_FILE
+        if not path.exists():
+            return None
+        return datetime.fromisoformat(json.loads(path.read_text())["through"])
 
     def read_day(self, table: str, day: date) -> pd.DataFrame:
         path = self.day_path(table, day)

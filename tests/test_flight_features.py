@@ -59,7 +59,8 @@ def _brute_force(target: pd.Series, history: pd.DataFrame, weather: pd.DataFrame
             out["carrier_arrivals_7d"] = len(by_carrier)
         else:
             out["route_arrivals_30d"] = len(by_route)
-    tail = landed[(landed["tailnum"] == target["tailnum"]) & (landed["arr_utc"] < t)]
+    tail = landed[(landed["tailnum"] == target["tailnum"]) & (landed["arr_utc"] < t)
+                  & (landed["arr_utc"] >= t - pd.Timedelta(days=30))]  # fmt: skip
     previous = tail.sort_values("arr_utc").tail(1)
     out["tail_prev_arr_delay"] = previous["arr_delay"].iloc[0] if len(previous) else None
     out["tail_prev_arrival_utc"] = previous["arr_utc"].iloc[0] if len(previous) else None

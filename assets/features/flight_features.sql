@@ -106,7 +106,10 @@ landings AS (
     WHERE tailnum IS NOT NULL AND arr_utc IS NOT NULL AND arr_delay IS NOT NULL
 ),
 previous_leg AS (
-    SELECT tg.flight_id, l.arr_utc AS prev_arrival_utc, l.arr_delay AS prev_arr_delay
+    -- Only a landing in the last 30 days counts (the history holds no more for every T).
+    SELECT tg.flight_id,
+           CASE WHEN l.arr_utc >= tg.t - INTERVAL 30 DAY THEN l.arr_utc END AS prev_arrival_utc,
+           CASE WHEN l.arr_utc >= tg.t - INTERVAL 30 DAY THEN l.arr_delay END AS prev_arr_delay
     FROM targets tg ASOF LEFT JOIN landings l ON tg.tailnum = l.tailnum AND tg.t > l.arr_utc
 ),
 
@@ -115,7 +118,7 @@ observations AS (
     SELECT origin, time_hour + INTERVAL 1 HOUR AS available_at, temp, dewp, humid, wind_speed,
            wind_gust, precip, pressure, visib
     FROM {weather}
-    WHERE date BETWEEN $start - INTERVAL 2 DAY AND $end
+    WHERE date BETWEEN $start - INTERVAL 2 DAY AND $end + INTERVAL 1 DAY
 ),
 origin_weather AS (
     SELECT tg.flight_id, o.*

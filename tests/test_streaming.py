@@ -1,0 +1,45 @@
+"""The streaming path keeps the online store equal to the offline point-in-time values."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from assets.features.skew import compare_online_offline
+from flightpath.streaming.consumer import stream
+from resources.feature_store import FeatureStoreResource
+from resources.lake import Lake
+
+START = datetime(2013, 1, 18, 5, 0, tzinfo=UTC)  # midnight in New York
+T = datetime(2013, 1, 18, 22, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def streamed_store(feature_home: Path, tmp_path: Path) -> FeatureStoreResource:
+    """The feature home's registry, with an online store of its own for this test."""
+    resource = FeatureStoreResource(home=str(feature_home), project=f"stream{tmp_path.name[-6:]}")
+    resource.apply()
+    return resource
+
+
+def test_skew_check_passes_after_a_streamed_replay(
+    feature_home: Path, streamed_store: FeatureStoreResource
+) -> None:
+    lake = Lake(root=str(feature_home / "lake"))
+    store = streamed_store.store()
+    stats = stream(lake, store, START, T)
+    assert stats.events > 1000
+    report = compare_online_offline(lake, store, T, per_view=60)
+    assert report.compared > 500
+    assert report.mismatches == []
+
+
+def test_skew_check_fails_when_the_stream_stops_early(
+    feature_home: Path, streamed_store: FeatureStoreResource
+) -> None:
+    lake = Lake(root=str(feature_home / "lake"))
+    store = streamed_store.store()
+    stream(lake, store, START, datetime(2013, 1, 18, 16, 0, tzinfo=UTC))
+    report = compare_online_offline(lake, store, T, per_view=60)
+    stale = {m["view"] for m in report.mismatches}
+    assert {"origin_congestion", "carrier_history", "origin_weather"} <= stale
