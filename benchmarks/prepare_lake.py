@@ -50,6 +50,9 @@ def _validate_day(
     landing, lake = LandingZone(root=landing_root), Lake(root=lake_root)
     counts = {}
     for table in ("flights", "weather"):
+        if not landing.day_path(table, day).exists():
+            counts[f"days_without_{table}"] = 1  # the feed has no weather for 2013-12-31
+            continue
         raw = landing.read_day(table, day)
         raw[SOURCE_FILE] = str(landing.day_path(table, day))
         raw[SOURCE_ROW] = range(len(raw))
@@ -77,7 +80,7 @@ def prepare_real(data: Path, landing: LandingZone, workers: int, through: date |
         carriers=reference.carriers(lake),
         zones=reference.airport_timezones(lake),
     )
-    counts = pd.DataFrame(_map(task, days, workers)).sum()
+    counts = pd.DataFrame(_map(task, days, workers)).fillna(0).sum()
     return {"days": len(days), **{k: int(v) for k, v in counts.items()}}
 
 
@@ -96,7 +99,10 @@ def _scale_day(day: date, real_root: str, scaled_root: str, scale: int) -> int:
         copies.append(copy)
     frame = pd.concat(copies, ignore_index=True)
     scaled.write_partition("flights", day, frame)
-    shutil.copyfile(real.partition_path("weather", day), scaled.partition_path("weather", day))
+    if real.partition_path("weather", day).exists():
+        weather = scaled.partition_path("weather", day)
+        weather.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(real.partition_path("weather", day), weather)
     return len(frame)
 
 
@@ -108,8 +114,6 @@ def prepare_scaled(data: Path, scale: int, workers: int) -> dict:
     suffixed = [planes.assign(tailnum=planes["tailnum"] + f"-{k}") for k in range(1, scale)]
     scaled.write_table("raw_planes", pd.concat([planes, *suffixed], ignore_index=True))
     days = sorted(date.fromisoformat(p.name[5:]) for p in (Path(real.root) / "flights").iterdir())
-    for day in days:
-        scaled.partition_path("weather", day).parent.mkdir(parents=True, exist_ok=True)
     rows = _map(
         partial(_scale_day, real_root=real.root, scaled_root=scaled.root, scale=scale),
         days,

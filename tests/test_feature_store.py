@@ -6,12 +6,15 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 
+from assets.features import feature_store, skew
 from assets.features.build import build_flight_features
 from feature_repo.transforms import schedule_context
 from resources.feature_store import REPO, FeatureStoreResource
 from resources.lake import Lake
+from resources.landing import LandingZone
 from tests.conftest import FEATURE_DAYS as DAYS
 
 
@@ -89,3 +92,20 @@ def test_feast_cli_applies_and_materialises_the_repo(feature_home: Path, tmp_pat
     )  # fmt: skip
     assert materialised.returncode == 0, materialised.stderr[-3000:]
     assert "carrier_history" in materialised.stdout
+
+
+def test_skew_check_in_dagster_passes_on_the_batch_snapshot(feature_home: Path) -> None:
+    resources = {
+        "lake": Lake(root=str(feature_home / "lake")),
+        "landing": LandingZone(root=str(feature_home / "landing")),
+        "feature_store": FeatureStoreResource(home=str(feature_home), project="skew_batch"),
+    }
+    assert dg.materialize([feature_store.feast_registry], resources=resources).success
+    result = dg.materialize(
+        [feature_store.online_features, skew.online_matches_offline],
+        partition_key=DAYS[-1],
+        resources=resources,
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed, evaluation.metadata
+    assert evaluation.metadata["values_compared"].value > 100
