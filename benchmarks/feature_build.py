@@ -28,12 +28,25 @@ from resources.lake import Lake
 START, END = date(2013, 1, 1), date(2013, 12, 31)
 WEATHER = ["temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
 FEATURES = [
-    "origin_scheduled_departures_hour", "origin_departures_1h", "origin_dep_delay_mean_1h",
-    "origin_departures_3h", "origin_dep_delay_mean_3h", "carrier_arrivals_7d",
-    "carrier_late_rate_7d", "carrier_late_rate_30d", "route_arrivals_30d", "route_late_rate_7d",
-    "route_late_rate_30d", "tail_prev_arr_delay", "tail_prev_arrival_utc", *WEATHER,
-    "weather_available_at", "plane_year", "plane_seats", "plane_engines",
-]  # fmt: skip
+    "origin_scheduled_departures_hour",
+    "origin_departures_1h",
+    "origin_dep_delay_mean_1h",
+    "origin_departures_3h",
+    "origin_dep_delay_mean_3h",
+    "carrier_arrivals_7d",
+    "carrier_late_rate_7d",
+    "carrier_late_rate_30d",
+    "route_arrivals_30d",
+    "route_late_rate_7d",
+    "route_late_rate_30d",
+    "tail_prev_arr_delay",
+    "tail_prev_arrival_utc",
+    *WEATHER,
+    "weather_available_at",
+    "plane_year",
+    "plane_seats",
+    "plane_engines",
+]
 
 
 def naive_one(
@@ -84,8 +97,10 @@ def naive_one(
 
 
 def _scan(lake: Lake, table: str) -> pd.DataFrame:
-    return lake.query(f"SELECT * FROM {lake.scan(table)} WHERE date BETWEEN $start AND $end",
-                      {"start": START, "end": END})  # fmt: skip
+    return lake.query(
+        f"SELECT * FROM {lake.scan(table)} WHERE date BETWEEN $start AND $end",
+        {"start": START, "end": END},
+    )
 
 
 def as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -103,8 +118,13 @@ def child_duckdb(lake_root: str) -> dict[str, Any]:
     started = time.perf_counter()
     features = build_flight_features(lake, START, END)
     seconds = time.perf_counter() - started
-    return {"rows": len(features), "seconds": seconds, "rows_per_s": len(features) / seconds,
-            "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before}  # fmt: skip
+    return {
+        "rows": len(features),
+        "seconds": seconds,
+        "rows_per_s": len(features) / seconds,
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_before_mib": rss_before,
+    }
 
 
 def child_naive(lake_root: str, sample: int, seed: int) -> dict[str, Any]:
@@ -127,13 +147,18 @@ def child_naive(lake_root: str, sample: int, seed: int) -> dict[str, Any]:
     null_mismatch = (left.isna() != right.isna()).sum()
     difference = (left - right).abs().max()
     return {
-        "rows": sample, "seconds": seconds, "rows_per_s": sample / seconds, "load_s": loaded,
-        "peak_rss_mib": peak, "max_abs_diff": float(difference.max()),
+        "rows": sample,
+        "seconds": seconds,
+        "rows_per_s": sample / seconds,
+        "load_s": loaded,
+        "peak_rss_mib": peak,
+        "max_abs_diff": float(difference.max()),
         "max_abs_diff_by_feature": {k: float(v) for k, v in difference.items() if v > 0},
         "null_mismatches": int(null_mismatch.sum()),
         "null_mismatches_by_feature": {k: int(v) for k, v in null_mismatch.items() if v},
-        "features_compared": len(FEATURES), "values_compared": int(left.size),
-    }  # fmt: skip
+        "features_compared": len(FEATURES),
+        "values_compared": int(left.size),
+    }
 
 
 def run(data: Path, scale: int, sample: int, repeat: int, seed: int) -> dict[str, Any]:
@@ -156,8 +181,10 @@ def run(data: Path, scale: int, sample: int, repeat: int, seed: int) -> dict[str
     columns = ["measurement", "rows", "seconds", "rows_per_s", "peak_rss_mib"]
     print(table([{c: r[c] for c in columns} for r in rows]))
     ratio = best["rows_per_s"] / naive["rows_per_s"]
-    print(f"DuckDB rows/s / naive rows/s = {ratio:,.0f}; max |naive - DuckDB| = "
-          f"{naive['max_abs_diff']}; null mismatches = {naive['null_mismatches']}")  # fmt: skip
+    print(
+        f"DuckDB rows/s / naive rows/s = {ratio:,.0f}; max |naive - DuckDB| = "
+        f"{naive['max_abs_diff']}; null mismatches = {naive['null_mismatches']}"
+    )
     return {"real": runs, "scaled": scaled, "scale": scale, "naive": naive, "ratio": ratio}
 
 

@@ -7,8 +7,12 @@ import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from resources.home import dagster_home, data_home, lake_root, landing_root
+
+if TYPE_CHECKING:
+    from flightpath.ingest import RunSummary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     ingest_cmd.add_argument("--force", action="store_true", help="re-materialise days already done")
     ingest_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    features_cmd = commands.add_parser(
+        "features", help="apply Feast, build each validated day's features, the training set"
+    )
+    features_cmd.add_argument(
+        "--through", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD"
+    )
+    features_cmd.add_argument("--force", action="store_true", help="rebuild days already done")
+    features_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
     commands.add_parser("dev", help="start the Dagster UI and daemon on this data home")
 
     args = parser.parse_args(argv)
@@ -52,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return _replay(args.through, not args.quiet)
     if args.command == "ingest":
         return _ingest(args.through, args.force, not args.quiet)
+    if args.command == "features":
+        return _features(args.through, args.force, not args.quiet)
     if args.command == "stream":
         return _stream(args.start, args.through, args.speed or None)
     return _dev()
@@ -70,14 +85,23 @@ def _replay(through: date, progress: bool) -> int:
 def _ingest(through: date, force: bool, progress: bool) -> int:
     from flightpath.ingest import ingest
 
-    summary = ingest(through, force=force, progress=progress)
+    return _report("materialised", ingest(through, force=force, progress=progress))
+
+
+def _features(through: date, force: bool, progress: bool) -> int:
+    from flightpath.ingest import build_features
+
+    return _report("built features for", build_features(through, force=force, progress=progress))
+
+
+def _report(verb: str, summary: RunSummary) -> int:
     print(
-        f"materialised {len(summary.succeeded)} days, skipped {len(summary.skipped)} already done, "
+        f"{verb} {len(summary.succeeded)} days, skipped {len(summary.skipped)} already done, "
         f"{len(summary.failed)} failed"
     )
-    for day, error in summary.failed.items():
-        print(f"  {day}: {error}", file=sys.stderr)
-    print(f"lake: {data_home() / 'lake'}   UI: make dev, then http://127.0.0.1:3000")
+    for what, error in summary.failed.items():
+        print(f"  {what}: {error}", file=sys.stderr)
+    print(f"lake: {lake_root()}   UI: make dev, then http://127.0.0.1:3000")
     return 1 if summary.failed else 0
 
 

@@ -1,10 +1,10 @@
 """Materialise what has landed, in process, on the persistent Dagster instance."""
 
-from __future__ import annotations
-
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import dagster as dg
 from tqdm import tqdm
@@ -17,58 +17,112 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 @dataclass
-class IngestSummary:
+class RunSummary:
     succeeded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def ingest(through: date, force: bool = False, progress: bool = True) -> IngestSummary:
-    """Run the reference job, then `daily_ingest` for each landed day up to `through`.
+def ingest(through: date, force: bool = False, progress: bool = True) -> RunSummary:
+    """Reference tables, then `daily_ingest` for each landed day up to `through`.
 
     Days already materialised are skipped unless `force`; a failing day is reported and the
     others go on, as they would under the landing sensor.
     """
-    os.environ["DAGSTER_HOME"] = str(dagster_home())
-    from pipelines.definitions import defs  # reads FLIGHTPATH_HOME, so imported late
     from pipelines.jobs import DAILY_ASSETS
 
-    summary = IngestSummary()
-    with dg.DagsterInstance.get() as instance:
-        reference = defs.get_job_def("reference_ingest").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET
-        )
-        if not reference.success:
-            summary.failed["reference"] = _first_error(reference)
+    landing = LandingZone(root=str(landing_root()))
+    tables_by_day: dict[str, list[str]] = {}
+    for table in DAILY_TABLES:
+        for landed in landing.landed_days(table):
+            if landed.day <= through:
+                tables_by_day.setdefault(landed.day.isoformat(), []).append(table)
+    with _instance() as instance:
+        summary = RunSummary()
+        if not _run_once("reference_ingest", instance, summary):
             return summary
+        done = _materialised(instance, "flights") & _materialised(instance, "weather")
+        _run_days(
+            "daily_ingest", sorted(tables_by_day), instance, summary, progress,
+            skip=set() if force else done,
+            selection=lambda day: [k for t in tables_by_day[day] for k in DAILY_ASSETS[t]],
+        )  # fmt: skip
+        return summary
 
-        daily = defs.get_job_def("daily_ingest")
-        landing = LandingZone(root=str(landing_root()))
-        tables_by_day: dict[str, list[str]] = {}
-        for table in DAILY_TABLES:
-            for landed in landing.landed_days(table):
-                if landed.day <= through:
-                    tables_by_day.setdefault(landed.day.isoformat(), []).append(table)
-        done = instance.get_materialized_partitions(dg.AssetKey("flights")) & (
-            instance.get_materialized_partitions(dg.AssetKey("weather"))
-        )
-        for day in tqdm(sorted(tables_by_day), desc="materialising days", disable=not progress):
-            if day in done and not force:
-                summary.skipped.append(day)
-                continue
-            selection = [dg.AssetKey(k) for t in tables_by_day[day] for k in DAILY_ASSETS[t]]
-            result = daily.execute_in_process(
-                partition_key=day,
-                instance=instance,
-                asset_selection=selection,
-                raise_on_error=False,
-                run_config=QUIET,
+
+def build_features(through: date, force: bool = False, progress: bool = True) -> RunSummary:
+    """Apply the Feast repo, compute each validated day's features, then the training set."""
+    with _instance() as instance:
+        summary = RunSummary()
+        if not _run_once("feature_registry", instance, summary):
+            return summary
+        days = sorted(d for d in _materialised(instance, "flights") if d <= through.isoformat())
+        _run_days(
+            "daily_features", days, instance, summary, progress,
+            skip=set() if force else _materialised(instance, "online_features"),
+        )  # fmt: skip
+        if days:
+            window = {"start": days[0], "end": days[-1]}
+            _run_once(
+                "build_training_set", instance, summary, {"ops": {"training_set": {"config": window}}}
             )
-            if result.success:
-                summary.succeeded.append(day)
-            else:
-                summary.failed[day] = _first_error(result)
-    return summary
+        return summary
+
+
+def _instance() -> dg.DagsterInstance:
+    os.environ["DAGSTER_HOME"] = str(dagster_home())
+    return dg.DagsterInstance.get()
+
+
+def _materialised(instance: dg.DagsterInstance, asset: str) -> set[str]:
+    return set(instance.get_materialized_partitions(dg.AssetKey(asset)))
+
+
+def _job(name: str) -> dg.JobDefinition:
+    from pipelines.definitions import defs  # reads FLIGHTPATH_HOME, so imported late
+
+    return defs.get_job_def(name)
+
+
+def _run_once(
+    job: str,
+    instance: dg.DagsterInstance,
+    summary: RunSummary,
+    config: dict[str, Any] | None = None,
+) -> bool:
+    result = _job(job).execute_in_process(
+        instance=instance, raise_on_error=False, run_config={**QUIET, **(config or {})}
+    )
+    if not result.success:
+        summary.failed[job] = _first_error(result)
+    return result.success
+
+
+def _run_days(
+    job: str,
+    days: list[str],
+    instance: dg.DagsterInstance,
+    summary: RunSummary,
+    progress: bool,
+    skip: set[str],
+    selection: Callable[[str], list[str]] | None = None,
+) -> None:
+    definition = _job(job)
+    for day in tqdm(days, desc=job, unit="day", disable=not progress):
+        if day in skip:
+            summary.skipped.append(day)
+            continue
+        result = definition.execute_in_process(
+            partition_key=day,
+            instance=instance,
+            asset_selection=[dg.AssetKey(k) for k in selection(day)] if selection else None,
+            raise_on_error=False,
+            run_config=QUIET,
+        )
+        if result.success:
+            summary.succeeded.append(day)
+        else:
+            summary.failed[day] = _first_error(result)
 
 
 def _first_error(result: dg.ExecuteInProcessResult) -> str:

@@ -6,7 +6,13 @@ import dagster as dg
 
 from assets import ingestion, reference, validation
 from assets.features import feature_store, flight_features, skew
-from pipelines.jobs import daily_ingest_job, reference_job
+from pipelines.jobs import (
+    daily_features_job,
+    daily_ingest_job,
+    feature_registry_job,
+    reference_job,
+    training_set_job,
+)
 from pipelines.sensors import landing_sensor
 from resources.feature_store import FeatureStoreResource
 from resources.home import data_home, lake_root, landing_root
@@ -20,7 +26,13 @@ def build_definitions() -> dg.Definitions:
             [ingestion, reference, validation, flight_features, feature_store]
         ),
         asset_checks=dg.load_asset_checks_from_modules([ingestion, validation, skew]),
-        jobs=[reference_job, daily_ingest_job],
+        jobs=[
+            reference_job,
+            daily_ingest_job,
+            feature_registry_job,
+            daily_features_job,
+            training_set_job,
+        ],
         # In process: a subprocess per step costs ~2 s a step and buys nothing at this size.
         # Production swaps in dagster-k8s' executor through configuration.
         executor=dg.in_process_executor,

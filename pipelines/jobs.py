@@ -21,3 +21,22 @@ daily_ingest_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description="Ingest and validate one landed day of flights and weather.",
 )
+
+feature_registry_job = dg.define_asset_job(
+    "feature_registry",
+    selection=dg.AssetSelection.assets("feast_registry"),
+    description="Apply the Feast repo (entities, views, services) to the registry.",
+)
+
+daily_features_job = dg.define_asset_job(
+    "daily_features",
+    selection=dg.AssetSelection.assets("flight_features", "online_features"),
+    partitions_def=daily_partitions,
+    description="Point-in-time features of one day, and the online store as of its end.",
+)
+
+training_set_job = dg.define_asset_job(
+    "build_training_set",
+    selection=dg.AssetSelection.assets("training_set"),
+    description="Labels joined point-in-time with the training feature service, through Feast.",
+)

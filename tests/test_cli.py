@@ -43,6 +43,23 @@ def test_replay_then_ingest_materialises_every_landed_day(tmp_path: Path) -> Non
     )
     assert again.returncode == 0 and "skipped 2 already done" in again.stdout
 
+    features = _run(
+        [str(BIN / "flightpath"), "features", "--through", "2013-01-02", "--quiet"], tmp_path
+    )
+    assert features.returncode == 0, features.stdout + features.stderr[-3000:]
+    assert "built features for 2 days" in features.stdout
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        for key in ("flight_features", "online_features"):
+            assert instance.get_materialized_partitions(dg.AssetKey(key)) == {
+                "2013-01-01", "2013-01-02",
+            }, key  # fmt: skip
+        assert instance.get_latest_materialization_event(dg.AssetKey("training_set")) is not None
+        skew = dg.AssetCheckKey(dg.AssetKey("online_features"), "online_matches_offline")
+        (execution,) = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [skew]
+        ).values()
+        assert execution.evaluation is not None and execution.evaluation.passed
+
 
 def test_dagster_asset_materialize_runs_a_partition(tmp_path: Path) -> None:
     _run([str(BIN / "flightpath"), "replay", "--through", "2013-01-01", "--quiet"], tmp_path)
