@@ -62,10 +62,8 @@ def build_features(through: date, force: bool = False, progress: bool = True) ->
             skip=set() if force else _materialised(instance, "online_features"),
         )  # fmt: skip
         if days:
-            window = {"start": days[0], "end": days[-1]}
-            _run_once(
-                "build_training_set", instance, summary, {"ops": {"training_set": {"config": window}}}
-            )
+            window = {"ops": {"training_set": {"config": {"start": days[0], "end": days[-1]}}}}
+            _run_once("build_training_set", instance, summary, window)
         return summary
 
 
