@@ -67,35 +67,25 @@ arrival_events AS (
            (arr_delay > 15)::INTEGER AS late
     FROM history WHERE arr_utc IS NOT NULL AND arr_delay IS NOT NULL
 ),
-carrier_windows AS (
-    SELECT flight_id,
+arrival_windows AS (
+    -- One timeline per carrier and per route: arrivals, and the targets reading them.
+    SELECT kind, flight_id,
            sum(late) OVER last_7d AS late_7d, count(late) OVER last_7d AS arrivals_7d,
            sum(late) OVER last_30d AS late_30d, count(late) OVER last_30d AS arrivals_30d
     FROM (
-        SELECT carrier AS key, ts, late, NULL::VARCHAR AS flight_id FROM arrival_events
+        SELECT 'carrier' AS kind, carrier AS key, ts, late, NULL::VARCHAR AS flight_id
+        FROM arrival_events
         UNION ALL
-        SELECT carrier, t, NULL, flight_id FROM targets
+        SELECT 'route', route, ts, late, NULL FROM arrival_events
+        UNION ALL
+        SELECT 'carrier', carrier, t, NULL, flight_id FROM targets
+        UNION ALL
+        SELECT 'route', route, t, NULL, flight_id FROM targets
     )
     WINDOW
-        last_7d AS (PARTITION BY key ORDER BY ts
+        last_7d AS (PARTITION BY kind, key ORDER BY ts
                     RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING),
-        last_30d AS (PARTITION BY key ORDER BY ts
-                     RANGE BETWEEN INTERVAL 30 DAY PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING)
-    QUALIFY flight_id IS NOT NULL
-),
-route_windows AS (
-    SELECT flight_id,
-           sum(late) OVER last_7d AS late_7d, count(late) OVER last_7d AS arrivals_7d,
-           sum(late) OVER last_30d AS late_30d, count(late) OVER last_30d AS arrivals_30d
-    FROM (
-        SELECT route AS key, ts, late, NULL::VARCHAR AS flight_id FROM arrival_events
-        UNION ALL
-        SELECT route, t, NULL, flight_id FROM targets
-    )
-    WINDOW
-        last_7d AS (PARTITION BY key ORDER BY ts
-                    RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING),
-        last_30d AS (PARTITION BY key ORDER BY ts
+        last_30d AS (PARTITION BY kind, key ORDER BY ts
                      RANGE BETWEEN INTERVAL 30 DAY PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING)
     QUALIFY flight_id IS NOT NULL
 ),
@@ -162,8 +152,8 @@ SELECT
     p.year AS plane_year, p.seats AS plane_seats, p.engines AS plane_engines
 FROM targets tg
 JOIN origin_windows ow USING (flight_id)
-JOIN carrier_windows cw USING (flight_id)
-JOIN route_windows rw USING (flight_id)
+JOIN arrival_windows cw ON cw.flight_id = tg.flight_id AND cw.kind = 'carrier'
+JOIN arrival_windows rw ON rw.flight_id = tg.flight_id AND rw.kind = 'route'
 JOIN previous_leg pl USING (flight_id)
 JOIN origin_weather w USING (flight_id)
 LEFT JOIN scheduled sch ON sch.origin = tg.origin AND sch.hour_utc = date_trunc('hour', tg.t)
