@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -58,7 +59,9 @@ class Lake(dg.ConfigurableResource):
 
         `frames` are registered as views under their names for the query to use.
         """
-        with duckdb.connect() as connection:
+        # Spill to the system's temp folder, not to `.tmp/` in whatever the working directory is.
+        config = {"temp_directory": str(Path(tempfile.gettempdir()) / "flightpath-duckdb")}
+        with duckdb.connect(config=config) as connection:
             for name, frame in (frames or {}).items():
                 connection.register(name, frame)
             return connection.execute(sql, parameters or {}).df()
