@@ -39,3 +39,9 @@ validate: install
 
 clean:
 	rm -rf $(FLIGHTPATH_HOME)
+
+## Benchmarks (benchmarks/README.md): lakes and results under $(BENCH_DATA).
+BENCH_DATA ?= /tmp/bench
+.PHONY: bench
+bench: install
+	BENCH_PYTHON=$(BIN)/python benchmarks/run_all.sh $(BENCH_DATA)

@@ -6,17 +6,21 @@
     entity frame of `flight_labels` (labelled flights of 2013), against a direct DuckDB join of
     the same labels with the lake's `flight_features` table plus the same request-time
     transform (`schedule_context`). Both read the same lake; their values are compared.
-    `flight_features` is first built per day into the bench lake, as the asset does.
+    `flight_features` is first built per day into the bench lake, as the asset does, and
+    checked against one `build_flight_features` over the whole year (should be identical).
 (b) Online writes: `write_to_online_store` of every entity view's end-of-day snapshot
     (`build_snapshot` + `entity_rows`) to the embedded SQLite store, for the last
     `--online-days` days of the real lake and the last day of the scaled lake.
-Each measurement runs in a fresh process.
+Each measurement runs in a fresh process; times are best and median of `--repeat` runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shutil
+import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
@@ -25,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from assets.features.build import build_flight_features, build_snapshot
+from assets.features.build import FLIGHT_FEATURES_SQL, build_flight_features, build_snapshot
 from assets.features.feature_store import (
     ENTITY_VIEWS,
     LABEL,
@@ -33,7 +37,16 @@ from assets.features.feature_store import (
     entity_rows,
     flight_labels,
 )
-from benchmarks.common import DEFAULT_DATA, emit, home, measure, peak_rss_mib, save, table
+from benchmarks.common import (
+    DEFAULT_DATA,
+    compare_frames,
+    emit,
+    home,
+    measure,
+    peak_rss_mib,
+    save,
+    table,
+)
 from feature_repo.transforms import schedule_context
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
@@ -60,14 +73,17 @@ def _build_day(day: date, lake_root: str) -> int:
 def prepare_features(lake: Lake, workers: int) -> dict[str, Any]:
     """The `flight_features` partitions of every day that has flights, as the asset writes them."""
     marker = Path(lake.root) / MARKER
-    if marker.exists():
+    version = hashlib.sha256(FLIGHT_FEATURES_SQL.encode()).hexdigest()[:12]
+    if marker.exists() and json.loads(marker.read_text()).get("sql") == version:
         summary: dict[str, Any] = json.loads(marker.read_text())
         return summary
+    shutil.rmtree(Path(lake.root) / "flight_features", ignore_errors=True)
     days = sorted(date.fromisoformat(p.name[5:]) for p in (Path(lake.root) / "flights").iterdir())
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(_build_day, days, [lake.root] * len(days), chunksize=8))
     summary = {
+        "sql": version,
         "partitions": len(days),
         "rows": sum(rows),
         "workers": workers,
@@ -75,6 +91,17 @@ def prepare_features(lake: Lake, workers: int) -> dict[str, Any]:
     }
     marker.write_text(json.dumps(summary))
     return summary
+
+
+def daily_versus_range(lake: Lake) -> dict[str, Any]:
+    """The per-day partitions (what Feast reads) against one `build_flight_features` of the year."""
+    year = build_flight_features(lake, START, END)
+    daily = lake.query(f"SELECT * EXCLUDE (date) FROM {lake.scan('flight_features')}")
+    return compare_frames(_by_key(daily), _by_key(year), key="flight_id")
+
+
+def _by_key(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("flight_id").reset_index(drop=True)
 
 
 def _entities(lake: Lake) -> pd.DataFrame:
@@ -90,9 +117,10 @@ def child_training(way: str, data_home: str, out: str) -> dict[str, Any]:
     started = time.perf_counter()
     entities = _entities(lake)
     labels_s = time.perf_counter() - started
+    store = FeatureStoreResource(home=data_home).store() if way == "feast" else None
+    rss_before = peak_rss_mib()
     started = time.perf_counter()
-    if way == "feast":
-        store = FeatureStoreResource(home=data_home).store()
+    if store is not None:
         service = store.get_feature_service("delay_model_training")
         frame = store.get_historical_features(entity_df=entities, features=service).to_df()
     else:
@@ -111,51 +139,7 @@ def child_training(way: str, data_home: str, out: str) -> dict[str, Any]:
         "rows_per_s": len(frame) / seconds,
         "labels_s": labels_s,
         "peak_rss_mib": peak,
-    }
-
-
-def compare(feast_path: Path, duck_path: Path) -> dict[str, Any]:
-    """Column by column: values that differ (NaN = NaN) and the largest numeric difference."""
-    feast, duck = pd.read_parquet(feast_path), pd.read_parquet(duck_path)
-    result: dict[str, Any] = {
-        "rows": [len(feast), len(duck)],
-        "only_in_feast": [],
-        "only_in_duckdb": sorted(set(duck) - set(feast)),
-    }
-    result["only_in_feast"] = sorted(set(feast) - set(duck))
-    mismatches: dict[str, int] = {}
-    max_diff = 0.0
-    same_keys = len(feast) == len(duck) and (feast["flight_id"] == duck["flight_id"]).all()
-    for column in sorted(set(feast) & set(duck)) if same_keys else []:
-        left, right = feast[column], duck[column]
-        if isinstance(left.dtype, pd.DatetimeTZDtype) or isinstance(
-            right.dtype, pd.DatetimeTZDtype
-        ):
-            left, right = (
-                pd.to_datetime(s, utc=True).astype("int64").astype("float64").where(s.notna())
-                for s in (left, right)
-            )
-        if pd.api.types.is_numeric_dtype(left) and pd.api.types.is_numeric_dtype(right):
-            a, b = left.astype("float64"), right.astype("float64")
-            differ = ~((a == b) | (a.isna() & b.isna()))
-            if differ.any():
-                max_diff = max(max_diff, float((a - b).abs().max()))
-        else:
-            differ = ~(
-                (left.astype("string") == right.astype("string")).fillna(False)
-                | (left.isna() & right.isna())
-            )
-        if int(differ.sum()):
-            mismatches[column] = int(differ.sum())
-    identical = same_keys and not mismatches and not result["only_in_feast"]
-    columns = len(set(feast) & set(duck))
-    return {
-        **result,
-        "same_rows_in_same_order": bool(same_keys),
-        "columns_compared": columns,
-        "mismatched_values_by_column": mismatches,
-        "max_abs_numeric_diff": max_diff,
-        "identical": bool(identical),
+        "peak_rss_before_join_mib": rss_before,
     }
 
 
@@ -196,6 +180,8 @@ def run(data: Path, scale: int, repeat: int, online_days: int, workers: int) -> 
     module, real = "benchmarks.feast_io", home(data)
     features = prepare_features(Lake(root=str(real / "lake")), workers)
     print("flight_features partitions:", features)
+    consistency = daily_versus_range(Lake(root=str(real / "lake")))
+    print("per-day partitions vs one full-year build:", consistency)
     started = time.perf_counter()
     FeatureStoreResource(home=str(real)).apply()
     apply_s = time.perf_counter() - started
@@ -205,40 +191,54 @@ def run(data: Path, scale: int, repeat: int, online_days: int, workers: int) -> 
     for _ in range(repeat):
         for way in training:
             path = out / f"training_{way}.parquet"
-            training[way].append(measure(module, "training", way, str(real), str(path)))
-    same = compare(out / "training_feast.parquet", out / "training_duckdb.parquet")
-    best = {way: min(runs, key=lambda r: r["seconds"]) for way, runs in training.items()}
-    ratio = best["feast"]["seconds"] / best["duckdb"]["seconds"]
-    columns = ["rows", "seconds", "rows_per_s", "peak_rss_mib"]
-    print(
-        table(
-            [
-                {"way": f"{w} (best of {repeat})", **{c: r[c] for c in columns}}
-                for w, r in best.items()
-            ]
-        )
+            training[way].append(_ok(measure(module, "training", way, str(real), str(path))))
+    same = compare_frames(
+        pd.read_parquet(out / "training_feast.parquet"),
+        pd.read_parquet(out / "training_duckdb.parquet"),
+        key="flight_id",
     )
-    print(f"Feast / DuckDB time = {ratio:.2f}; comparison: {same}")
+    best = {way: min(runs, key=lambda r: r["seconds"]) for way, runs in training.items()}
+    median = {way: statistics.median(r["seconds"] for r in runs) for way, runs in training.items()}
+    ratio = best["feast"]["seconds"] / best["duckdb"]["seconds"]
+    median_ratio = median["feast"] / median["duckdb"]
+    columns = ["rows", "seconds", "rows_per_s", "peak_rss_mib", "peak_rss_before_join_mib"]
+    rows = [
+        {"way": f"{w} (best of {repeat})", "median_s": median[w], **{c: r[c] for c in columns}}
+        for w, r in best.items()
+    ]
+    print(table(rows))
+    print(f"Feast / DuckDB time: best {ratio:.2f}, median {median_ratio:.2f}; comparison: {same}")
 
     last = END - timedelta(days=online_days - 1)
     real_days = [last + timedelta(days=i) for i in range(online_days)]
-    online = [measure(module, "online", str(real), *map(str, real_days))]
+    online = [_ok(measure(module, "online", str(real), *map(str, real_days)))]
     scaled = home(data, scale)
     if (scaled / "lake").exists():
         FeatureStoreResource(home=str(scaled)).apply()
         online.append(measure(module, "online", str(scaled), END.isoformat()))
     for run_ in online:
+        if "failed" in run_:
+            print(f"x{scale} online writes: {run_['failed']}")
+            continue
         print(run_["days"][0], "..", run_["days"][-1], f"total {run_['write_seconds']:.2f} s")
         print(table(run_["views"]))
     return {
         "flight_features": features,
+        "daily_partitions_vs_year_build": consistency,
         "feast_apply_s": apply_s,
         "training": training,
         "ratio_feast_over_duckdb": ratio,
+        "median_ratio_feast_over_duckdb": median_ratio,
         "comparison": same,
         "online": online,
         "scale": scale,
     }
+
+
+def _ok(result: dict[str, Any]) -> dict[str, Any]:
+    if "failed" in result:
+        raise RuntimeError(f"{result['failed']}\n{result['stderr_tail']}")
+    return result
 
 
 def main() -> None:
@@ -246,7 +246,7 @@ def main() -> None:
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--scale", type=int, default=30)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--online-days", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()

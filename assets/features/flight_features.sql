@@ -75,10 +75,16 @@ arrival_totals AS (
 carrier_totals AS (SELECT key, ts, n, total FROM arrival_totals WHERE kind = 'carrier'),
 route_totals AS (SELECT key, ts, n, total FROM arrival_totals WHERE kind = 'route'),
 
--- The aircraft's previous landing before T (same tail number).
+-- The aircraft's previous landing before T (same tail number). The source has a few tails that
+-- "land" twice at the same instant; keep the landing the event stream applies last, so the
+-- batch and streaming paths agree and every build gives the same answer.
 landings AS (
     SELECT tailnum, arr_utc, arr_delay FROM history
     WHERE tailnum IS NOT NULL AND arr_utc IS NOT NULL AND arr_delay IS NOT NULL
+    QUALIFY row_number() OVER (
+        PARTITION BY tailnum, arr_utc
+        ORDER BY origin DESC, carrier DESC, origin || '-' || dest DESC, arr_delay DESC
+    ) = 1
 ),
 
 -- Origin weather: the latest observation available before T (hour H is available at H + 1 h).

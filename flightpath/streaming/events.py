@@ -27,7 +27,7 @@ SELECT time_hour + INTERVAL 1 HOUR, 2, origin, NULL, NULL, NULL, NULL,
 FROM {weather}
 WHERE date BETWEEN $first_day AND $last_day
   AND time_hour + INTERVAL 1 HOUR >= $start AND time_hour + INTERVAL 1 HOUR < $end
-ORDER BY occurred_at, kind, origin, carrier, route, tailnum
+ORDER BY occurred_at, kind, origin, carrier, route, tailnum, delay
 """
 
 DEPARTURE, ARRIVAL, WEATHER = 0, 1, 2
