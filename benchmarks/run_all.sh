@@ -9,10 +9,17 @@ data="${1:-${BENCH_DATA:-/tmp/bench}}"
 python="${BENCH_PYTHON:-.venv/bin/python}"
 scale="${BENCH_SCALE:-30}"
 mkdir -p "$data/results"
+# Without a landing zone to read, replay the whole year into the benchmark's own folder.
+if [ ! -d "${BENCH_LANDING:-/tmp/fpdev/landing}" ]; then
+    FLIGHTPATH_HOME="$data" "$(dirname "$python")/flightpath" replay --through 2013-12-31 --quiet
+    export BENCH_LANDING="$data/landing"
+fi
 {
     echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), git $(git rev-parse --short HEAD), data $data"
     echo "# nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo)"; free -g
     "$python" -m benchmarks.prepare_lake --data "$data" --scale "$scale"
     "$python" -m benchmarks.feature_build --data "$data" --scale "$scale"
     "$python" -m benchmarks.feast_io --data "$data" --scale "$scale"
+    "$python" benchmarks/streaming.py --home "$data/real" > "$data/results/streaming.json"
+    cat "$data/results/streaming.json"
 } 2>&1 | tee "$data/results/run_all.log"

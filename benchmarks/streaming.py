@@ -1,5 +1,8 @@
 """Online freshness under a live stream: micro-batched pushes vs one push per event (naive).
 
+Modes: `batched` flat out (throughput), `batched_paced` on an accelerated clock fast enough to
+deliver thousands of events a second (freshness while keeping up), `naive` one push per event.
+
 Usage: python benchmarks/streaming.py --home DATA_HOME [--days 14] [--naive-hours 6]
 DATA_HOME must hold a validated lake (flights, weather, raw_planes) for the streamed period
 and the 32 days before it. Each run uses a Feast project of its own in DATA_HOME/feast.
@@ -47,12 +50,13 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=14)
     parser.add_argument("--naive-hours", type=float, default=6)
     args = parser.parse_args()
+    # 14 days hold ~23,600 events: at 300,000x the feed delivers ~6,000 events/s for ~4 s.
     results = [
         run(args.home, "batched", args.days * 24, None, flush_every=0.1),
+        run(args.home, "batched_paced", args.days * 24, 300_000, flush_every=0.1),
         run(args.home, "naive", args.naive_hours, None, flush_every=0.0),
-        run(args.home, "batched_live", 6, 3600 * 4, flush_every=0.1),
     ]
-    batched, naive = results[0], results[1]
+    batched, naive = results[0], results[2]
     ratio = round(batched["events_per_s"] / max(naive["events_per_s"], 1), 1)
     summary = {"machine": platform.machine(), "results": results, "throughput_ratio": ratio}
     print(json.dumps(summary, indent=2))
