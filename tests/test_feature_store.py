@@ -109,3 +109,12 @@ def test_skew_check_in_dagster_passes_on_the_batch_snapshot(feature_home: Path) 
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.passed, evaluation.metadata
     assert evaluation.metadata["values_compared"].value > 100
+
+
+def test_snapshot_columns_are_the_feast_views_features(feature_home: Path) -> None:
+    # The assets keep their own list (importing Feast at load time costs seconds): keep in step.
+    objects = FeatureStoreResource(home=str(feature_home)).objects()
+    for view, (key, columns) in feature_store.ENTITY_VIEWS.items():
+        definition = objects[view]
+        assert [field.name for field in definition.features] == columns, view
+        assert objects[definition.entities[0]].join_key == key, view
