@@ -84,6 +84,20 @@ def _entity_view(
     )
 
 
+def _schedule_context(
+    path: str, previous_landing: FeatureView, request: RequestSource
+) -> OnDemandFeatureView:
+    # Both views run the same importable function, so the registry refers to it by name.
+    return OnDemandFeatureView(
+        name=f"schedule_context_{path}",
+        sources=[previous_landing, request],
+        schema=SCHEDULE_CONTEXT,
+        udf=cast(FunctionType, schedule_context),
+        udf_string="feature_repo.transforms.schedule_context",
+        mode="pandas",
+    )
+
+
 def feast_objects(lake: Path) -> dict[str, Any]:
     """Every Feast object of the repo, reading the lake at `lake`."""
     departure_request = RequestSource(
@@ -150,23 +164,8 @@ def feast_objects(lake: Path) -> dict[str, Any]:
 
     # --- request-time features: one function, two on-demand views ---
 
-    # Both views run the same importable function, so the registry refers to it by name.
-    schedule_context_offline = OnDemandFeatureView(
-        name="schedule_context_offline",
-        sources=[flight_features, departure_request],
-        schema=SCHEDULE_CONTEXT,
-        udf=cast(FunctionType, schedule_context),
-        udf_string="feature_repo.transforms.schedule_context",
-        mode="pandas",
-    )
-    schedule_context_online = OnDemandFeatureView(
-        name="schedule_context_online",
-        sources=[aircraft, departure_request],
-        schema=SCHEDULE_CONTEXT,
-        udf=cast(FunctionType, schedule_context),
-        udf_string="feature_repo.transforms.schedule_context",
-        mode="pandas",
-    )
+    schedule_context_offline = _schedule_context("offline", flight_features, departure_request)
+    schedule_context_online = _schedule_context("online", aircraft, departure_request)
 
     # --- the model's features, for training and for serving ---
 
