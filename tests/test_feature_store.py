@@ -118,3 +118,16 @@ def test_snapshot_columns_are_the_feast_views_features(feature_home: Path) -> No
         definition = objects[view]
         assert [field.name for field in definition.features] == columns, view
         assert objects[definition.entities[0]].join_key == key, view
+
+
+def test_the_registry_is_applied_by_automation_until_current(feature_home: Path) -> None:
+    resources = {"feature_store": FeatureStoreResource(home=str(feature_home))}
+    defs = dg.Definitions(assets=[feature_store.feast_registry], resources=resources)
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 1  # never applied: requested
+        assert dg.materialize(
+            [feature_store.feast_registry], instance=instance, resources=resources
+        ).success
+        later = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert later.total_requested == 0  # applied, same definitions: nothing to do

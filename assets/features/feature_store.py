@@ -41,6 +41,11 @@ def _repo_version() -> str:
 @dg.asset(
     group_name=GROUP,
     code_version=_repo_version(),
+    # With the daemon running, a changed definition (or an empty registry) is applied by itself.
+    automation_condition=(
+        dg.AutomationCondition.missing() | dg.AutomationCondition.code_version_changed()
+    )
+    & ~dg.AutomationCondition.in_progress(),
     description="`feast apply` of feature_repo/: entities, views, on-demand views, services.",
     kinds={"feast"},
 )
