@@ -48,12 +48,21 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
     newest_by_day: dict[str, int] = defaultdict(int)
     for table in DAILY_TABLES:
         newest = cursor.get(table, 0)
+        # On the sensor's first tick, days already ingested (say by `flightpath ingest`) are
+        # done; from then on the cursor decides, so a re-landed file still gets its run.
+        done = (
+            context.instance.get_materialized_partitions(dg.AssetKey(f"raw_{table}"))
+            if table not in cursor
+            else set()
+        )
         for landed in landing.landed_days(table):
-            if landed.mtime_ns > cursor.get(table, 0):
-                day = landed.day.isoformat()
+            day = landed.day.isoformat()
+            if landed.mtime_ns <= cursor.get(table, 0):
+                continue
+            newest = max(newest, landed.mtime_ns)
+            if day not in done:
                 assets_by_day[day].extend(DAILY_ASSETS[table])
                 newest_by_day[day] = max(newest_by_day[day], landed.mtime_ns)
-                newest = max(newest, landed.mtime_ns)
         cursor[table] = newest
 
     for day in sorted(assets_by_day):

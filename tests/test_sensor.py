@@ -98,3 +98,19 @@ def test_a_relanded_file_is_requested_again_for_its_table_only(
         "raw_weather", "weather", "quarantine_weather",
     }  # fmt: skip
     assert requests[0].run_key != original_key
+
+
+def test_days_ingested_before_the_first_tick_are_not_run_again(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    _reference_materialised(instance)
+    landing = _landing(tmp_path, date(2013, 1, 2))
+    for table in ("raw_flights", "raw_weather"):  # as `flightpath ingest` leaves them
+        instance.report_runless_asset_event(dg.AssetMaterialization(table, partition="2013-01-01"))
+    first = _tick(instance, landing, None)
+    assert [r.partition_key for r in first.run_requests or [] if r.partition_key] == ["2013-01-02"]
+    path = landing.day_path("flights", date(2013, 1, 1))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # re-landed later
+    again = _tick(instance, landing, first.cursor)
+    assert [r.partition_key for r in again.run_requests or []] == ["2013-01-01"]
