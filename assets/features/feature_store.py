@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.features.build import build_snapshot
-from assets.metadata import materialized
+from assets.metadata import file_version, materialized
 from assets.partitions import daily_partitions, partition_day
 from assets.quality.timestamps import NEW_YORK
 from resources.feature_store import REPO, FeatureStoreResource
@@ -78,15 +78,21 @@ def online_features(
     as_of = end_of_day_utc(day)
     snapshot = build_snapshot(lake, as_of)
     store = feature_store.store()
-    rows: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    versions = []
     for view, (key, columns) in ENTITY_VIEWS.items():
         frame = entity_rows(snapshot, key, columns, as_of)
-        lake.write_partition(f"online_snapshots/{view}", day, frame)
+        path = lake.write_partition(f"online_snapshots/{view}", day, frame)
         store.write_to_online_store(view, frame)
-        rows[view] = len(frame)
-    path = lake.partition_path("online_snapshots/aircraft", day)
-    return materialized(
-        snapshot, path, metadata={"as_of": as_of.isoformat(), "keys": dg.MetadataValue.json(rows)}
+        keys[view] = len(frame)
+        versions.append(file_version(path).value)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(keys.values()),
+            "keys_per_view": dg.MetadataValue.json(keys),
+            "as_of": as_of.isoformat(),
+        },
+        data_version=dg.DataVersion(hashlib.sha256("".join(versions).encode()).hexdigest()[:16]),
     )
 
 
