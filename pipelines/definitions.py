@@ -6,11 +6,13 @@ import dagster as dg
 
 from assets import ingestion, reference, validation
 from assets.features import feature_store, flight_features, skew
+from assets.models import evaluation, promotion, training
 from pipelines.jobs import (
     daily_features_job,
     daily_ingest_job,
     feature_registry_job,
     reference_job,
+    train_models_job,
     training_set_job,
 )
 from pipelines.sensors import landing_sensor
@@ -18,12 +20,22 @@ from resources.feature_store import FeatureStoreResource
 from resources.home import data_home, lake_root, landing_root
 from resources.lake import Lake
 from resources.landing import LandingZone
+from resources.model_registry import ModelRegistryResource
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules(
-            [ingestion, reference, validation, flight_features, feature_store]
+            [
+                ingestion,
+                reference,
+                validation,
+                flight_features,
+                feature_store,
+                training,
+                evaluation,
+                promotion,
+            ]
         ),
         asset_checks=dg.load_asset_checks_from_modules([ingestion, validation, skew]),
         jobs=[
@@ -32,6 +44,7 @@ def build_definitions() -> dg.Definitions:
             feature_registry_job,
             daily_features_job,
             training_set_job,
+            train_models_job,
         ],
         # In process: a subprocess per step costs ~2 s a step and buys nothing at this size.
         # Production swaps in dagster-k8s' executor through configuration.
@@ -45,6 +58,7 @@ def build_definitions() -> dg.Definitions:
                 home=str(data_home()),
                 profile=os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml"),
             ),
+            "model_registry": ModelRegistryResource(home=str(data_home())),
         },
     )
 

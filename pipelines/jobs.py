@@ -40,3 +40,11 @@ training_set_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("training_set"),
     description="Labels joined point-in-time with the training feature service, through Feast.",
 )
+
+train_models_job = dg.define_asset_job(
+    "train_models",
+    selection=dg.AssetSelection.assets(
+        "delay_model_lgbm", "delay_model_torch", "model_evaluation", "champion"
+    ),
+    description="Train both models on the training set, evaluate them, promote through the gate.",
+)

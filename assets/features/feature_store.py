@@ -10,6 +10,7 @@ from assets.features.build import build_snapshot
 from assets.metadata import file_version, materialized
 from assets.partitions import daily_partitions, partition_day
 from assets.quality.timestamps import NEW_YORK
+from flightpath.models.features import LABEL
 from resources.feature_store import REPO, FeatureStoreResource
 from resources.lake import Lake
 
@@ -111,9 +112,6 @@ class TrainingWindow(dg.Config):
     end: str = "2013-12-31"
 
 
-LABEL = "is_delayed"  # arrived more than 15 minutes late
-
-
 @dg.asset(
     group_name=GROUP,
     deps=["flights", "flight_features", feast_registry],
@@ -135,6 +133,12 @@ def training_set(
     ).to_df()
     frame = frame.sort_values(["event_timestamp", "flight_id"]).reset_index(drop=True)
     path = lake.write_table("training_set", frame)
+    # What the models' lineage points at: each feature partition read, by content version.
+    partitions = {
+        day.isoformat(): file_version(part).value
+        for day in pd.date_range(config.start, config.end).date
+        if (part := lake.partition_path("flight_features", day)).exists()
+    }
     return materialized(
         frame,
         path,
@@ -142,6 +146,7 @@ def training_set(
             "window": f"{config.start} .. {config.end}",
             "excluded_cancelled_or_diverted": unlabelled,
             "delay_rate": float(frame[LABEL].mean()) if len(frame) else 0.0,
+            "feature_partitions": dg.MetadataValue.json(partitions),
         },
     )
 

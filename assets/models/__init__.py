@@ -1,0 +1,1 @@
+"""Training, evaluation and promotion of the delay models."""

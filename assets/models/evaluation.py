@@ -1,0 +1,143 @@
+"""Every candidate, the champion and a naive baseline scored on the same test window; the gate."""
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from assets.models.curves import curves_png, markdown_image
+from assets.models.training import GROUP, delay_model_lgbm, delay_model_torch
+from flightpath.models.features import LABEL
+from flightpath.models.gate import GateRules, decide, naive_baseline
+from flightpath.models.metrics import scores, slice_scores
+from flightpath.models.registry import CHAMPION, ModelRegistry
+from flightpath.models.splits import Split, local_days, split_frame
+from resources.lake import Lake
+from resources.model_registry import ModelRegistryResource
+
+CANDIDATES = ("delay_model_lgbm", "delay_model_torch")
+BASELINE = "naive_baseline"
+GATE = "promotion_gate"
+
+
+class GateConfig(dg.Config):
+    """The promotion rule (see flightpath/models/gate.py)."""
+
+    min_gain: float = GateRules.min_gain
+    confidence: float = GateRules.confidence
+    resamples: int = GateRules.resamples
+    max_ece: float = GateRules.max_ece
+    slice_tolerance: float = GateRules.slice_tolerance
+    slice_min_rows: int = GateRules.slice_min_rows
+
+    def rules(self) -> GateRules:
+        return GateRules(**self.model_dump())
+
+
+def _candidate_split(registry: ModelRegistry, tags: list[str]) -> Split:
+    """The split the candidates were trained on: they must share it to be compared."""
+    described: dict[str, Any] = {tag: registry.get(tag).info.metadata["split"] for tag in tags}
+    if len({str(d) for d in described.values()}) > 1:
+        raise ValueError(f"candidates were trained on different splits: {described}")
+    return Split.from_metadata(next(iter(described.values())))
+
+
+def _table(frame: pd.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame.to_markdown(index=False, floatfmt=".4f"))
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[delay_model_lgbm, delay_model_torch],
+    check_specs=[
+        dg.AssetCheckSpec(
+            GATE,
+            asset="model_evaluation",
+            blocking=True,  # a candidate that fails it never reaches `champion`
+            description="The best candidate beats the champion (or the naive baseline) on the "
+            "same test rows by the margin, with a bootstrap interval above zero, calibrated, "
+            "and no large carrier or origin slice worse.",
+        )
+    ],
+    description="ROC-AUC, PR-AUC, Brier, log loss and calibration of the candidates, the "
+    "champion and the naive baseline on the test window; slices; curves; the gate's verdict.",
+    kinds={"python"},
+)
+def model_evaluation(
+    context: dg.AssetExecutionContext,
+    config: GateConfig,
+    lake: Lake,
+    model_registry: ModelRegistryResource,
+) -> dg.MaterializeResult:
+    registry = model_registry.registry()
+    candidates = [str(registry.latest(name).tag) for name in CANDIDATES]
+    parts = split_frame(lake.read_table("training_set"), _candidate_split(registry, candidates))
+    test = parts["test"]
+    rows = pd.DataFrame(
+        {
+            "flight_id": test["flight_id"],
+            "label": test[LABEL].to_numpy(),
+            "carrier": test["carrier"],
+            "origin": test["origin"],
+            "month": pd.to_datetime(local_days(test)).dt.month,
+        }
+    )
+    champion = registry.alias(CHAMPION)
+    models = [*candidates, *([champion] if champion and champion not in candidates else [])]
+    for tag in models:
+        model = registry.load(tag)
+        rows[tag] = model.predict(model.spec.matrix(test))
+    rows[BASELINE] = naive_baseline(parts["train"], test)
+    reference = champion or BASELINE
+    verdicts = decide(rows, candidates, reference, config.rules())
+    winner = next((v.candidate for v in verdicts if v.promote), None)
+    lake.write_table("model_evaluation_scores", rows)
+
+    compared = [*models, BASELINE]
+    metrics = pd.DataFrame(
+        [{"model": m, **scores(rows["label"].to_numpy(), rows[m].to_numpy())} for m in compared]
+    )
+    slices = pd.concat(
+        [slice_scores(rows, by, compared, min_rows=200) for by in ("carrier", "origin", "month")]
+    )
+    decision: dict[str, Any] = {
+        "winner": winner,
+        "champion": champion,
+        "reference": reference,
+        "candidates": candidates,
+        "verdicts": [v.to_dict() for v in verdicts],
+    }
+    reasons = [f"{v.candidate}: {'; '.join(v.reasons) or 'passes'}" for v in verdicts]
+    summary = (
+        f"promote {winner} (reference {reference})"
+        if winner
+        else f"keep {champion or 'no champion'}: " + " | ".join(reasons)
+    )
+    context.log.info(summary)
+    by_name = {m: m.split(":")[0] for m in compared}
+    return dg.MaterializeResult(
+        metadata={
+            "decision": dg.MetadataValue.json(decision),
+            "summary": summary,
+            "test_window": f"{rows['month'].min()}..{rows['month'].max()} (months), "
+            f"{len(rows)} flights",
+            "metrics": _table(metrics),
+            "slices": _table(slices),
+            "curves": dg.MetadataValue.md(markdown_image(curves_png(rows, compared), "curves")),
+            # Numbers under stable names: the UI plots each across materialisations.
+            **{
+                f"{by_name[m]}/roc_auc": float(auc)
+                for m, auc in zip(metrics["model"], metrics["roc_auc"], strict=True)
+                if m in candidates or m == BASELINE
+            },
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=GATE,
+                passed=winner is not None,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=summary,
+                metadata={"verdicts": dg.MetadataValue.json(decision["verdicts"])},
+            )
+        ],
+    )

@@ -1,0 +1,136 @@
+"""The two delay models, trained on the same time split of the point-in-time training set."""
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from assets.models.lineage import code_version, training_set_lineage
+from flightpath.models.features import FeatureSpec
+from flightpath.models.lgbm import PARAMS, train_lgbm
+from flightpath.models.metrics import scores
+from flightpath.models.mlp import MlpConfig, train_mlp, training_device
+from flightpath.models.splits import Split, split_frame, xy
+from resources.lake import Lake
+from resources.model_registry import ModelRegistryResource
+
+GROUP = "models"
+FEATURE_SERVICE = "delay_model_training"
+
+
+class ModelWindow(dg.Config):
+    """Local days, inclusive: train, validate (early stopping) up to `valid_end`, then test."""
+
+    train_start: str = "2013-01-01"
+    train_end: str = "2013-08-31"
+    valid_end: str = "2013-09-30"
+    test_end: str = "2013-12-31"
+
+    def split(self) -> Split:
+        return Split(
+            *(date.fromisoformat(d) for d in (self.train_start, self.train_end, self.valid_end,
+                                              self.test_end))
+        )  # fmt: skip
+
+
+def _parts(lake: Lake, window: ModelWindow) -> dict[str, pd.DataFrame]:
+    return split_frame(lake.read_table("training_set"), window.split())
+
+
+def _register(
+    context: dg.AssetExecutionContext,
+    registry: ModelRegistryResource,
+    name: str,
+    framework: str,
+    model: Any,
+    window: ModelWindow,
+    parts: dict[str, pd.DataFrame],
+    settings: dict[str, Any],
+) -> dg.MaterializeResult:
+    """Score the model on validation and test rows, save it with its lineage, report."""
+    metrics = {
+        part: scores(labels, model.predict(matrix))
+        for part, (matrix, labels) in ((p, xy(model.spec, parts[p])) for p in ("valid", "test"))
+    }
+    lineage = training_set_lineage(context.instance)
+    metadata = {
+        **model.spec.to_metadata(),
+        **settings,
+        "feature_service": FEATURE_SERVICE,
+        "split": window.split().to_metadata(),
+        "rows": {part: len(frame) for part, frame in parts.items()},
+        "training_set": lineage,
+        "code_version": code_version(),
+        "dagster_run_id": context.run.run_id,
+        "metrics": metrics,
+    }
+    with registry.registry().create(name, framework, metadata) as entry:
+        model.save(Path(entry.path))
+    tag = str(entry.tag)
+    return dg.MaterializeResult(
+        metadata={
+            "tag": tag,
+            "split": dg.MetadataValue.json(window.split().describe()),
+            "test_roc_auc": metrics["test"]["roc_auc"],
+            "test_pr_auc": metrics["test"]["pr_auc"],
+            "valid_roc_auc": metrics["valid"]["roc_auc"],
+            "rows": dg.MetadataValue.json(metadata["rows"]),
+            "training_set_run": lineage["run_id"],
+            "code_version": dg.MetadataValue.json(metadata["code_version"]),
+            "settings": dg.MetadataValue.json(settings),
+        },
+        data_version=dg.DataVersion(tag),
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["training_set"],
+    description="LightGBM champion candidate: native categoricals, monotone in recent delays, "
+    "early stopping on the validation window. Saved as LightGBM text in the model store.",
+    kinds={"lightgbm", "bentoml"},
+)
+def delay_model_lgbm(
+    context: dg.AssetExecutionContext,
+    config: ModelWindow,
+    lake: Lake,
+    model_registry: ModelRegistryResource,
+) -> dg.MaterializeResult:
+    parts = _parts(lake, config)
+    spec = FeatureSpec.fit(parts["train"])
+    model = train_lgbm(spec, xy(spec, parts["train"]), xy(spec, parts["valid"]))
+    settings = {"params": PARAMS, "best_iteration": model.booster.best_iteration}
+    return _register(
+        context, model_registry, "delay_model_lgbm", "lightgbm", model, config, parts, settings
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["training_set"],
+    description="PyTorch challenger: an MLP over categorical embeddings, on CUDA when there is "
+    "one. Saved as a state_dict (loaded with weights_only=True) in the model store.",
+    kinds={"pytorch", "bentoml"},
+)
+def delay_model_torch(
+    context: dg.AssetExecutionContext,
+    config: ModelWindow,
+    lake: Lake,
+    model_registry: ModelRegistryResource,
+) -> dg.MaterializeResult:
+    parts = _parts(lake, config)
+    spec = FeatureSpec.fit(parts["train"])
+    device = training_device()
+    model = train_mlp(spec, xy(spec, parts["train"]), xy(spec, parts["valid"]), MlpConfig(), device)
+    model.network.cpu()  # saved and scored on the CPU: the service has no GPU
+    settings = {
+        **model.metadata(),
+        "device": device.type,
+        "epochs": len(model.epoch_seconds),
+        "seconds_per_epoch": sum(model.epoch_seconds) / len(model.epoch_seconds),
+    }
+    return _register(
+        context, model_registry, "delay_model_torch", "torch", model, config, parts, settings
+    )

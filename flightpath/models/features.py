@@ -1,0 +1,84 @@
+"""The model's inputs: which training-set columns it reads, encoded the same way everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+LABEL = "is_delayed"  # arrived more than 15 minutes late
+
+# Feature groups, named after the Feast views they come from (the ablation reports per group).
+FEATURE_GROUPS: dict[str, list[str]] = {
+    "schedule": ["carrier", "origin", "dest", "distance", "origin_scheduled_departures_hour",
+                 "sched_hour_local", "weekday"],
+    "origin_congestion": ["origin_departures_1h", "origin_dep_delay_mean_1h",
+                          "origin_departures_3h", "origin_dep_delay_mean_3h"],
+    "carrier_history": ["carrier_arrivals_7d", "carrier_late_rate_7d", "carrier_late_rate_30d"],
+    "route_history": ["route_arrivals_30d", "route_late_rate_7d", "route_late_rate_30d"],
+    "aircraft": ["tail_prev_arr_delay", "tail_minutes_since_prev_arrival", "plane_year",
+                 "plane_seats", "plane_engines"],
+    "origin_weather": ["temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure",
+                       "visib"],
+}  # fmt: skip
+# `month` is left out on purpose: a model trained on January..August has never seen October.
+FEATURES = [name for group in FEATURE_GROUPS.values() for name in group]
+CATEGORICAL = ["carrier", "origin", "dest"]
+
+# Worse recent delays at the origin, of the aircraft's previous leg, or of the carrier and
+# route, never lower the predicted risk: LightGBM enforces it, the behavioural tests check it.
+INCREASING = [
+    "origin_dep_delay_mean_1h",
+    "origin_dep_delay_mean_3h",
+    "tail_prev_arr_delay",
+    "carrier_late_rate_7d",
+    "route_late_rate_7d",
+]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The columns a model reads, in order, and each categorical's vocabulary from training."""
+
+    features: list[str]
+    vocabularies: dict[str, list[str]]
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, features: list[str] = FEATURES) -> FeatureSpec:
+        vocabularies = {
+            name: sorted(frame[name].dropna().astype(str).unique())
+            for name in features
+            if name in CATEGORICAL
+        }
+        return cls(features=list(features), vocabularies=vocabularies)
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> FeatureSpec:
+        return cls(features=list(metadata["features"]), vocabularies=metadata["vocabularies"])
+
+    def to_metadata(self) -> dict:
+        return {"features": self.features, "vocabularies": self.vocabularies}
+
+    @property
+    def categorical(self) -> list[int]:
+        """Positions of the categorical columns in the matrix."""
+        return [i for i, name in enumerate(self.features) if name in self.vocabularies]
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """float32 rows in `features` order; a category is its vocabulary index, unseen is NaN."""
+        missing = [name for name in self.features if name not in frame.columns]
+        if missing:
+            raise KeyError(f"feature columns missing from the frame: {missing}")
+        columns = []
+        for name in self.features:
+            if name in self.vocabularies:
+                codes = pd.Categorical(frame[name], categories=self.vocabularies[name]).codes
+                columns.append(np.where(codes < 0, np.nan, codes).astype(np.float32))
+            else:
+                columns.append(
+                    pd.to_numeric(frame[name], errors="coerce").to_numpy(
+                        np.float32, na_value=np.nan
+                    )
+                )
+        return np.column_stack(columns) if columns else np.empty((len(frame), 0), np.float32)

@@ -1,0 +1,162 @@
+"""The model registry: BentoML's model store plus aliases (`champion`, `challenger`).
+
+An alias is a stack of tags whose top is current: promoting pushes, rolling back pops. Every
+change is appended to `promotions.jsonl` with its reason, so the history is never rewritten.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import bentoml
+import numpy as np
+
+# BentoML reads BENTOML_HOME once, at import; a store object per home lets one process (the
+# tests, the CLI with --home) hold several. `_model_store` is how bentoml.models takes one.
+from bentoml._internal.models.model import ModelStore
+
+from flightpath.models.features import FeatureSpec
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+class DelayModel(Protocol):
+    spec: FeatureSpec
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    at: str
+    action: str  # promote | rollback
+    alias: str
+    tag: str | None
+    previous: str | None
+    reason: str
+
+
+class RegistryError(RuntimeError):
+    """A registry request that cannot be carried out (unknown tag, nothing to roll back to)."""
+
+
+class ModelRegistry:
+    def __init__(self, root: Path) -> None:
+        """`root` is a BentoML home: models live in `root/models`, as `bentoml serve` expects."""
+        self.root = root
+        (root / "models").mkdir(parents=True, exist_ok=True)
+        self.store = ModelStore(root / "models")
+        self._aliases = root / "aliases.json"
+        self._log = root / "promotions.jsonl"
+
+    # --- models ---
+
+    @contextmanager
+    def create(
+        self, name: str, framework: str, metadata: dict[str, Any]
+    ) -> Iterator[bentoml.Model]:
+        """A new model version; write its files into `model.path` inside the `with`."""
+        with bentoml.models.create(
+            name,
+            labels={"framework": framework},
+            metadata=metadata,
+            _model_store=self.store,
+        ) as model:
+            yield model
+
+    def get(self, tag: str) -> bentoml.Model:
+        try:
+            return bentoml.models.get(tag, _model_store=self.store)
+        except bentoml.exceptions.NotFound as error:
+            raise RegistryError(f"no model {tag!r} in {self.root}") from error
+
+    def models(self, name: str | None = None) -> list[bentoml.Model]:
+        """Every version, oldest first."""
+        found = bentoml.models.list(name, _model_store=self.store)
+        return sorted(found, key=lambda model: model.info.creation_time)
+
+    def latest(self, name: str) -> bentoml.Model:
+        found = self.models(name)
+        if not found:
+            raise RegistryError(f"no model named {name!r} yet: train it first")
+        return found[-1]
+
+    def load(self, tag: str) -> DelayModel:
+        """The model behind a tag, ready to predict (no pickle is read)."""
+        from flightpath.models.lgbm import LgbmDelayModel
+        from flightpath.models.mlp import MlpDelayModel
+
+        model = self.get(tag)
+        metadata = dict(model.info.metadata)
+        spec = FeatureSpec.from_metadata(metadata)
+        directory = Path(model.path)
+        if model.info.labels["framework"] == "lightgbm":
+            return LgbmDelayModel.load(directory, spec)
+        return MlpDelayModel.load(directory, spec, metadata)
+
+    # --- aliases ---
+
+    def aliases(self) -> dict[str, list[str]]:
+        return json.loads(self._aliases.read_text()) if self._aliases.exists() else {}
+
+    def alias(self, alias: str = CHAMPION) -> str | None:
+        stack = self.aliases().get(alias, [])
+        return stack[-1] if stack else None
+
+    def promote(self, tag: str, reason: str, alias: str = CHAMPION) -> AliasChange:
+        tag = str(self.get(tag).tag)  # normalises "name:latest" and refuses unknown tags
+        with self._locked() as aliases:
+            stack = aliases.setdefault(alias, [])
+            previous = stack[-1] if stack else None
+            if previous != tag:
+                stack.append(tag)
+            return self._record(aliases, "promote", alias, tag, previous, reason)
+
+    def rollback(self, reason: str, alias: str = CHAMPION) -> AliasChange:
+        with self._locked() as aliases:
+            stack = aliases.get(alias, [])
+            if len(stack) < 2:
+                raise RegistryError(f"{alias} has no previous model to roll back to")
+            previous = stack.pop()
+            return self._record(aliases, "rollback", alias, stack[-1], previous, reason)
+
+    def history(self) -> list[AliasChange]:
+        if not self._log.exists():
+            return []
+        return [AliasChange(**json.loads(line)) for line in self._log.read_text().splitlines()]
+
+    @contextmanager
+    def _locked(self) -> Iterator[dict[str, list[str]]]:
+        """Read-modify-write of the aliases under an exclusive lock (CLI and runs may race)."""
+        with open(self.root / ".aliases.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield self.aliases()
+
+    def _record(
+        self,
+        aliases: dict[str, list[str]],
+        action: str,
+        alias: str,
+        tag: str | None,
+        previous: str | None,
+        reason: str,
+    ) -> AliasChange:
+        change = AliasChange(datetime.now(UTC).isoformat(), action, alias, tag, previous, reason)
+        # The log first: a crash between the two leaves a logged change not yet applied, which
+        # re-running repeats, rather than an applied change nobody can explain.
+        with open(self._log, "a") as log:
+            log.write(json.dumps(asdict(change)) + "\n")
+        handle, temp = tempfile.mkstemp(dir=self.root, prefix=".aliases-")
+        with os.fdopen(handle, "w") as out:
+            json.dump(aliases, out, indent=1)
+        os.replace(temp, self._aliases)  # readers (the service) see the old or the new, whole
+        return change
