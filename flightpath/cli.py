@@ -9,6 +9,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flightpath.model_commands import add_parsers as add_model_parsers
+from flightpath.model_commands import run as run_model_command
 from resources.home import dagster_home, data_home, lake_root, landing_root
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     features_cmd.add_argument("--force", action="store_true", help="rebuild days already done")
     features_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    add_model_parsers(commands)
     commands.add_parser("dev", help="start the Dagster UI and daemon on this data home")
 
     args = parser.parse_args(argv)
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         return _ingest(args.through, args.force, not args.quiet)
     if args.command == "features":
         return _features(args.through, args.force, not args.quiet)
+    if args.command in ("train", "models"):
+        return run_model_command(args)
     if args.command == "stream":
         return _stream(args.start, args.through, args.speed or None)
     return _dev()

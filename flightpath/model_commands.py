@@ -1,0 +1,97 @@
+"""`flightpath train` and `flightpath models list | promote TAG | rollback | history`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from resources.home import data_home
+from resources.model_registry import bentoml_home
+
+if TYPE_CHECKING:
+    from flightpath.models.registry import ModelRegistry
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train", help="train both models, evaluate them, promote through the gate"
+    )
+    for name, default in (
+        ("train-start", "2013-01-01"),
+        ("train-end", "2013-08-31"),
+        ("valid-end", "2013-09-30"),
+        ("test-end", "2013-12-31"),
+    ):
+        train.add_argument(
+            f"--{name}", type=date.fromisoformat, default=date.fromisoformat(default),
+            metavar="YYYY-MM-DD", help=f"local day (default {default})",
+        )  # fmt: skip
+
+    models = commands.add_parser("models", help="the model registry: list, promote, rollback")
+    actions = models.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every model version, its test metrics and aliases")
+    promote = actions.add_parser("promote", help="make TAG the champion, bypassing the gate")
+    promote.add_argument("tag", metavar="TAG", help="e.g. delay_model_lgbm:abc123")
+    promote.add_argument("--reason", default="promoted by hand")
+    rollback = actions.add_parser("rollback", help="restore the previous champion")
+    rollback.add_argument("--reason", default="rolled back by hand")
+    actions.add_parser("history", help="every alias change, oldest first")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        return _train(args)
+    from flightpath.models.registry import ModelRegistry, RegistryError
+
+    registry = ModelRegistry(bentoml_home(data_home()))
+    try:
+        if args.action == "list":
+            return _list(registry)
+        if args.action == "history":
+            for change in registry.history():
+                print(f"{change.at}  {change.action:8} {change.alias:10} {change.tag}  "
+                      f"(was {change.previous})  {change.reason}")  # fmt: skip
+            return 0
+        who = getpass.getuser()
+        if args.action == "promote":
+            change = registry.promote(args.tag, f"{args.reason} (by {who})")
+        else:
+            change = registry.rollback(f"{args.reason} (by {who})")
+    except RegistryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"champion: {change.tag} (was {change.previous})")
+    return 0
+
+
+def _list(registry: ModelRegistry) -> int:
+    aliases = {tag: alias for alias, stack in registry.aliases().items() for tag in stack[-1:]}
+    print(f"{'tag':40} {'framework':10} {'created (UTC)':20} {'test ROC-AUC':>12}  alias")
+    for model in registry.models():
+        tag = str(model.tag)
+        metadata: dict[str, Any] = dict(model.info.metadata)
+        test = metadata.get("metrics", {}).get("test", {})
+        created = model.info.creation_time.strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{tag:40} {model.info.labels.get('framework', ''):10} {created:20} "
+              f"{test.get('roc_auc', float('nan')):12.4f}  {aliases.get(tag, '')}")  # fmt: skip
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from flightpath.ingest import train_models
+
+    window = {
+        name: getattr(args, name).isoformat()
+        for name in ("train_start", "train_end", "valid_end", "test_end")
+    }
+    summary, verdict = train_models(window)
+    if verdict is not None:
+        print(f"gate: {verdict}")
+        if verdict.startswith("keep"):  # the gate refused the candidates: an answer, not an error
+            return 0
+    for step, error in summary.failed.items():
+        print(f"  {step}: {error}", file=sys.stderr)
+    return 1 if summary.failed else 0
