@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(registry: ModelRegistry) -> int:
-    aliases = {tag: alias for alias, stack in registry.aliases().items() for tag in stack[-1:]}
+    aliases: dict[str, list[str]] = {}
+    for alias, stack in registry.aliases().items():
+        aliases.setdefault(stack[-1], []).append(alias)
     print(f"{'tag':40} {'framework':10} {'created (UTC)':20} {'test ROC-AUC':>12}  alias")
     for model in registry.models():
         tag = str(model.tag)
@@ -76,7 +78,7 @@ def _list(registry: ModelRegistry) -> int:
         test = metadata.get("metrics", {}).get("test", {})
         created = model.info.creation_time.strftime("%Y-%m-%d %H:%M:%S")
         print(f"{tag:40} {model.info.labels.get('framework', ''):10} {created:20} "
-              f"{test.get('roc_auc', float('nan')):12.4f}  {aliases.get(tag, '')}")  # fmt: skip
+              f"{test.get('roc_auc', float('nan')):12.4f}  {', '.join(aliases.get(tag, []))}")  # fmt: skip
     return 0
 
 
