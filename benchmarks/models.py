@@ -51,6 +51,7 @@ from flightpath.models.splits import Split, split_frame, xy
 SPLIT = Split(date(2013, 1, 1), date(2013, 8, 31), date(2013, 9, 30), date(2013, 12, 31))
 GOAL_LGBM_S = 15.0  # the issue's goal for a full-year LightGBM training on 2 cores
 SPEC_FILE = "spec.json"
+NOISY_CORES = 0.2  # other processes busy on average on more than this: the timing is suspect
 
 
 class Stopwatch:
@@ -73,6 +74,7 @@ class Stopwatch:
             "seconds": wall,
             "cpu_s": own,
             "others_cpu_s": max(0.0, busy - own),
+            "others_cores": max(0.0, busy - own) / wall,  # cores other processes kept busy
             "steal_s": steal,
         }
 
@@ -155,7 +157,9 @@ def child_torch(path: str, device_name: str, model_dir: str) -> dict[str, Any]:
     }
 
 
-def child_scoring(path: str, lgbm_dir: str, torch_dir: str, naive_rows: int, repeat: int) -> dict:
+def child_scoring(
+    path: str, lgbm_dir: str, torch_dir: str, naive_rows: int, repeat: int
+) -> dict[str, Any]:
     test = _parts(path)["test"]
     lgbm_spec = FeatureSpec.from_metadata(json.loads((Path(lgbm_dir) / SPEC_FILE).read_text()))
     lgbm = LgbmDelayModel.load(Path(lgbm_dir), lgbm_spec)
@@ -185,7 +189,7 @@ def child_scoring(path: str, lgbm_dir: str, torch_dir: str, naive_rows: int, rep
     challenger = batch(torch_spec, mlp.predict)
     sample = test.sample(n=min(naive_rows, len(test)), random_state=7)
     records = sample.to_dict("records")  # what a request would bring: made outside the timer
-    parts = {"frame_s": 0.0, "matrix_s": 0.0, "predict_s": 0.0}
+    parts = {"frame": 0.0, "matrix": 0.0, "predict": 0.0}
     naive = np.empty(len(records))
     with Stopwatch() as clock:
         for i, record in enumerate(records):
@@ -195,9 +199,9 @@ def child_scoring(path: str, lgbm_dir: str, torch_dir: str, naive_rows: int, rep
             matrix = lgbm_spec.matrix(frame)
             encoded = time.perf_counter()
             naive[i] = lgbm.predict(matrix, num_threads=1)[0]
-            parts["frame_s"] += built - started
-            parts["matrix_s"] += encoded - built
-            parts["predict_s"] += time.perf_counter() - encoded
+            parts["frame"] += built - started
+            parts["matrix"] += encoded - built
+            parts["predict"] += time.perf_counter() - encoded
     batch_on_sample = ours["predicted"][test.index.get_indexer(sample.index)]
     naive_rate = len(records) / clock.seconds
     return {
@@ -224,7 +228,7 @@ def child_ablation(path: str) -> dict[str, Any]:
     for group, columns in FEATURE_GROUPS.items():
         variants[f"without {group}"] = [name for name in FEATURES if name not in columns]
     variants["schedule only"] = FEATURE_GROUPS["schedule"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, features in variants.items():
         spec = FeatureSpec.fit(parts["train"], features)
         train, valid, test = (xy(spec, parts[p]) for p in ("train", "valid", "test"))
@@ -237,7 +241,7 @@ def child_ablation(path: str) -> dict[str, Any]:
                 "features": len(features),
                 "best_iteration": model.booster.best_iteration,
                 "train_s": clock.seconds,
-                "others_cpu_s": clock.report["others_cpu_s"],
+                "others_cores": clock.report["others_cores"],
                 "test_roc_auc": result["roc_auc"],
                 "test_pr_auc": result["pr_auc"],
             }
@@ -262,7 +266,8 @@ def run(data: Path, naive_rows: int, repeat: int, ablation: bool) -> dict[str, A
     print("training set:", path)
     with tempfile.TemporaryDirectory(prefix="bench-models-") as scratch:
         lgbm_dir, torch_dir = Path(scratch, "lgbm"), Path(scratch, "torch")
-        lgbm_dir.mkdir(), torch_dir.mkdir()
+        lgbm_dir.mkdir()
+        torch_dir.mkdir()
         lgbm_run = _ok(measure(module, "lgbm", str(path), str(lgbm_dir)))
         print("lgbm:", {k: v for k, v in lgbm_run.items() if k != "valid"})
         mlp = {"cpu": _ok(measure(module, "torch", str(path), "cpu", str(torch_dir)))}
@@ -281,6 +286,19 @@ def run(data: Path, naive_rows: int, repeat: int, ablation: bool) -> dict[str, A
         else {"cuda": "no GPU on this machine (torch.cuda.is_available() is False)"}
     )
     variants = _ok(measure(module, "ablation", str(path)))["variants"] if ablation else []
+    timed = {
+        "lgbm training": lgbm_run,
+        **{f"torch training ({device})": run_ for device, run_ in mlp.items()},
+        "lgbm batch scoring": scoring["lgbm_batch"],
+        "lgbm naive scoring": scoring["lgbm_naive"],
+        "torch batch scoring": scoring["torch_batch"],
+        **{f"ablation: {row['variant']}": row for row in variants},
+    }
+    noisy = {
+        name: round(run_["others_cores"], 2)
+        for name, run_ in timed.items()
+        if run_["others_cores"] > NOISY_CORES
+    }
     result = {
         "training_set": str(path),
         "split": SPLIT.describe(),
@@ -293,74 +311,81 @@ def run(data: Path, naive_rows: int, repeat: int, ablation: bool) -> dict[str, A
         "torch": {**mlp, **gpu},
         "scoring": scoring,
         "ablation": variants,
+        "noisy_timings": noisy,  # measurement: cores that other processes kept busy meanwhile
     }
-    print(markdown(result))
     return result
 
 
 def markdown(result: dict[str, Any]) -> str:
+    """The tables to paste into RESULTS.md."""
     lgbm_run, mlp, scoring = result["lgbm"], result["torch"], result["scoring"]
-    rows = result["lgbm"]["rows"]
+    rows, split = lgbm_run["rows"], result["split"]
     training = [
         {
             "model": "LightGBM",
             "device": f"CPU, {os.cpu_count()} threads",
             "train_s": lgbm_run["seconds"],
-            "others_cpu_s": lgbm_run["others_cpu_s"],
             "iterations / epochs": f"best {lgbm_run['best_iteration']} of "
             f"{lgbm_run['rounds_trained']} rounds",
             "s per round / epoch": lgbm_run["seconds_per_round"],
             "test ROC-AUC": f"{lgbm_run['test']['roc_auc']:.4f}",
             "test PR-AUC": f"{lgbm_run['test']['pr_auc']:.4f}",
+            "others' cores": lgbm_run["others_cores"],
         }
     ]
     for device, run_ in ((d, r) for d, r in mlp.items() if isinstance(r, dict)):
+        threads = f", {run_['torch_threads']} threads" if device == "cpu" else ""
         training.append(
             {
                 "model": "PyTorch MLP",
-                "device": f"{run_['device']}" + (f", {run_['torch_threads']} threads"
-                                                 if device == "cpu" else ""),
+                "device": run_["device"] + threads,
                 "train_s": run_["seconds"],
-                "others_cpu_s": run_["others_cpu_s"],
                 "iterations / epochs": f"{run_['epochs']} epochs",
                 "s per round / epoch": run_["median_epoch_s"],
                 "test ROC-AUC": f"{run_['test']['roc_auc']:.4f}",
                 "test PR-AUC": f"{run_['test']['pr_auc']:.4f}",
+                "others' cores": run_["others_cores"],
             }
-        )  # fmt: skip
+        )
     ours, naive, challenger = scoring["lgbm_batch"], scoring["lgbm_naive"], scoring["torch_batch"]
+    ways = [
+        ("LightGBM batch: frame -> matrix -> predict", ours, ours["matrix_s"]),
+        (
+            f"LightGBM naive: one-row DataFrame per flight, 1 thread ({naive['rows']:,} rows)",
+            naive,
+            naive["matrix_per_row_ms"] * naive["rows"] / 1000,
+        ),
+        (
+            "PyTorch MLP batch on CPU: frame -> matrix -> predict",
+            challenger,
+            challenger["matrix_s"],
+        ),
+    ]
     scoring_rows = [
         {
-            "way": "LightGBM batch: frame -> matrix -> predict",
-            "rows": ours["rows"],
-            "seconds": ours["seconds"],
-            "of which matrix_s": ours["matrix_s"],
-            "rows_per_s": ours["rows_per_s"],
-            "vs naive": f"{scoring['batch_over_naive']:,.0f}x",
-        },
-        {
-            "way": "LightGBM naive: one-row DataFrame per flight, 1 thread",
-            "rows": naive["rows"],
-            "seconds": naive["seconds"],
-            "of which matrix_s": naive["matrix_per_row_ms"] * naive["rows"] / 1000,
-            "rows_per_s": naive["rows_per_s"],
-            "vs naive": "1x",
-        },
-        {
-            "way": "PyTorch MLP batch (CPU): frame -> matrix -> predict",
-            "rows": challenger["rows"],
-            "seconds": challenger["seconds"],
-            "of which matrix_s": challenger["matrix_s"],
-            "rows_per_s": challenger["rows_per_s"],
-            "vs naive": f"{challenger['rows_per_s'] / naive['rows_per_s']:,.0f}x",
-        },
+            "way": way,
+            "rows": run_["rows"],
+            "seconds": run_["seconds"],
+            "of which matrix_s": matrix_s,
+            "rows_per_s": run_["rows_per_s"],
+            "vs naive": f"{run_['rows_per_s'] / naive['rows_per_s']:,.0f}x",
+            "others' cores": run_["others_cores"],
+        }
+        for way, run_, matrix_s in ways
     ]
+    gpu = mlp.get("cuda")
     blocks = [
-        f"Training, split {result['split']} ({rows['train']:,} / {rows['valid']:,} / "
-        f"{rows['test']:,} rows):",
+        f"Training: train {split['train']}, valid {split['valid']}, test {split['test']} "
+        f"({rows['train']:,} / {rows['valid']:,} / {rows['test']:,} rows)",
+        "",
         table(training),
         "",
-        "Scoring the test rows:",
+        f"PyTorch CPU / GPU seconds per epoch: {mlp['cpu_over_gpu_epoch']:.1f}"
+        if isinstance(gpu, dict)
+        else f"PyTorch on CUDA: {gpu}",
+        "",
+        f"Scoring the {rows['test']:,} test rows (batch: best of the runs):",
+        "",
         table(scoring_rows),
     ]
     if result["ablation"]:
@@ -374,10 +399,18 @@ def markdown(result: dict[str, Any]) -> str:
                 "Δ ROC-AUC": f"{row['delta_roc_auc']:+.4f}",
                 "test PR-AUC": f"{row['test_pr_auc']:.4f}",
                 "Δ PR-AUC": f"{row['delta_pr_auc']:+.4f}",
+                "others' cores": row["others_cores"],
             }
             for row in result["ablation"]
         ]
-        blocks += ["", "Feature-group ablation (LightGBM, test window):", table(ablation)]
+        blocks += ["", "Feature-group ablation (LightGBM, test window):", "", table(ablation)]
+    noisy = result["noisy_timings"]
+    blocks += [
+        "",
+        f"Noisy timings (other processes kept more than {NOISY_CORES} cores busy): {noisy}"
+        if noisy
+        else f"No timing was disturbed by other processes (each under {NOISY_CORES} busy cores).",
+    ]
     return "\n".join(blocks)
 
 
@@ -407,7 +440,9 @@ def main() -> None:
             emit(child_ablation(*rest))
         return
     result = run(args.data, args.naive_rows, args.repeat, args.ablation)
+    print(json.dumps(result, indent=2, default=str))
     print("saved", save(args.data, "models", result))
+    print(markdown(result))
 
 
 if __name__ == "__main__":
