@@ -43,7 +43,7 @@ import torch
 
 from benchmarks.common import DEFAULT_DATA, emit, home, measure, peak_rss_mib, save, table
 from flightpath.models.features import FEATURE_GROUPS, FEATURES, FeatureSpec
-from flightpath.models.lgbm import EARLY_STOPPING_ROUNDS, LgbmDelayModel, train_lgbm
+from flightpath.models.lgbm import EARLY_STOPPING_ROUNDS, MAX_ROUNDS, LgbmDelayModel, train_lgbm
 from flightpath.models.metrics import scores
 from flightpath.models.mlp import MlpConfig, MlpDelayModel, train_mlp
 from flightpath.models.splits import Split, split_frame, xy
@@ -109,6 +109,7 @@ def child_lgbm(path: str, model_dir: str) -> dict[str, Any]:
     with Stopwatch() as clock:
         model = train_lgbm(spec, train, valid)
     booster = model.booster
+    rounds = min(booster.best_iteration + EARLY_STOPPING_ROUNDS, MAX_ROUNDS)
     directory = Path(model_dir)
     model.save(directory)
     (directory / SPEC_FILE).write_text(json.dumps(spec.to_metadata()))
@@ -118,8 +119,8 @@ def child_lgbm(path: str, model_dir: str) -> dict[str, Any]:
         **clock.report,
         "matrices_s": matrices.seconds,
         "best_iteration": booster.best_iteration,
-        "rounds_trained": booster.best_iteration + EARLY_STOPPING_ROUNDS,
-        "seconds_per_round": clock.seconds / (booster.best_iteration + EARLY_STOPPING_ROUNDS),
+        "rounds_trained": rounds,
+        "seconds_per_round": clock.seconds / rounds,
         "test": _scores(test[1], model.predict(test[0])),
         "valid": _scores(valid[1], model.predict(valid[0])),
         "loadavg_1m_before_after": [load_before[0], os.getloadavg()[0]],

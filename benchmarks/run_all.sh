@@ -20,6 +20,7 @@ fi
     "$python" -m benchmarks.prepare_lake --data "$data" --scale "$scale"
     "$python" -m benchmarks.feature_build --data "$data" --scale "$scale"
     "$python" -m benchmarks.feast_io --data "$data" --scale "$scale"
+    "$python" -m benchmarks.models --data "$data"
     "$python" benchmarks/streaming.py --home "$data/real" > "$data/results/streaming.json"
     cat "$data/results/streaming.json"
 } 2>&1 | tee "$data/results/run_all.log"
