@@ -33,9 +33,9 @@ import pandas as pd
 
 from assets import reference
 from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW
-from assets.quality.keys import flight_ids
 from assets.quality.verdict import judge_flights, judge_weather
 from benchmarks.common import DEFAULT_DATA, DEFAULT_LANDING, home
+from flightpath.keys import flight_ids
 from resources.lake import Lake
 from resources.landing import REFERENCE_TABLES, LandingZone
 

