@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,27 @@ class FeatureSpec:
     def categorical(self) -> list[int]:
         """Positions of the categorical columns in the matrix."""
         return [i for i, name in enumerate(self.features) if name in self.vocabularies]
+
+    @cached_property
+    def _codes(self) -> dict[str, dict[str, int]]:
+        return {
+            name: {v: i for i, v in enumerate(vocab)} for name, vocab in self.vocabularies.items()
+        }
+
+    def rows(self, records: list[dict[str, object]]) -> np.ndarray:
+        """`matrix`'s encoding from plain dicts, without pandas (the service's per-request path);
+        an absent or None value is missing."""
+        out = np.full((len(records), len(self.features)), np.nan, np.float32)
+        for i, record in enumerate(records):
+            for j, name in enumerate(self.features):
+                value = record.get(name)
+                if value is None:
+                    continue
+                if name in self._codes:
+                    out[i, j] = self._codes[name].get(str(value), np.nan)
+                else:
+                    out[i, j] = float(value)  # type: ignore[arg-type]
+        return out
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """float32 rows in `features` order; a category is its vocabulary index, unseen is NaN."""

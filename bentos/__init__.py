@@ -1,0 +1,1 @@
+"""The prediction service (BentoML). Never imports Dagster: it runs where Dagster is not."""

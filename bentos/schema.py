@@ -1,0 +1,62 @@
+"""What `POST /predict` accepts and answers; malformed input fails here, as a 400 naming it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+
+MAX_FLIGHTS = 500  # per request: larger batches belong to `batch_predictions`
+# The replayed feed covers 2013: a departure outside these bounds has no features to read.
+EARLIEST, LATEST = datetime(2013, 1, 1, tzinfo=UTC), datetime(2014, 1, 2, tzinfo=UTC)
+NYC_AIRPORTS = ("EWR", "JFK", "LGA")
+
+
+class Flight(BaseModel):
+    carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])
+    flight: int = Field(ge=1, le=9999, examples=[1545])
+    tailnum: str = Field(min_length=2, max_length=8, pattern=r"^[A-Z0-9]+$", examples=["N14228"])
+    origin: str = Field(pattern=r"^[A-Z]{3}$", examples=["EWR"])
+    dest: str = Field(pattern=r"^[A-Z]{3}$", examples=["IAH"])
+    sched_dep: AwareDatetime = Field(
+        description="scheduled departure with its UTC offset",
+        examples=["2013-01-31T06:15:00-05:00"],
+    )
+    distance: float | None = Field(default=None, gt=0, le=6000, description="miles (logged)")
+
+    @field_validator("origin")
+    @classmethod
+    def _from_new_york(cls, origin: str) -> str:
+        if origin not in NYC_AIRPORTS:
+            raise ValueError(f"unknown origin airport {origin}: flights leave from {NYC_AIRPORTS}")
+        return origin
+
+    @field_validator("sched_dep")
+    @classmethod
+    def _in_range(cls, sched_dep: datetime) -> datetime:
+        if not EARLIEST <= sched_dep < LATEST:
+            raise ValueError(f"scheduled departure {sched_dep.isoformat()} is outside the feed "
+                             f"({EARLIEST.date()} .. {LATEST.date()})")  # fmt: skip
+        return sched_dep
+
+
+class Prediction(BaseModel):
+    flight_id: str
+    probability: float = Field(description="of arriving more than 15 minutes late")
+    delayed: bool = Field(description="probability >= the service's threshold")
+    model: str = Field(description="the model tag that answered")
+    role: str = Field(description="champion, or canary when the challenger answered")
+    features_as_of: dict[str, str | None] = Field(
+        description="when each view's values were computed"
+    )
+    degraded: bool = Field(description="some features were missing and fell back (see `missing`)")
+    missing: list[str] = Field(default_factory=list)
+    contributions: dict[str, float] | None = Field(
+        default=None, description="the top features' contributions in log-odds (explain=true)"
+    )
+
+
+class Predictions(BaseModel):
+    request_id: str
+    threshold: float
+    predictions: list[Prediction]

@@ -1,0 +1,223 @@
+"""`flight_delay`: the champion's probability of a >15 min arrival delay, from fresh features.
+
+    FLIGHTPATH_HOME=.flightpath FLIGHTPATH_AUTH=off bentoml serve bentos.service:DelayService
+
+Environment: FLIGHTPATH_HOME (data home: model registry, Feast store, prediction log),
+FLIGHTPATH_FEAST_PROFILE (feature_store.yaml or the production profile), FLIGHTPATH_API_KEYS /
+FLIGHTPATH_AUTH=off, FLIGHTPATH_RATE_LIMIT (requests/s per key), FLIGHTPATH_THRESHOLD (0.5),
+FLIGHTPATH_CANARY_FRACTION (share of flights the challenger answers, sticky per flight; 0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import bentoml
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from bentos.champion import ChampionWatcher, Served
+from bentos.guard import ApiKeyGuard
+from bentos.online import VIEWS, OnlineFeatures, ViewRow
+from bentos.prediction_log import PredictionLog
+from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
+from feature_repo.store import open_store
+from feature_repo.transforms import NEW_YORK, schedule_context
+from flightpath.keys import flight_id
+from flightpath.models.registry import ModelRegistry
+
+TOP_CONTRIBUTIONS = 5
+
+predictions_total = bentoml.metrics.Counter(
+    name="flightpath_predictions_total",
+    documentation="Predictions answered, by model role",
+    labelnames=["role"],
+)
+degraded_total = bentoml.metrics.Counter(
+    name="flightpath_degraded_predictions_total",
+    documentation="Predictions answered with fallback features",
+    labelnames=["reason"],
+)
+
+
+@bentoml.service(
+    name="flight_delay", traffic={"timeout": 10}, logging={"access": {"enabled": False}}
+)
+class DelayService:
+    def __init__(self) -> None:
+        home = Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve()
+        profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
+        self.threshold = float(os.environ.get("FLIGHTPATH_THRESHOLD", "0.5"))
+        self.canary = float(os.environ.get("FLIGHTPATH_CANARY_FRACTION", "0"))
+        self.models = ChampionWatcher(ModelRegistry(home / "bentoml"))
+        self.features = OnlineFeatures(open_store(str(home), profile))
+        self.log = PredictionLog(home / "lake" / "prediction_log")
+        self.shadow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
+
+    @bentoml.api(route="/predict")
+    def predict(
+        self,
+        flights: Annotated[list[Flight], Field(min_length=1, max_length=MAX_FLIGHTS)],
+        explain: bool = False,
+    ) -> Predictions:
+        """Probability of arriving more than 15 minutes late, per flight (1 to 500 flights)."""
+        lineup = self.models.lineup  # one lineup per request, even if a swap happens meanwhile
+        known = set(lineup.champion.model.spec.vocabularies.get("dest", []))
+        unknown = sorted({f.dest for f in flights} - known)
+        if unknown:
+            raise bentoml.exceptions.InvalidArgument(f"unknown destination airport(s): {unknown}")
+        request_id = uuid.uuid4().hex
+        records, as_of, missing = self._features(flights)
+        ids = [
+            flight_id(f.carrier, f.flight, f.origin, f.sched_dep.astimezone(UTC)) for f in flights
+        ]
+        canary = [self._is_canary(i) for i in ids] if lineup.challenger else [False] * len(ids)
+        answered: list[Prediction | None] = [None] * len(flights)
+        logged: list[dict[str, Any]] = []
+        for role, served in (("champion", lineup.champion), ("canary", lineup.challenger)):
+            chosen = [i for i, c in enumerate(canary) if c == (role == "canary")]
+            if not chosen or served is None:
+                continue
+            matrix = served.model.spec.rows([records[i] for i in chosen])
+            probabilities = _predict(served, matrix)
+            contributions = _top_contributions(served, matrix) if explain else None
+            for k, i in enumerate(chosen):
+                answered[i] = Prediction(
+                    flight_id=ids[i], probability=float(probabilities[k]),
+                    delayed=bool(probabilities[k] >= self.threshold), model=served.tag, role=role,
+                    features_as_of=as_of[i], degraded=bool(missing[i]), missing=missing[i],
+                    contributions=contributions[k] if contributions else None,
+                )  # fmt: skip
+                logged.append(_log_row(request_id, ids[i], flights[i], served.tag, role,
+                                       probabilities[k], records[i], missing[i]))  # fmt: skip
+            predictions_total.labels(role=role).inc(len(chosen))
+        self.log.append(logged)
+        if lineup.challenger is not None:
+            self.shadow.submit(self._shadow, lineup.challenger, request_id, ids, flights, records,
+                               missing, canary)  # fmt: skip
+        return Predictions(
+            request_id=request_id,
+            threshold=self.threshold,
+            predictions=[p for p in answered if p is not None],
+        )
+
+    def __is_ready__(self) -> bool:
+        return self.features.reachable()
+
+    @bentoml.on_shutdown
+    def close(self) -> None:
+        self.shadow.shutdown(wait=True)
+        self.models.close()
+        self.log.close()
+
+    def _features(
+        self, flights: list[Flight]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, str | None]], list[list[str]]]:
+        """Each flight's model inputs, when each view was computed, and what fell back."""
+        keys = [{"origin": f.origin, "carrier": f.carrier, "route": f"{f.origin}-{f.dest}",
+                 "tailnum": f.tailnum} for f in flights]  # fmt: skip
+        try:
+            rows = self.features.read(keys)
+        except Exception:  # the store is down or unreachable: answer without its features
+            degraded_total.labels(reason="store_unreachable").inc(len(flights))
+            rows = [{name: ViewRow({}, None) for name in VIEWS} for _ in flights]
+        departures = [f.sched_dep.astimezone(UTC) for f in flights]
+        context = schedule_context(pd.DataFrame({
+            "sched_dep_utc": pd.to_datetime(departures, utc=True),
+            "tail_prev_arrival_utc": pd.to_datetime(
+                [r["aircraft"].values.get("tail_prev_arrival_utc") for r in rows], utc=True),
+        })).to_dict("records")  # fmt: skip
+        records, as_of, missing = [], [], []
+        for flight, row, extra in zip(flights, rows, context, strict=True):
+            record: dict[str, Any] = {"carrier": flight.carrier, "origin": flight.origin,
+                                      "dest": flight.dest}  # fmt: skip
+            absent: list[str] = []
+            for name in VIEWS:
+                record.update(row[name].values)
+                if row[name].as_of is None:
+                    absent += self.features.columns[name]
+            record.update({k: None if _is_nan(v) else v for k, v in extra.items()})
+            if absent:
+                degraded_total.labels(reason="no_online_row").inc()
+            records.append(record)
+            as_of.append({name: _iso(row[name].as_of) for name in VIEWS})
+            missing.append(absent)
+        return records, as_of, missing
+
+    def _is_canary(self, key: str) -> bool:
+        """Sticky: a flight's hash, not a coin toss, decides, so retries get the same model."""
+        bucket = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        return bucket < self.canary
+
+    def _shadow(self, challenger: Served, request_id: str, ids: list[str], flights: list[Flight],
+                records: list[dict[str, Any]], missing: list[list[str]],
+                canary: list[bool]) -> None:  # fmt: skip
+        """The challenger scores the flights the champion answered, off the response path."""
+        chosen = [i for i, c in enumerate(canary) if not c]
+        if not chosen:
+            return
+        probabilities = _predict(
+            challenger, challenger.model.spec.rows([records[i] for i in chosen])
+        )
+        self.log.append([
+            _log_row(request_id, ids[i], flights[i], challenger.tag, "shadow",
+                     probabilities[k], records[i], missing[i])
+            for k, i in enumerate(chosen)
+        ])  # fmt: skip
+
+
+# `@bentoml.service` returns a Service object; mypy still sees the class.
+DelayService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
+
+
+def _predict(served: Served, matrix: np.ndarray) -> np.ndarray:
+    model: Any = served.model
+    if hasattr(model, "booster"):  # LightGBM: one thread for a request's few rows
+        return model.predict(matrix, num_threads=1)
+    return model.predict(matrix)
+
+
+def _top_contributions(served: Served, matrix: np.ndarray) -> list[dict[str, float]] | None:
+    model: Any = served.model
+    if not hasattr(model, "contributions"):
+        return None
+    names = model.spec.features
+    top = []
+    for row in model.contributions(matrix)[:, :-1]:  # the last column is the bias
+        order = np.argsort(-np.abs(row))[:TOP_CONTRIBUTIONS]
+        top.append({names[j]: round(float(row[j]), 4) for j in order})
+    return top
+
+
+def _log_row(request_id: str, key: str, flight: Flight, tag: str, role: str, probability: Any,
+             record: dict[str, Any], missing: list[str]) -> dict[str, Any]:  # fmt: skip
+    departure = flight.sched_dep.astimezone(UTC)
+    return {
+        "request_id": request_id,
+        "flight_id": key,
+        "model": tag,
+        "role": role,
+        "probability": float(probability),
+        "sched_dep_utc": departure,
+        "logged_at": datetime.now(UTC),
+        "degraded": bool(missing),
+        "features": json.dumps(record, default=str),
+        "date": pd.Timestamp(departure).tz_convert(NEW_YORK).date().isoformat(),
+    }
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
