@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt, field_validator
 
 MAX_FLIGHTS = 500  # per request: larger batches belong to `batch_predictions`
 # The replayed feed covers 2013: a departure outside these bounds has no features to read.
@@ -14,7 +14,7 @@ NYC_AIRPORTS = ("EWR", "JFK", "LGA")
 
 class Flight(BaseModel):
     carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])
-    flight: int = Field(ge=1, le=9999, examples=[1545])
+    flight: StrictInt = Field(ge=1, le=9999, examples=[1545])  # true is not flight 1
     tailnum: str = Field(min_length=2, max_length=8, pattern=r"^[A-Z0-9]+$", examples=["N14228"])
     origin: str = Field(pattern=r"^[A-Z]{3}$", examples=["EWR"])
     dest: str = Field(pattern=r"^[A-Z]{3}$", examples=["IAH"])

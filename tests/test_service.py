@@ -1,0 +1,240 @@
+"""The prediction service over HTTP: a real `bentoml serve` subprocess on a real data home."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from flightpath.models.registry import CHAMPION, ModelRegistry
+from resources.model_registry import bentoml_home
+from tests.serving import BURST_KEY, ROOT, flights_of, promote, register_models, serving
+
+DAY = date(2013, 1, 17)  # the online store holds the end of this day (see feature_home)
+
+
+@pytest.fixture(scope="module")
+def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the feature home with a LightGBM champion and an MLP challenger."""
+    copy = tmp_path_factory.mktemp("service") / "home"
+    shutil.copytree(feature_home, copy)
+    champion, challenger = register_models(copy)
+    promote(copy, champion, challenger)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def client(home: Path) -> Iterator[httpx.Client]:
+    with serving(home, FLIGHTPATH_RATE_LIMIT="100000") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def flights(home: Path) -> list[dict]:
+    return flights_of(home, DAY, 5)
+
+
+def _predict(client: httpx.Client, flights: list[dict], **extra: object) -> httpx.Response:
+    return client.post("/predict", json={"flights": flights, **extra})
+
+
+def test_one_flight_and_a_batch(client: httpx.Client, flights: list[dict], home: Path) -> None:
+    champion = ModelRegistry(bentoml_home(home)).alias(CHAMPION)
+    single = _predict(client, flights[:1], explain=True)
+    assert single.status_code == 200, single.text
+    [answer] = single.json()["predictions"]
+    assert 0 < answer["probability"] < 1
+    assert answer["delayed"] == (answer["probability"] >= 0.5)
+    assert answer["model"] == champion and answer["role"] == "champion"
+    assert not answer["degraded"] and answer["missing"] == []
+    assert all(v and v.startswith("2013-01-18T05:00") for v in answer["features_as_of"].values())
+    assert len(answer["contributions"]) == 5
+    batch = _predict(client, flights)
+    assert batch.status_code == 200
+    body = batch.json()
+    assert [p["flight_id"].split("-")[0] for p in body["predictions"]] == [
+        f"{f['carrier']}{f['flight']}" for f in flights
+    ]
+    assert body["predictions"][0]["probability"] == pytest.approx(answer["probability"])
+
+
+BAD_FLIGHTS = {
+    "unknown origin": ({"origin": "BOS"}, "unknown origin airport BOS"),
+    "unknown destination": ({"dest": "QQQ"}, "unknown destination airport"),
+    "time without zone": ({"sched_dep": "2013-01-17T08:00:00"}, "timezone"),
+    "malformed time": ({"sched_dep": "17/01/2013 8am"}, "sched_dep"),
+    "time outside the feed": ({"sched_dep": "2015-06-01T08:00:00Z"}, "outside the feed"),
+    "flight number out of range": ({"flight": 0}, "flight"),
+    "negative distance": ({"distance": -5}, "distance"),
+    "carrier not a code": ({"carrier": "United"}, "carrier"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FLIGHTS)
+def test_bad_flights_get_a_400_that_says_why(
+    client: httpx.Client, flights: list[dict], case: str
+) -> None:
+    change, expected = BAD_FLIGHTS[case]
+    response = _predict(client, [flights[0], {**flights[1], **change}])
+    assert response.status_code == 400
+    assert expected in response.text
+
+
+def test_missing_fields_empty_and_oversized_batches_and_bad_json_are_400(
+    client: httpx.Client, flights: list[dict]
+) -> None:
+    missing = {k: v for k, v in flights[0].items() if k != "tailnum"}
+    assert _predict(client, [missing]).status_code == 400
+    assert "tailnum" in _predict(client, [missing]).text
+    assert _predict(client, []).status_code == 400
+    too_many = _predict(client, flights[:1] * 501)
+    assert too_many.status_code == 400 and "at most 500" in too_many.text
+    raw = client.post(
+        "/predict", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert raw.status_code == 400
+
+
+def test_an_unknown_aircraft_is_answered_degraded(
+    client: httpx.Client, flights: list[dict]
+) -> None:
+    response = _predict(client, [{**flights[0], "tailnum": "N0NEW0"}])
+    assert response.status_code == 200
+    [answer] = response.json()["predictions"]
+    assert answer["degraded"] and "tail_prev_arr_delay" in answer["missing"]
+    assert answer["features_as_of"]["aircraft"] is None
+    assert answer["features_as_of"]["origin_congestion"] is not None
+
+
+def test_fuzzed_requests_never_get_a_5xx(client: httpx.Client, flights: list[dict]) -> None:
+    """Every field replaced by values of the wrong kind, shape or size: a 4xx, never a 5xx."""
+    odd_values = [None, "", "é" * 300, -1, 0, 2**63, 1e308, True, [], {}, [1, 2], {"a": 1},
+                  "2013-01-17T08:00:00+25:00", "NaN", "EWR\x00"]  # fmt: skip
+    bodies: list[object] = [None, [], "flights", {"flights": None}, {"flights": {}},
+                            {"flights": [None]}, {"flights": [[]]}, {"explain": "yes"}]  # fmt: skip
+    for field in flights[0]:
+        for value in odd_values:
+            bodies.append({"flights": [{**flights[0], field: value}]})
+    bodies.append({"flights": flights[:1], "explain": "perhaps"})
+    statuses = {}
+    for body in bodies:
+        status = client.post("/predict", json=body).status_code
+        statuses[repr(body)[:80]] = status
+    assert all(s < 500 for s in statuses.values()), {b: s for b, s in statuses.items() if s >= 500}
+    assert set(statuses.values()) == {400}, statuses
+
+
+def test_openapi_describes_predict(client: httpx.Client) -> None:
+    spec = client.get("/docs.json").json()
+    assert "/predict" in spec["paths"]
+    schema = str(spec["components"])
+    assert "sched_dep" in schema and "tailnum" in schema
+
+
+def test_every_answer_is_logged_with_the_shadow_challenger(
+    client: httpx.Client, flights: list[dict], home: Path
+) -> None:
+    request_id = _predict(client, flights[:3]).json()["request_id"]
+    deadline = time.monotonic() + 20
+    rows = pd.DataFrame()
+    while time.monotonic() < deadline:  # the log is written in batches, every 5 s at most
+        files = list((home / "lake" / "prediction_log").glob("date=*/*.parquet"))
+        if files:
+            rows = pd.concat([pd.read_parquet(f) for f in files])
+            rows = rows[rows["request_id"] == request_id]
+            if set(rows["role"]) == {"champion", "shadow"}:
+                break
+        time.sleep(0.5)
+    assert sorted(rows["role"]) == ["champion"] * 3 + ["shadow"] * 3
+    assert rows["features"].str.contains("origin_dep_delay_mean_3h").all()
+    assert rows["flight_id"].nunique() == 3
+
+
+def test_a_promoted_champion_is_served_without_restart_or_errors(
+    client: httpx.Client, flights: list[dict], home: Path
+) -> None:
+    new_champion, _ = register_models(home, seed=11)
+    statuses: list[int] = []
+    tags: list[str] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=client.base_url, headers=client.headers, timeout=30) as own:
+            while not stop.is_set():
+                response = _predict(own, flights[:2])
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    tags.append(response.json()["predictions"][0]["model"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    promote(home, new_champion)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (not tags or tags[-1] != new_champion):
+        time.sleep(0.2)
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert statuses and set(statuses) == {200}
+    assert tags[-1] == new_champion and tags[0] != new_champion
+
+
+@pytest.fixture(scope="module")
+def broken_store_home(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same home with its SQLite online store unreadable: as if the store were down."""
+    copy = tmp_path_factory.mktemp("broken") / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("prediction_log", "serve-*.log"))
+    (copy / "feast" / "online_store.db").unlink()
+    (copy / "feast" / "online_store.db").mkdir()  # sqlite cannot open a directory
+    return copy
+
+
+def test_store_down_auth_and_rate_limit(broken_store_home: Path, flights: list[dict]) -> None:
+    with serving(broken_store_home, ready="/healthz", FLIGHTPATH_RATE_LIMIT="5") as client:
+        assert client.get("/readyz").status_code == 503  # not ready: the store is unreachable
+        response = _predict(client, flights[:2])
+        assert response.status_code == 200, response.text
+        for answer in response.json()["predictions"]:
+            assert answer["degraded"] and 0 < answer["probability"] < 1
+            assert {"origin_dep_delay_mean_3h", "temp", "tail_prev_arr_delay"} <= set(
+                answer["missing"]
+            )
+            assert set(answer["features_as_of"].values()) == {None}
+
+        anonymous = httpx.post(f"{client.base_url}/predict", json={"flights": flights[:1]})
+        assert anonymous.status_code == 401 and "X-API-Key" in anonymous.text
+        wrong = httpx.post(f"{client.base_url}/predict", json={"flights": flights[:1]},
+                           headers={"X-API-Key": "guess"})  # fmt: skip
+        assert wrong.status_code == 401
+        assert httpx.get(f"{client.base_url}/healthz").status_code == 200  # probes need no key
+        metrics = httpx.get(f"{client.base_url}/metrics").text
+        assert 'flightpath_degraded_predictions_total{reason="store_unreachable"}' in metrics
+
+        burst = [
+            httpx.post(f"{client.base_url}/predict", json={"flights": flights[:1]},
+                       headers={"X-API-Key": BURST_KEY})
+            for _ in range(12)
+        ]  # fmt: skip
+        codes = [r.status_code for r in burst]
+        assert codes[:5] == [200] * 5 and 429 in codes
+        limited = burst[codes.index(429)]
+        assert limited.headers["retry-after"] == "1" and "rate limit" in limited.text
+
+
+def test_the_service_never_imports_dagster() -> None:
+    probe = "import sys, bentos.service; print('dagster' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                         env={"FLIGHTPATH_AUTH": "off", "PATH": ""}, check=True)  # fmt: skip
+    assert out.stdout.strip().splitlines()[-1] == "False"
