@@ -3,7 +3,8 @@
     FLIGHTPATH_HOME=.flightpath FLIGHTPATH_AUTH=off bentoml serve bentos.service:DelayService
 
 Environment: FLIGHTPATH_HOME (data home: model registry, Feast store, prediction log),
-FLIGHTPATH_FEAST_PROFILE (feature_store.yaml or the production profile), FLIGHTPATH_API_KEYS /
+FLIGHTPATH_FEAST_PROFILE (feature_store.yaml or the production profile), FLIGHTPATH_FEAST_PROJECT
+(overrides the profile's project), FLIGHTPATH_API_KEYS /
 FLIGHTPATH_AUTH=off, FLIGHTPATH_RATE_LIMIT (requests/s per key), FLIGHTPATH_THRESHOLD (0.5),
 FLIGHTPATH_CANARY_FRACTION (share of flights the challenger answers, sticky per flight; 0).
 """
@@ -59,7 +60,8 @@ class DelayService:
         self.threshold = float(os.environ.get("FLIGHTPATH_THRESHOLD", "0.5"))
         self.canary = float(os.environ.get("FLIGHTPATH_CANARY_FRACTION", "0"))
         self.models = ChampionWatcher(ModelRegistry(home / "bentoml"))
-        self.features = OnlineFeatures(open_store(str(home), profile))
+        project = os.environ.get("FLIGHTPATH_FEAST_PROJECT") or None
+        self.features = OnlineFeatures(open_store(str(home), profile, project))
         self.log = PredictionLog(home / "lake" / "prediction_log")
         self.shadow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
 
