@@ -4,10 +4,11 @@ import os
 
 import dagster as dg
 
-from assets import ingestion, reference, validation
+from assets import ingestion, reference, serving, validation
 from assets.features import feature_store, flight_features, skew
 from assets.models import evaluation, promotion, training
 from pipelines.jobs import (
+    batch_predictions_job,
     daily_features_job,
     daily_ingest_job,
     feature_registry_job,
@@ -35,6 +36,7 @@ def build_definitions() -> dg.Definitions:
                 training,
                 evaluation,
                 promotion,
+                serving,
             ]
         ),
         asset_checks=dg.load_asset_checks_from_modules([ingestion, validation, skew]),
@@ -45,6 +47,7 @@ def build_definitions() -> dg.Definitions:
             daily_features_job,
             training_set_job,
             train_models_job,
+            batch_predictions_job,
         ],
         # In process: a subprocess per step costs ~2 s a step and buys nothing at this size.
         # Production swaps in dagster-k8s' executor through configuration.

@@ -44,7 +44,18 @@ training_set_job = dg.define_asset_job(
 train_models_job = dg.define_asset_job(
     "train_models",
     selection=dg.AssetSelection.assets(
-        "delay_model_lgbm", "delay_model_torch", "model_evaluation", "champion"
+        "delay_model_lgbm",
+        "delay_model_torch",
+        "model_evaluation",
+        "champion",
+        "delay_service_bento",
     ),
-    description="Train both models on the training set, evaluate them, promote through the gate.",
+    description="Train both models, evaluate, promote through the gate, build the service's bento.",
+)
+
+batch_predictions_job = dg.define_asset_job(
+    "daily_batch_predictions",
+    selection=dg.AssetSelection.assets("batch_predictions"),
+    partitions_def=daily_partitions,
+    description="Score one day's scheduled flights with the champion.",
 )

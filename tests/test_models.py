@@ -6,9 +6,12 @@ import hashlib
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 import torch
+import yaml
 
+from assets import serving
 from assets.features import feature_store
 from assets.models import evaluation, promotion, training
 from flightpath.cli import main
@@ -184,3 +187,44 @@ def test_cli_promotes_by_hand_and_rolls_back(
     assert main(["models", "promote", "delay_model_lgbm:doesnotexist"]) == 1
     assert "no model" in capsys.readouterr().err
     assert registry.alias(CHAMPION) == champion
+
+
+def test_batch_predictions_score_the_day_as_training_would(
+    first_run: dg.ExecuteInProcessResult, model_home: Path
+) -> None:
+    day = "2013-01-18"
+    result = dg.materialize([serving.batch_predictions], partition_key=day,
+                            resources=resources(model_home))  # fmt: skip
+    assert result.success
+    lake = Lake(root=str(model_home / "lake"))
+    scored = lake.read_partition("batch_predictions", pd.Timestamp(day).date())
+    flights = lake.read_partition("flights", pd.Timestamp(day).date())
+    assert sorted(scored["flight_id"]) == sorted(flights["flight_id"])  # cancelled ones too
+    registry = _registry(model_home)
+    assert set(scored["model"]) == {registry.alias(CHAMPION)}
+    assert scored["probability"].between(0, 1).all()
+    # The same flights in the training set (labelled ones) score the same: one feature path.
+    training_rows = lake.read_table("training_set")
+    training_rows = training_rows[training_rows["flight_id"].isin(scored["flight_id"])]
+    model = registry.load(str(registry.alias(CHAMPION)))
+    expected = pd.Series(model.predict(model.spec.matrix(training_rows)),
+                         index=training_rows["flight_id"])  # fmt: skip
+    got = scored.set_index("flight_id").loc[expected.index, "probability"]
+    assert len(expected) > 500 and got.to_numpy() == pytest.approx(expected.to_numpy())
+
+
+def test_the_bento_packages_the_service_with_the_champion(
+    first_run: dg.ExecuteInProcessResult, model_home: Path
+) -> None:
+    result = dg.materialize([serving.delay_service_bento], resources=resources(model_home))
+    assert result.success
+    bento = _metadata(result, "delay_service_bento")["bento"]
+    name, version = bento.split(":")
+    manifest = yaml.safe_load(
+        (bentoml_home(model_home) / "bentos" / name / version / "bento.yaml").read_text()
+    )
+    champion = _registry(model_home).alias(CHAMPION)
+    assert [m["tag"] for m in manifest["models"]] == [champion]
+    assert manifest["service"] == "bentos.service:DelayService"
+    files = {p.name for p in (bentoml_home(model_home) / "bentos" / name / version).rglob("*.py")}
+    assert {"service.py", "online.py", "registry.py", "transforms.py"} <= files
