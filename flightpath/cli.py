@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     features_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
     add_model_parsers(commands)
+    serve_cmd = commands.add_parser(
+        "serve", help="the prediction service (BentoML) on this data home, with a curl to try"
+    )
+    serve_cmd.add_argument("--port", type=int, default=3001)
     commands.add_parser("dev", help="start the Dagster UI and daemon on this data home")
 
     args = parser.parse_args(argv)
@@ -72,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return _features(args.through, args.force, not args.quiet)
     if args.command in ("train", "models"):
         return run_model_command(args)
+    if args.command == "serve":
+        return _serve(args.port)
     if args.command == "stream":
         return _stream(args.start, args.through, args.speed or None)
     return _dev()
@@ -137,6 +143,42 @@ def _stream(start: datetime, through: datetime, speed: float | None) -> int:
         f"p99 {stats.freshness(0.99) * 1000:.0f} ms"
     )
     return 0
+
+
+def _serve(port: int) -> int:
+    """Print a request for a real flight of the latest day, then become `bentoml serve`."""
+    import json
+    import shlex
+
+    from resources.lake import Lake
+    from resources.model_registry import bentoml_home
+
+    lake = Lake(root=str(lake_root()))
+    [flight] = lake.query(
+        f"""SELECT carrier, flight, tailnum, origin, dest, sched_dep_utc FROM {lake.scan("flights")}
+            WHERE tailnum IS NOT NULL ORDER BY date DESC, sched_dep_utc DESC LIMIT 1"""
+    ).to_dict("records")
+    flight["flight"] = int(flight["flight"])
+    flight["sched_dep"] = flight.pop("sched_dep_utc").isoformat()
+    env = {**os.environ, "FLIGHTPATH_HOME": str(data_home()),
+           "BENTOML_HOME": str(bentoml_home(data_home()))}  # fmt: skip
+    key_header = ""
+    if not env.get("FLIGHTPATH_API_KEYS"):
+        env["FLIGHTPATH_AUTH"] = "off"  # the embedded demo only: set FLIGHTPATH_API_KEYS otherwise
+    else:
+        key_header = " -H 'X-API-Key: <one of FLIGHTPATH_API_KEYS>'"
+    body = shlex.quote(json.dumps({"flights": [flight], "explain": True}))
+    print(f"Starting the prediction service on http://127.0.0.1:{port} (docs at /docs). "
+          "Once it says it is listening, in another terminal:\n"
+          f"  curl -s -X POST http://127.0.0.1:{port}/predict -H 'Content-Type: application/json'"
+          f"{key_header} -d {body}\n", flush=True)  # fmt: skip
+    bentoml = Path(sys.executable).parent / "bentoml"
+    root = Path(__file__).resolve().parent.parent
+    os.chdir(root)  # `bentos.service` is imported from the repository
+    command = [str(bentoml), "serve", "bentos.service:DelayService", "--host", "127.0.0.1",
+               "--port", str(port)]  # fmt: skip
+    os.execve(bentoml, command, env)
+    return 0  # unreachable: execve replaces this process
 
 
 def _dev() -> int:
