@@ -201,8 +201,13 @@ def broken_store_home(home: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return copy
 
 
-def test_store_down_auth_and_rate_limit(broken_store_home: Path, flights: list[dict]) -> None:
-    with serving(broken_store_home, ready="/healthz", FLIGHTPATH_RATE_LIMIT="5") as client:
+def test_store_down_canary_auth_and_rate_limit(
+    broken_store_home: Path, flights: list[dict], home: Path
+) -> None:
+    many = flights_of(home, DAY, 40)
+    registry = ModelRegistry(bentoml_home(broken_store_home))
+    with serving(broken_store_home, ready="/healthz", FLIGHTPATH_RATE_LIMIT="5",
+                 FLIGHTPATH_CANARY_FRACTION="0.5") as client:  # fmt: skip
         assert client.get("/readyz").status_code == 503  # not ready: the store is unreachable
         response = _predict(client, flights[:2])
         assert response.status_code == 200, response.text
@@ -212,6 +217,16 @@ def test_store_down_auth_and_rate_limit(broken_store_home: Path, flights: list[d
                 answer["missing"]
             )
             assert set(answer["features_as_of"].values()) == {None}
+
+        # Canary: about half the flights are answered by the challenger, the same ones each time.
+        first, again = (_predict(client, many).json()["predictions"] for _ in range(2))
+        roles = [p["role"] for p in first]
+        assert 8 <= roles.count("canary") <= 32 and roles == [p["role"] for p in again]
+        by_role = {p["role"]: p["model"] for p in first}
+        assert by_role == {
+            "champion": registry.alias(CHAMPION),
+            "canary": registry.alias("challenger"),
+        }
 
         anonymous = httpx.post(f"{client.base_url}/predict", json={"flights": flights[:1]})
         assert anonymous.status_code == 401 and "X-API-Key" in anonymous.text
