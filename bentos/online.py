@@ -58,7 +58,9 @@ class OnlineFeatures:
                 config=self.store.config,
                 table=self.views[name],
                 entity_keys=entity_keys,
-                requested_features=self.columns[name],
+                # A copy: Feast's Redis store appends to the list it is given, so passing our own
+                # made every later HMGET ask for one more field per request (4 ms after 10k).
+                requested_features=list(self.columns[name]),
             )
             by_key = {}
             for value, (as_of, features) in zip(distinct, found, strict=True):

@@ -159,3 +159,14 @@ def test_registry_promotes_rolls_back_and_keeps_every_change(tmp_path: Path) -> 
     with pytest.raises(RegistryError, match="no model"):
         registry.promote("delay_model_lgbm:unknown", "typo")
     assert ModelRegistry(tmp_path).alias(CHAMPION) == first  # persisted, not in memory
+
+
+def test_the_services_row_encoding_equals_the_training_matrix() -> None:
+    frame = pd.DataFrame(
+        {"carrier": ["AA", "UA", "ZZ", None], "distance": [100.0, None, 3.5, 7.0],
+         "weekday": pd.array([1, 2, None, 7], dtype="Int64")}
+    )  # fmt: skip
+    spec = FeatureSpec.fit(frame.iloc[:2], ["carrier", "distance", "weekday"])
+    records = [{k: (None if pd.isna(v) else v) for k, v in row.items()}
+               for row in frame.to_dict("records")]  # fmt: skip
+    np.testing.assert_array_equal(spec.rows(records), spec.matrix(frame))
