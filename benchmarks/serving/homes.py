@@ -24,6 +24,7 @@ PRODUCTION = "feature_store.production.yaml"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 REDIS = "127.0.0.1:6379"
 OWN = ("online_snapshots", "prediction_log")  # written by the benchmark: not linked
+ALIASES_SOURCE = "aliases.source.json"  # the home's aliases as copied, before `lineup`
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def prepare_home(source: Path, target: Path, day: date) -> dict[str, Any]:
     for part in ("feast", "bentoml"):
         shutil.copytree(source / part, target / part)
     (target / "feast" / "online_store.db").unlink(missing_ok=True)
+    shutil.copy(target / "bentoml" / "aliases.json", target / "bentoml" / ALIASES_SOURCE)
     for entry in sorted((source / "lake").iterdir()):
         if entry.name not in OWN:
             (target / "lake" / entry.name).symlink_to(entry)
@@ -88,6 +90,7 @@ def prepare_home(source: Path, target: Path, day: date) -> dict[str, Any]:
     result = dg.materialize(
         [online_features],
         partition_key=day.isoformat(),
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         resources={"lake": Lake(root=str(target / "lake")),
                    "feature_store": FeatureStoreResource(home=str(target))},
     )  # fmt: skip
@@ -101,7 +104,7 @@ def prepare_home(source: Path, target: Path, day: date) -> dict[str, Any]:
 def lineup(home: Path, challenger: bool) -> dict[str, list[str]]:
     """Rewrite the copy's aliases: the champion alone, or with the challenger (shadow)."""
     path = home / "bentoml" / "aliases.json"
-    aliases: dict[str, list[str]] = json.loads(path.read_text())
+    aliases: dict[str, list[str]] = json.loads((home / "bentoml" / ALIASES_SOURCE).read_text())
     kept = {"champion": aliases["champion"][-1:]}
     if challenger and aliases.get("challenger"):
         kept["challenger"] = aliases["challenger"][-1:]

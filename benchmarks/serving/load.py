@@ -37,9 +37,7 @@ def wrk(url: str, bodies: Path, connections: int, seconds: float) -> dict[str, A
     return result
 
 
-def measure(
-    running: Running, bodies: Path, connections: int, seconds: float
-) -> dict[str, Any]:
+def measure(running: Running, bodies: Path, connections: int, seconds: float) -> dict[str, Any]:
     """One cell: rps, latency percentiles (ms), errors, and cores used by each party."""
     redis = _redis_server()
     before = _cpu(running, redis)
@@ -62,7 +60,8 @@ def measure(
         "non_2xx": raw["status"],
         "socket_errors": errors,
         "cores": used,  # CPU seconds per second of wall time during the cell
-        "server_cpu_ms_per_request": 1000 * (after["server"] - before["server"])
+        "server_cpu_ms_per_request": 1000
+        * (after["server"] - before["server"])
         / max(raw["requests"], 1),
     }
 

@@ -58,6 +58,9 @@ class NaiveDelayService:
             entity_rows=entity_rows,
         ).to_df()
         frame["dest"] = [f.dest for f in flights]
+        for name in self.model.spec.features:  # a model may read columns serving lacks
+            if name not in frame:
+                frame[name] = None
         probabilities = self.model.predict(self.model.spec.matrix(frame))
         return {
             "model": self.tag,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -87,8 +88,8 @@ def started(server: Server, logs: Path, timeout: float = 120) -> Iterator[Runnin
 def _wait_ready(running: Running, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        if running.process.poll() is not None:
-            raise RuntimeError(f"server exited: {running.log.read_text()[-3000:]}")
+        if running.process.poll() is not None or "startup failed" in running.log.read_text():
+            raise RuntimeError(f"server failed: {running.log.read_text()[-3000:]}")
         try:
             if httpx.get(f"{running.url}/readyz", timeout=2).status_code == 200:
                 return
@@ -108,7 +109,5 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait()
-    try:  # workers left behind by a parent that died first
+    with contextlib.suppress(ProcessLookupError):  # workers left behind by a parent that died
         os.killpg(process.pid, 9)
-    except ProcessLookupError:
-        pass
