@@ -68,6 +68,10 @@ class OnlineFeatures:
                     column: feast_value_type_to_python_type(proto)
                     for column, proto in (features or {}).items()
                 }
+                # SQLite answers a key it lacks with (None, None); Redis with the epoch and
+                # empty values. Both mean: no row for this entity.
+                if as_of is None or as_of.timestamp() == 0:
+                    values, as_of = {}, None
                 by_key[value] = ViewRow(values, as_of)
             for row, request in zip(rows, requests, strict=True):
                 row[name] = by_key[request[key]]

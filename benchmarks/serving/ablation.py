@@ -21,6 +21,7 @@ from typing import Any
 from benchmarks.common import DEFAULT_DATA, save, table
 from benchmarks.serving import homes, load, watch
 from benchmarks.serving.__main__ import WHATIF, base_env, env
+from benchmarks.serving.report import NOISY_CORES, others
 from benchmarks.serving.servers import Server, started
 
 ALL = "pipeline,notrace,flushthread"
@@ -68,10 +69,12 @@ def markdown(result: dict[str, Any]) -> str:
              f"({c['stalls']['16']['gc2']['total_ms']:.0f})",
              "flushes in requests (max ms)": f"{c['stalls']['16']['flush']['in_request_thread']}"
              f" ({c['stalls']['16']['flush']['max_ms']:.0f})",
-             "cores server/wrk/redis": f"{c['cores']['server']:.2f}/{c['cores']['wrk']:.2f}/"
-             f"{c['cores']['redis']:.2f}"}
+             "cores server/wrk/redis/others": f"{c['cores']['server']:.2f}/"
+             f"{c['cores']['wrk']:.2f}/{c['cores']['redis']:.2f}/{others(c):.2f}"}
             for name, c in result["variants"].items()]  # fmt: skip
-    return "## What-if, one change at a time (Redis, c=16)\n" + table(rows)
+    noisy = [name for name, c in result["variants"].items() if others(c) > NOISY_CORES]
+    note = f"\nNoisy (other processes on more than {NOISY_CORES} cores): {noisy}" if noisy else ""
+    return "## What-if, one change at a time (Redis, c=16)\n" + table(rows) + note
 
 
 def main() -> None:
