@@ -13,6 +13,7 @@ import yaml
 from assets.metadata import materialized
 from assets.models.promotion import champion
 from assets.partitions import daily_partitions, partition_day
+from flightpath.models.features import FEATURES
 from flightpath.models.registry import CHAMPION
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
@@ -63,7 +64,8 @@ def delay_service_bento(model_registry: ModelRegistryResource) -> dg.Materialize
     partitions_def=daily_partitions,
     deps=["flight_features", champion],
     description="Every scheduled flight of the day scored by the champion, with the features "
-    "training used (the `delay_model_training` service, point-in-time through Feast).",
+    "training used (the `delay_model_training` service, point-in-time through Feast), kept "
+    "beside each score for drift monitoring.",
     kinds={"feast", "parquet"},
 )
 def batch_predictions(
@@ -93,7 +95,7 @@ def batch_predictions(
     scored = pd.DataFrame({
         "flight_id": frame["flight_id"], "sched_dep_utc": frame["sched_dep_utc"],
         "probability": probability, "delayed": probability >= THRESHOLD,
-        "model": tag,
+        "model": tag, **{name: frame[name] for name in FEATURES},
     }).sort_values(["sched_dep_utc", "flight_id"]).reset_index(drop=True)  # fmt: skip
     path = lake.write_partition("batch_predictions", day, scored)
     return materialized(

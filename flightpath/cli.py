@@ -61,6 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     features_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
     add_model_parsers(commands)
+    lineage_cmd = commands.add_parser(
+        "lineage",
+        help="what a prediction or model came from: training run, training set and its feature "
+        "partitions, feature service, code version",
+    )
+    lineage_cmd.add_argument(
+        "ref", metavar="REF",
+        help="a request id from the prediction log, a model tag (name:version) or an alias "
+        "(champion, challenger)",
+    )  # fmt: skip
+    lineage_cmd.add_argument("--json", action="store_true", help="the whole chain as JSON")
+    lineage_cmd.add_argument(
+        "--partitions", action="store_true", help="list every feature partition's data version"
+    )
     serve_cmd = commands.add_parser(
         "serve", help="the prediction service (BentoML) on this data home, with a curl to try"
     )
@@ -76,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         return _features(args.through, args.force, not args.quiet)
     if args.command in ("train", "models"):
         return run_model_command(args)
+    if args.command == "lineage":
+        return _lineage(args.ref, args.json, args.partitions)
     if args.command == "serve":
         return _serve(args.port)
     if args.command == "stream":
@@ -114,6 +130,22 @@ def _report(verb: str, summary: RunSummary) -> int:
         print(f"  {what}: {error}", file=sys.stderr)
     print(f"lake: {lake_root()}   UI: make dev, then http://127.0.0.1:3000")
     return 1 if summary.failed else 0
+
+
+def _lineage(ref: str, as_json: bool, partitions: bool) -> int:
+    import dagster as dg
+
+    from flightpath.lineage import LineageError, render, to_json, trace
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home())
+    with dg.DagsterInstance.get() as instance:  # read only: runs are looked up, never written
+        try:
+            lineage = trace(data_home(), instance, ref)
+        except LineageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    print(to_json(lineage) if as_json else render(lineage, partitions=partitions), end="")
+    return 0
 
 
 def _instant(text: str) -> datetime:

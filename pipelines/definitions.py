@@ -7,12 +7,15 @@ import dagster as dg
 from assets import ingestion, reference, serving, validation
 from assets.features import feature_store, flight_features, skew
 from assets.models import evaluation, promotion, training
+from assets.monitoring import feature_drift, live_performance
+from pipelines.automation import automation, daily_batch_predictions, retrain_sensor, weekly_retrain
 from pipelines.jobs import (
     batch_predictions_job,
     daily_features_job,
     daily_ingest_job,
     feature_registry_job,
     reference_job,
+    retrain_job,
     train_models_job,
     training_set_job,
 )
@@ -22,6 +25,7 @@ from resources.home import data_home, lake_root, landing_root
 from resources.lake import Lake
 from resources.landing import LandingZone
 from resources.model_registry import ModelRegistryResource
+from resources.monitoring import MonitoringPolicy
 
 
 def build_definitions() -> dg.Definitions:
@@ -37,6 +41,8 @@ def build_definitions() -> dg.Definitions:
                 evaluation,
                 promotion,
                 serving,
+                feature_drift,
+                live_performance,
             ]
         ),
         asset_checks=dg.load_asset_checks_from_modules([ingestion, validation, skew]),
@@ -48,11 +54,13 @@ def build_definitions() -> dg.Definitions:
             training_set_job,
             train_models_job,
             batch_predictions_job,
+            retrain_job,
         ],
         # In process: a subprocess per step costs ~2 s a step and buys nothing at this size.
         # Production swaps in dagster-k8s' executor through configuration.
         executor=dg.in_process_executor,
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, retrain_sensor, automation],
+        schedules=[weekly_retrain, daily_batch_predictions],
         resources={
             "landing": LandingZone(root=str(landing_root())),
             "lake": Lake(root=str(lake_root())),
@@ -62,6 +70,7 @@ def build_definitions() -> dg.Definitions:
                 profile=os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml"),
             ),
             "model_registry": ModelRegistryResource(home=str(data_home())),
+            "monitoring": MonitoringPolicy(),
         },
     )
 

@@ -1,4 +1,7 @@
-"""Jobs: what the sensor and the CLI launch."""
+"""Jobs: what the sensors, the schedules and the CLI launch."""
+
+from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -59,3 +62,43 @@ batch_predictions_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description="Score one day's scheduled flights with the champion.",
 )
+
+retrain_job = dg.define_asset_job(
+    "retrain",
+    selection=dg.AssetSelection.assets(
+        "training_set",
+        "delay_model_lgbm",
+        "delay_model_torch",
+        "model_evaluation",
+        "champion",
+        "delay_service_bento",
+    ),
+    description="The loop's retraining: the training set through the latest day, both models, "
+    "evaluation, the gate, promotion and the bento. Requested by the retrain sensor and the "
+    "weekly schedule with the window in its config and the reason in its tags.",
+)
+
+FEED_START = date(2013, 1, 1)
+TEST_DAYS = VALID_DAYS = 7
+
+
+def retrain_config(through: date) -> dict[str, Any]:
+    """Train from the feed's start, early-stop on the week before the last, test on the last.
+
+    The gate compares the candidates with the champion on that last week: the newest data
+    neither model trained on.
+    """
+    valid_end = through - timedelta(days=TEST_DAYS)
+    train_end = valid_end - timedelta(days=VALID_DAYS)
+    if train_end < FEED_START + timedelta(days=VALID_DAYS):
+        raise ValueError(f"too early to retrain through {through}: train would end {train_end}")
+    window = {"train_start": FEED_START.isoformat(), "train_end": train_end.isoformat(),
+              "valid_end": valid_end.isoformat(), "test_end": through.isoformat()}  # fmt: skip
+    return {
+        "ops": {
+            "training_set": {
+                "config": {"start": FEED_START.isoformat(), "end": through.isoformat()}
+            },
+            **{name: {"config": window} for name in ("delay_model_lgbm", "delay_model_torch")},
+        }
+    }

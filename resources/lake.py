@@ -49,6 +49,19 @@ class Lake(dg.ConfigurableResource):
         pattern = Path(self.root) / table / "date=*" / "*.parquet"
         return f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
 
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A fresh in-memory DuckDB connection (a context manager) for queries over the files."""
+        # Spill to the system's temp folder, not to `.tmp/` in whatever the working directory is.
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "temp_directory": str(Path(tempfile.gettempdir()) / "flightpath-duckdb")
+        }
+        return duckdb.connect(config=config)
+
+    def scan_days(self, table: str, first: date, last: date) -> str:
+        """Like `scan`, over the partitions `first`..`last` only (DuckDB prunes the others)."""
+        where = f"date BETWEEN DATE '{first}' AND DATE '{last}'"
+        return f"(SELECT * FROM {self.scan(table)} WHERE {where})"
+
     def query(
         self,
         sql: str,
@@ -59,11 +72,7 @@ class Lake(dg.ConfigurableResource):
 
         `frames` are registered as views under their names for the query to use.
         """
-        # Spill to the system's temp folder, not to `.tmp/` in whatever the working directory is.
-        config: dict[str, str | bool | int | float | list[str]] = {
-            "temp_directory": str(Path(tempfile.gettempdir()) / "flightpath-duckdb")
-        }
-        with duckdb.connect(config=config) as connection:
+        with self.connect() as connection:
             for name, frame in (frames or {}).items():
                 connection.register(name, frame)
             return connection.execute(sql, parameters or {}).df()

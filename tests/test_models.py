@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import uuid
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -14,7 +18,11 @@ import yaml
 from assets import serving
 from assets.features import feature_store
 from assets.models import evaluation, promotion, training
+from bentos.prediction_log import PredictionLog
+from bentos.schema import Flight
+from bentos.service import _log_row
 from flightpath.cli import main
+from flightpath.lineage import RETRAIN_REASON, LineageError, render, trace
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry
 from resources.lake import Lake
 from resources.model_registry import bentoml_home
@@ -228,3 +236,192 @@ def test_the_bento_packages_the_service_with_the_champion(
     assert manifest["service"] == "bentos.service:DelayService"
     files = {p.name for p in (bentoml_home(model_home) / "bentos" / name / version).rglob("*.py")}
     assert {"service.py", "online.py", "registry.py", "transforms.py"} <= files
+
+
+# --- lineage: from a prediction back to the run, the data and the code ---
+
+REQUEST_PREFIX = "abcdef"  # both logged requests start with it: a prefix that names two
+
+
+def _materializations(
+    instance: dg.DagsterInstance, run_id: str
+) -> dict[str, tuple[dg.EventLogEntry, dg.AssetMaterialization]]:
+    """A run's materialisations as the Dagster instance recorded them, by asset."""
+    found = {}
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        materialization = entry.asset_materialization
+        assert materialization is not None
+        found[materialization.asset_key.path[-1]] = (entry, materialization)
+    return found
+
+
+@pytest.fixture(scope="module")
+def logged_request(first_run: dg.ExecuteInProcessResult, model_home: Path) -> dict[str, Any]:
+    """Two requests in the prediction log, as the service writes them: champion, canary, shadow."""
+    decision = _metadata(first_run, "model_evaluation")["decision"]
+    champion = decision["winner"]
+    [challenger] = [tag for tag in decision["candidates"] if tag != champion]
+    lake = Lake(root=str(model_home / "lake"))
+    rows = lake.read_partition("flights", date(2013, 1, 18)).dropna(subset=["tailnum"]).head(4)
+    flights = [
+        Flight(
+            carrier=r.carrier,
+            flight=int(r.flight),
+            tailnum=r.tailnum,
+            origin=r.origin,
+            dest=r.dest,
+            sched_dep=r.sched_dep_utc.to_pydatetime(),
+        )
+        for r in rows.itertuples()
+    ]
+    ids = [str(r) for r in rows["flight_id"]]
+    request, other = (REQUEST_PREFIX + uuid.uuid4().hex[6:] for _ in range(2))
+    logged = [
+        _log_row(request, ids[0], flights[0], champion, "champion", 0.21, {"origin": "EWR"}, []),
+        _log_row(request, ids[1], flights[1], champion, "champion", 0.62, {}, ["aircraft"]),
+        _log_row(request, ids[2], flights[2], challenger, "canary", 0.35, {}, []),
+        _log_row(request, ids[0], flights[0], challenger, "shadow", 0.25, {}, []),
+        _log_row(request, ids[1], flights[1], challenger, "shadow", 0.58, {}, []),
+        _log_row(other, ids[3], flights[3], champion, "champion", 0.11, {}, []),
+    ]
+    log = PredictionLog(model_home / "lake" / "prediction_log", max_seconds=3600)
+    log.append(logged)
+    log.close()
+    return {"request": request, "champion": champion, "challenger": challenger, "flights": ids}
+
+
+def test_a_model_tag_traces_to_its_run_training_set_partitions_and_code(
+    first_run: dg.ExecuteInProcessResult, model_home: Path, instance: dg.DagsterInstance
+) -> None:
+    tag = _metadata(first_run, "delay_model_lgbm")["tag"]
+    instance.add_run_tags(first_run.run_id, {RETRAIN_REASON: "feature drift on dep_delay_1h"})
+    lineage = trace(model_home, instance, tag)
+    assert lineage.kind == "model" and [m.tag for m in lineage.models] == [tag]
+    [model] = lineage.models
+    # The run that trained it: the run of its materialisation in the Dagster instance.
+    recorded = _materializations(instance, first_run.run_id)
+    entry, materialization = recorded["delay_model_lgbm"]
+    assert materialization.metadata["tag"].value == tag
+    assert model.training_run is not None and model.training_run.run_id == entry.run_id
+    run = instance.get_run_by_id(entry.run_id)
+    assert run is not None
+    assert model.training_run.found and model.training_run.job == run.job_name
+    assert model.training_run.status == "SUCCESS" and model.training_run.started
+    assert model.training_run.retrain_reason == "feature drift on dep_delay_1h"
+    # The training set: what its own materialisation recorded.
+    set_entry, training_set = recorded["training_set"]
+    assert model.training_set is not None and model.training_set.run is not None
+    assert model.training_set.run.run_id == set_entry.run_id
+    assert model.training_set.data_version == (training_set.tags or {})["dagster/data_version"]
+    versions: Any = training_set.metadata["feature_partitions"].value
+    assert model.training_set.partitions.versions == versions and len(versions) == 20
+    assert model.training_set.partitions.summary() == "2013-01-01..2013-01-20 (20 partitions)"
+    assert model.training_set.window == training_set.metadata["window"].value
+    assert model.training_set.rows == training_set.metadata["dagster/row_count"].value
+    # The same links on the model's materialisation, for the UI.
+    ui = materialization.metadata
+    assert isinstance(ui["training_set_run"], dg.DagsterRunMetadataValue)
+    assert ui["training_set_run"].run_id == set_entry.run_id
+    summarised: Any = ui["feature_partitions"].value
+    assert summarised["versions"] == versions and summarised["count"] == 20
+    assert summarised["range"] == model.training_set.partitions.summary()
+    assert ui["feature_service"].value == model.feature_service == "delay_model_training"
+    assert ui["training_set_window"].value == model.training_set.window
+    assert ui["code_version"].value == model.code_version
+    assert len(model.code_version["source"]) == 12
+    assert model.split == {"train_start": START, "train_end": TRAIN_END,
+                           "valid_end": VALID_END, "test_end": TEST_END}  # fmt: skip
+    assert model.test_metrics["roc_auc"] == ui["test_roc_auc"].value
+    # Its alias changes, and only its own.
+    assert model.alias_history and all(tag in (c.tag, c.previous) for c in model.alias_history)
+    assert any(c.action == "promote" and c.tag == tag for c in model.alias_history)
+
+    text = render(lineage)
+    for expected in (
+        tag,
+        first_run.run_id,
+        run.job_name,
+        "2013-01-01..2013-01-20 (20 partitions)",
+        "delay_model_training",
+        model.code_version["source"],
+        "retrain reason: feature drift on dep_delay_1h",
+    ):
+        assert expected in text, expected
+    assert versions["2013-01-05"] not in text  # each partition's version only on request
+    assert f"2013-01-05  {versions['2013-01-05']}" in render(lineage, partitions=True)
+
+
+def test_a_request_id_traces_each_model_that_answered_it(
+    first_run: dg.ExecuteInProcessResult,
+    model_home: Path,
+    instance: dg.DagsterInstance,
+    logged_request: dict[str, Any],
+) -> None:
+    request, ids = logged_request["request"], logged_request["flights"]
+    champion, challenger = logged_request["champion"], logged_request["challenger"]
+    lineage = trace(model_home, instance, request)
+    assert lineage.kind == "request" and lineage.request is not None
+    assert lineage.request.request_id == request
+    answered = [(p.role, p.flight_id, p.model) for p in lineage.request.predictions]
+    assert sorted(answered) == sorted([
+        ("champion", ids[0], champion), ("champion", ids[1], champion),
+        ("canary", ids[2], challenger), ("shadow", ids[0], challenger),
+        ("shadow", ids[1], challenger),
+    ])  # fmt: skip
+    assert [p.role for p in lineage.request.predictions][:2] == ["champion", "champion"]
+    degraded = [p.degraded for p in lineage.request.predictions if p.model == champion]
+    assert degraded == [False, True]
+    assert [m.tag for m in lineage.models] == [champion, challenger]
+    for model in lineage.models:
+        assert model.training_run is not None and model.training_run.run_id == first_run.run_id
+        assert model.training_set is not None and len(model.training_set.partitions.versions) == 20
+    by_prefix = trace(model_home, None, request[:10])
+    assert by_prefix.request is not None and by_prefix.request.request_id == request
+    with pytest.raises(LineageError, match="start of 2 request ids"):
+        trace(model_home, None, REQUEST_PREFIX)
+
+
+def test_cli_lineage_prints_the_chain_and_refuses_unknown_refs(
+    first_run: dg.ExecuteInProcessResult,
+    model_home: Path,
+    logged_request: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FLIGHTPATH_HOME", str(model_home))
+    monkeypatch.setenv("DAGSTER_HOME", str(model_home / "dagster"))  # restored afterwards
+    capsys.readouterr()
+    assert main(["lineage", logged_request["request"]]) == 0
+    out = capsys.readouterr().out
+    for expected in (
+        logged_request["request"],
+        logged_request["champion"],
+        logged_request["challenger"],
+        first_run.run_id,
+        "2013-01-01..2013-01-20 (20 partitions)",
+        "delay_model_training",
+    ):
+        assert expected in out, expected
+    # The CLI's instance is the data home's; these runs were in another (ephemeral) one.
+    assert "not in this Dagster instance" in out
+
+    champion = _registry(model_home).alias(CHAMPION)
+    assert main(["lineage", "champion", "--json"]) == 0
+    traced = json.loads(capsys.readouterr().out)
+    assert traced["kind"] == "alias" and traced["models"][0]["tag"] == champion
+    partitions = traced["models"][0]["training_set"]["partitions"]
+    assert partitions["count"] == 20 and partitions["first"] == START
+    assert partitions["versions"] == _metadata(first_run, "training_set")["feature_partitions"]
+    assert main(["lineage", str(champion), "--partitions"]) == 0
+    assert f"2013-01-20  {partitions['versions']['2013-01-20']}" in capsys.readouterr().out
+
+    for ref, message in (
+        ("0123456789abcdef0123456789abcdef", "no request 0123456789abcdef"),
+        ("delay_model_lgbm:doesnotexist", "not a request id, a model tag"),
+        ("nothing_of_the_kind", "not a request id, a model tag"),
+        (REQUEST_PREFIX, "start of 2 request ids"),
+    ):
+        assert main(["lineage", ref]) == 1, ref
+        captured = capsys.readouterr()
+        assert message in captured.err and "Traceback" not in captured.err
+        assert captured.out == ""

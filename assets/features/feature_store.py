@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
+from assets.automation import after_upstream_days
 from assets.features.build import build_snapshot
 from assets.metadata import file_version, materialized
 from assets.partitions import daily_partitions, partition_day
@@ -72,6 +73,7 @@ def end_of_day_utc(day: date) -> datetime:
         "aircraft: written to the lake (the views' batch source) and to the online store."
     ),
     kinds={"feast", "duckdb"},
+    automation_condition=after_upstream_days("raw_planes", "feast_registry"),
 )
 def online_features(
     context: dg.AssetExecutionContext, lake: Lake, feature_store: FeatureStoreResource

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.automation import after_upstream_days
 from assets.features.build import build_flight_features
 from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
@@ -28,6 +29,7 @@ HISTORY_DAYS = 31  # the longest window (30 days) plus the day it may straddle
         "schedule attributes. Only what was known strictly before scheduled departure."
     ),
     kinds={"duckdb", "parquet"},
+    automation_condition=after_upstream_days("raw_planes"),
 )
 def flight_features(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
     day = partition_day(context)

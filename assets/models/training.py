@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.models.lineage import code_version, training_set_lineage
+from flightpath.lineage import Partitions
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import PARAMS, train_lgbm
 from flightpath.models.metrics import scores
@@ -55,6 +56,7 @@ def _register(
         for part, (matrix, labels) in ((p, xy(model.spec, parts[p])) for p in ("valid", "test"))
     }
     lineage = training_set_lineage(context.instance)
+    partitions = Partitions(dict(lineage["feature_partitions"]))
     metadata = {
         **model.spec.to_metadata(),
         **settings,
@@ -77,7 +79,13 @@ def _register(
             "test_pr_auc": metrics["test"]["pr_auc"],
             "valid_roc_auc": metrics["valid"]["roc_auc"],
             "rows": dg.MetadataValue.json(metadata["rows"]),
-            "training_set_run": lineage["run_id"],
+            "training_set_run": dg.MetadataValue.dagster_run(lineage["run_id"]),
+            "training_set_version": str(lineage["data_version"]),
+            "training_set_window": str(lineage["window"]),
+            "feature_partitions": dg.MetadataValue.json(
+                {"range": partitions.summary(), **partitions.as_dict()}
+            ),
+            "feature_service": FEATURE_SERVICE,
             "code_version": dg.MetadataValue.json(metadata["code_version"]),
             "settings": dg.MetadataValue.json(settings),
         },

@@ -79,6 +79,10 @@ class ModelRegistry:
         except bentoml.exceptions.NotFound as error:
             raise RegistryError(f"no model {tag!r} in {self.root}") from error
 
+    def metadata(self, tag: str) -> dict[str, Any]:
+        """What the model was saved with: its split, metrics, lineage."""
+        return dict(self.get(tag).info.metadata)
+
     def models(self, name: str | None = None) -> list[bentoml.Model]:
         """Every version, oldest first."""
         found = bentoml.models.list(name, _model_store=self.store)

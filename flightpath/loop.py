@@ -1,0 +1,192 @@
+"""The closed loop in process: the daemon's ticks, one feed day at a time.
+
+Under `dagster dev` (or dagster-daemon) the same sensors, schedules and automation tick on the
+wall clock. The replay moves faster than that, so `Loop.advance(day)` lands one day and ticks
+them in the daemon's order, executing each run they request in this process, on the same
+instance, with the tags the daemon sets (`dagster/sensor_name`, `dagster/schedule_name`,
+`dagster/run_key`) and the request's own. The weekly retrain schedule follows the wall clock
+and is left to the daemon: a feed day is not a week.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import httpx
+import pandas as pd
+
+from flightpath.ingest import QUIET, _first_error
+from flightpath.replay import replay
+from resources.lake import Lake
+from resources.landing import LandingZone
+
+MAX_FLIGHTS = 500  # the service's batch limit
+
+
+@dataclass
+class Run:
+    """One run a tick requested, and what became of it."""
+
+    source: str
+    job: str
+    partition: str | None
+    tags: dict[str, str]
+    run_id: str
+    success: bool
+    error: str | None = None
+
+
+@dataclass
+class DayReport:
+    day: date
+    runs: list[Run] = field(default_factory=list)
+    served: int = 0
+    rejected: int = 0
+    served_by: dict[str, int] = field(default_factory=dict)  # model tag -> flights answered
+
+
+class Loop:
+    """The daemon's ticks over one instance and one Definitions, in order, a day at a time."""
+
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        defs: dg.Definitions,
+        serve: Callable[[date], DayReport] | None = None,
+    ) -> None:
+        self.instance, self.defs, self.serve = instance, defs, serve
+        self.cursors: dict[str, str | None] = {}
+        self.automation_cursor: Any = None
+        resources = defs.resources or {}
+        self.landing: LandingZone = resources["landing"]
+        self.lake: Lake = resources["lake"]
+
+    def advance(self, day: date) -> DayReport:
+        """Land `day`, ingest it, let the service answer its flights, then run the loop."""
+        replay(self.landing, day, progress=False)
+        runs = self.sensor("landing_sensor")
+        report = self.serve(day) if self.serve else DayReport(day)
+        report.runs = runs
+        report.runs += self.automation()  # the day's features and online store
+        report.runs += self.schedule("daily_batch_predictions")
+        report.runs += self.automation()  # drift and live performance of the scored days
+        report.runs += self.sensor("retrain_sensor")
+        return report
+
+    def sensor(self, name: str) -> list[Run]:
+        definition = self.defs.get_sensor_def(name)
+        context = dg.build_sensor_context(
+            instance=self.instance, cursor=self.cursors.get(name), sensor_name=name,
+            resources=self.defs.resources, definitions=self.defs,
+        )  # fmt: skip
+        tick = definition.evaluate_tick(context)
+        self.cursors[name] = tick.cursor
+        default_job = definition.job_name if len(definition.targets) == 1 else None
+        return self._execute(tick.run_requests, "dagster/sensor_name", name, default_job)
+
+    def schedule(self, name: str) -> list[Run]:
+        definition = self.defs.get_schedule_def(name)
+        with dg.build_schedule_context(
+            instance=self.instance, resources=self.defs.resources,
+            repository_def=self.defs.get_repository_def(),
+        ) as context:  # fmt: skip
+            tick = definition.evaluate_tick(context)
+        return self._execute(tick.run_requests, "dagster/schedule_name", name, definition.job_name)
+
+    def automation(self) -> list[Run]:
+        """One evaluation of every asset's automation condition; a run per requested day."""
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, cursor=self.automation_cursor
+        )
+        self.automation_cursor = result.cursor
+        by_partition: dict[str | None, list[dg.AssetKey]] = defaultdict(list)
+        for evaluated in result.results:
+            for partition in result.get_requested_partitions(evaluated.key):
+                by_partition[partition].append(evaluated.key)
+        job = self.defs.get_implicit_global_asset_job_def()
+        runs = []
+        for partition in sorted(by_partition, key=str):
+            outcome = job.execute_in_process(
+                instance=self.instance, partition_key=partition,
+                asset_selection=by_partition[partition], raise_on_error=False, run_config=QUIET,
+                tags={"dagster/automation_condition": "true"},
+            )  # fmt: skip
+            runs.append(_run("automation", job.name, partition, {}, outcome))
+        return runs
+
+    def _execute(
+        self,
+        requests: Sequence[dg.RunRequest] | None,
+        source_tag: str,
+        source: str,
+        default_job: str | None,
+    ) -> list[Run]:
+        runs = []
+        for request in requests or []:
+            job_name = request.job_name or default_job
+            assert job_name, f"{source} requested a run without a job"
+            tags = {**request.tags, source_tag: source}
+            if request.run_key:
+                tags["dagster/run_key"] = request.run_key
+                # The daemon runs a key once per sensor or schedule; so does the loop.
+                done = dg.RunsFilter(tags={source_tag: source, "dagster/run_key": request.run_key})
+                if self.instance.get_run_ids(done, limit=1):
+                    continue
+            config = request.run_config if isinstance(request.run_config, dict) else {}
+            outcome = self.defs.get_job_def(job_name).execute_in_process(
+                instance=self.instance, partition_key=request.partition_key,
+                asset_selection=list(request.asset_selection) if request.asset_selection else None,
+                run_config={**QUIET, **config}, tags=tags, raise_on_error=False,
+            )  # fmt: skip
+            runs.append(_run(source, job_name, request.partition_key, tags, outcome))
+        return runs
+
+
+def _run(
+    source: str,
+    job: str,
+    partition: str | None,
+    tags: dict[str, str],
+    outcome: dg.ExecuteInProcessResult,
+) -> Run:
+    return Run(source, job, partition, tags, outcome.run_id, outcome.success,
+               None if outcome.success else _first_error(outcome))  # fmt: skip
+
+
+def service_client(lake: Lake, client: httpx.Client) -> Callable[[date], DayReport]:
+    """The day's scheduled flights sent to the running service, as its users would."""
+
+    def serve(day: date) -> DayReport:
+        report = DayReport(day)
+        flights = lake.read_partition("flights", day).dropna(subset=["tailnum"])
+        bodies = [
+            {"carrier": r.carrier, "flight": int(r.flight), "tailnum": r.tailnum,
+             "origin": r.origin, "dest": r.dest,
+             "sched_dep": pd.Timestamp(r.sched_dep_utc).isoformat()}
+            for r in flights.itertuples()
+        ]  # fmt: skip
+        for start in range(0, len(bodies), MAX_FLIGHTS):
+            chunk = bodies[start : start + MAX_FLIGHTS]
+            response = client.post("/predict", json={"flights": chunk})
+            if response.status_code == 400:  # e.g. a destination the champion never saw
+                answered = [client.post("/predict", json={"flights": [f]}) for f in chunk]
+                report.rejected += sum(r.status_code == 400 for r in answered)
+                predictions = [
+                    p for r in answered if r.status_code == 200 for p in r.json()["predictions"]
+                ]
+            else:
+                response.raise_for_status()
+                predictions = response.json()["predictions"]
+            for prediction in predictions:
+                report.served_by[prediction["model"]] = (
+                    report.served_by.get(prediction["model"], 0) + 1
+                )
+            report.served += len(predictions)
+        return report
+
+    return serve

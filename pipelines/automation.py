@@ -1,0 +1,156 @@
+"""The closed loop's triggers: retrain on drift or decay, weekly anyway, score every day.
+
+Feed days, not wall-clock days, measure the cool-down: the replay moves a day in seconds, and
+the question is how much new data the last retraining saw.
+"""
+
+import json
+from datetime import date
+
+import dagster as dg
+
+from assets.monitoring.feature_drift import feature_drift
+from assets.monitoring.live_performance import live_performance
+from flightpath.models.registry import CHAMPION
+from flightpath.models.splits import Split
+from pipelines.jobs import batch_predictions_job, retrain_config, retrain_job
+from resources.model_registry import ModelRegistryResource
+from resources.monitoring import MonitoringPolicy
+
+REASON, THROUGH, TRIGGER = (
+    "flightpath/retrain_reason",
+    "flightpath/retrain_through",
+    "flightpath/trigger",
+)
+MONITORS = (feature_drift.key, live_performance.key)
+BATCH_DAYS_PER_TICK = 7  # a tick catches up at most a week; older days are a backfill
+
+
+def latest_feature_day(instance: dg.DagsterInstance) -> date | None:
+    """The newest day whose features are built: what a retraining can train through."""
+    days = instance.get_materialized_partitions(dg.AssetKey("online_features"))
+    return date.fromisoformat(max(days)) if days else None
+
+
+def last_retrain_through(instance: dg.DagsterInstance) -> date | None:
+    """The day the latest retraining trained through, whatever asked for it or became of it."""
+    runs = instance.get_runs(dg.RunsFilter(job_name=retrain_job.name), limit=1)
+    through = runs[0].tags.get(THROUGH) if runs else None
+    return date.fromisoformat(through) if through else None
+
+
+def retrain_request(
+    instance: dg.DagsterInstance, trigger: str, reason: str
+) -> dg.RunRequest | dg.SkipReason:
+    through = latest_feature_day(instance)
+    if through is None:
+        return dg.SkipReason("no features built yet")
+    try:
+        config = retrain_config(through)
+    except ValueError as error:
+        return dg.SkipReason(str(error))
+    return dg.RunRequest(
+        run_key=f"retrain@{through}",
+        run_config=config,
+        tags={REASON: reason[:500], THROUGH: through.isoformat(), TRIGGER: trigger},
+    )
+
+
+@dg.sensor(
+    job=retrain_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests `retrain` when a day's feature_drift or live_performance reports an "
+    "alert (the monitoring policy's thresholds), at most once per cool-down; the reason goes "
+    "in the run's tags.",
+)
+def retrain_sensor(
+    context: dg.SensorEvaluationContext, monitoring: MonitoringPolicy
+) -> dg.SensorResult:
+    # The cursor is the last event read per monitor: every materialisation is judged once.
+    cursor: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+    alerts: list[tuple[date, str]] = []
+    for key in MONITORS:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=cursor.get(key.to_user_string())),
+            limit=1000,
+            ascending=True,
+        ).records
+        for record in records:
+            materialization = record.asset_materialization
+            if (
+                materialization is not None
+                and materialization.partition
+                and "alerts" in materialization.metadata
+            ):
+                day = date.fromisoformat(materialization.partition)
+                alerts += [(day, str(a)) for a in materialization.metadata["alerts"].value]  # type: ignore[union-attr]
+            cursor[key.to_user_string()] = record.storage_id
+    new_cursor = json.dumps(cursor, sort_keys=True)
+    if not alerts:
+        return dg.SensorResult(skip_reason="no monitor reported an alert", cursor=new_cursor)
+    day = max(d for d, _ in alerts)
+    reason = "; ".join(dict.fromkeys(a for d, a in alerts if d == day)) + f" (on {day})"
+    last = last_retrain_through(context.instance)
+    if last is not None and (day - last).days < monitoring.cooldown_days:
+        return dg.SensorResult(
+            skip_reason=f"cool-down: the last retraining trained through {last}, "
+            f"{monitoring.cooldown_days} feed days apart at least; ignored: {reason}",
+            cursor=new_cursor,
+        )
+    request = retrain_request(context.instance, "retrain_sensor", reason)
+    if isinstance(request, dg.SkipReason):
+        return dg.SensorResult(skip_reason=request.skip_message, cursor=new_cursor)
+    context.log.info(f"retraining through {request.tags[THROUGH]}: {reason}")
+    return dg.SensorResult(run_requests=[request], cursor=new_cursor)
+
+
+@dg.schedule(
+    cron_schedule="0 4 * * 1",
+    job=retrain_job,
+    execution_timezone="America/New_York",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Retrains every Monday whether or not a monitor fired, when new days landed.",
+)
+def weekly_retrain(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    through, last = latest_feature_day(context.instance), last_retrain_through(context.instance)
+    if through is not None and last is not None and through <= last:
+        return dg.SkipReason(f"nothing landed since the last retraining (through {last})")
+    return retrain_request(context.instance, "weekly_retrain", "weekly schedule")
+
+
+@dg.schedule(
+    cron_schedule="0 5 * * *",
+    job=batch_predictions_job,
+    execution_timezone="America/New_York",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Scores each new day with features built that the champion did not train or "
+    "validate on (at most a week per tick).",
+)
+def daily_batch_predictions(
+    context: dg.ScheduleEvaluationContext, model_registry: ModelRegistryResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    registry = model_registry.registry()
+    tag = registry.alias(CHAMPION)
+    if tag is None:
+        return dg.SkipReason("no champion yet")
+    seen = Split.from_metadata(registry.metadata(tag)["split"]).valid_end
+    instance = context.instance
+    days = sorted(
+        set(instance.get_materialized_partitions(dg.AssetKey("online_features")))
+        - set(instance.get_materialized_partitions(dg.AssetKey("batch_predictions")))
+    )
+    days = [d for d in days if date.fromisoformat(d) > seen][-BATCH_DAYS_PER_TICK:]
+    if not days:
+        return dg.SkipReason("every day with features is scored")
+    return [dg.RunRequest(partition_key=d, run_key=f"batch@{d}") for d in days]
+
+
+automation = dg.AutomationConditionSensorDefinition(
+    "flightpath_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Declarative automation: a landed day's features, then its drift and live "
+    "performance once its batch predictions exist.",
+)
