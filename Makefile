@@ -8,7 +8,7 @@ THROUGH ?= 2013-01-31
 TRAIN_END ?= 2013-01-20
 VALID_END ?= 2013-01-25
 
-.PHONY: install demo test lint dev validate clean
+.PHONY: install demo story test lint dev validate clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ demo: install
 	$(BIN)/flightpath train --train-end $(TRAIN_END) --valid-end $(VALID_END) --test-end $(THROUGH)
 	$(BIN)/flightpath models list
 	$(BIN)/flightpath serve
+
+## The closed loop on the real feed: a first champion through Jan 31, then a day at a time to
+## STORY_THROUGH with the service answering; drift and decay retrain through the sensor.
+STORY_THROUGH ?= 2013-03-31
+story: install
+	$(BIN)/flightpath story --through $(STORY_THROUGH)
 
 ## The whole test suite.
 test: install

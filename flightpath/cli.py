@@ -79,6 +79,20 @@ def main(argv: list[str] | None = None) -> int:
         "serve", help="the prediction service (BentoML) on this data home, with a curl to try"
     )
     serve_cmd.add_argument("--port", type=int, default=3001)
+    story_cmd = commands.add_parser(
+        "story",
+        help="the closed loop on the real feed: a first champion, the service answering each "
+        "day's flights, drift and live performance, retraining when the sensor says so",
+    )
+    story_cmd.add_argument(
+        "--start", type=date.fromisoformat, default=date(2013, 1, 31), metavar="YYYY-MM-DD",
+        help="the feed's day the first champion is trained through (default 2013-01-31)",
+    )  # fmt: skip
+    story_cmd.add_argument(
+        "--through", type=date.fromisoformat, default=date(2013, 3, 31), metavar="YYYY-MM-DD"
+    )
+    story_cmd.add_argument("--port", type=int, default=None, help="the service's (default: free)")
+    story_cmd.add_argument("--no-serve", action="store_true", help="no service: batch only")
     commands.add_parser("dev", help="start the Dagster UI and daemon on this data home")
 
     args = parser.parse_args(argv)
@@ -94,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         return _lineage(args.ref, args.json, args.partitions)
     if args.command == "serve":
         return _serve(args.port)
+    if args.command == "story":
+        from flightpath.story import run_story
+
+        return run_story(args.start, args.through, args.port, not args.no_serve)
     if args.command == "stream":
         return _stream(args.start, args.through, args.speed or None)
     return _dev()

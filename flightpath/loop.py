@@ -10,10 +10,12 @@ and is left to the daemon: a feed day is not a week.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -21,7 +23,10 @@ import httpx
 import pandas as pd
 
 from flightpath.ingest import QUIET, _first_error
+from flightpath.models.registry import CHALLENGER, ModelRegistry
 from flightpath.replay import replay
+from pipelines.automation import REASON, THROUGH, TRIGGER
+from pipelines.jobs import retrain_config
 from resources.lake import Lake
 from resources.landing import LandingZone
 
@@ -65,6 +70,24 @@ class Loop:
         resources = defs.resources or {}
         self.landing: LandingZone = resources["landing"]
         self.lake: Lake = resources["lake"]
+        # The daemon's first tick: it sets the cursor, and what changed before it is not news.
+        self.automation()
+
+    def bootstrap(self, through: date) -> list[Run]:
+        """The feed through `through` landed and featurised, and a first champion trained on it.
+
+        Run as a retraining (`retrain`, trigger `bootstrap`) so that the cool-down counts from it.
+        """
+        replay(self.landing, through, progress=False)
+        # The first tick lands the reference tables; days wait for them until the next one.
+        runs = self.sensor("landing_sensor")
+        runs += self.sensor("landing_sensor") + self.automation()
+        tags = {THROUGH: through.isoformat(), TRIGGER: "bootstrap", REASON: "the first champion"}
+        outcome = self.defs.resolve_job_def("retrain").execute_in_process(
+            instance=self.instance, run_config={**QUIET, **retrain_config(through)}, tags=tags,
+            raise_on_error=False,
+        )  # fmt: skip
+        return [*runs, _run("bootstrap", "retrain", None, tags, outcome)]
 
     def advance(self, day: date) -> DayReport:
         """Land `day`, ingest it, let the service answer its flights, then run the loop."""
@@ -79,7 +102,7 @@ class Loop:
         return report
 
     def sensor(self, name: str) -> list[Run]:
-        definition = self.defs.get_sensor_def(name)
+        definition = self.defs.resolve_sensor_def(name)
         context = dg.build_sensor_context(
             instance=self.instance, cursor=self.cursors.get(name), sensor_name=name,
             resources=self.defs.resources, definitions=self.defs,
@@ -90,7 +113,7 @@ class Loop:
         return self._execute(tick.run_requests, "dagster/sensor_name", name, default_job)
 
     def schedule(self, name: str) -> list[Run]:
-        definition = self.defs.get_schedule_def(name)
+        definition = self.defs.resolve_schedule_def(name)
         with dg.build_schedule_context(
             instance=self.instance, resources=self.defs.resources,
             repository_def=self.defs.get_repository_def(),
@@ -108,7 +131,7 @@ class Loop:
         for evaluated in result.results:
             for partition in result.get_requested_partitions(evaluated.key):
                 by_partition[partition].append(evaluated.key)
-        job = self.defs.get_implicit_global_asset_job_def()
+        job = self.defs.resolve_implicit_global_asset_job_def()
         runs = []
         for partition in sorted(by_partition, key=str):
             outcome = job.execute_in_process(
@@ -138,7 +161,7 @@ class Loop:
                 if self.instance.get_run_ids(done, limit=1):
                     continue
             config = request.run_config if isinstance(request.run_config, dict) else {}
-            outcome = self.defs.get_job_def(job_name).execute_in_process(
+            outcome = self.defs.resolve_job_def(job_name).execute_in_process(
                 instance=self.instance, partition_key=request.partition_key,
                 asset_selection=list(request.asset_selection) if request.asset_selection else None,
                 run_config={**QUIET, **config}, tags=tags, raise_on_error=False,
@@ -158,18 +181,23 @@ def _run(
                None if outcome.success else _first_error(outcome))  # fmt: skip
 
 
-def service_client(lake: Lake, client: httpx.Client) -> Callable[[date], DayReport]:
+def request_bodies(flights: pd.DataFrame) -> list[dict[str, Any]]:
+    """Scheduled flights as the service's request items (those with a known aircraft)."""
+    return [
+        {"carrier": r.carrier, "flight": int(r.flight), "tailnum": r.tailnum, "origin": r.origin,
+         "dest": r.dest, "sched_dep": pd.Timestamp(r.sched_dep_utc).isoformat()}
+        for r in flights.dropna(subset=["tailnum"]).itertuples()
+    ]  # fmt: skip
+
+
+def service_client(
+    lake: Lake, client: httpx.Client, registry: ModelRegistry
+) -> Callable[[date], DayReport]:
     """The day's scheduled flights sent to the running service, as its users would."""
 
     def serve(day: date) -> DayReport:
         report = DayReport(day)
-        flights = lake.read_partition("flights", day).dropna(subset=["tailnum"])
-        bodies = [
-            {"carrier": r.carrier, "flight": int(r.flight), "tailnum": r.tailnum,
-             "origin": r.origin, "dest": r.dest,
-             "sched_dep": pd.Timestamp(r.sched_dep_utc).isoformat()}
-            for r in flights.itertuples()
-        ]  # fmt: skip
+        bodies = request_bodies(lake.read_partition("flights", day))
         for start in range(0, len(bodies), MAX_FLIGHTS):
             chunk = bodies[start : start + MAX_FLIGHTS]
             response = client.post("/predict", json={"flights": chunk})
@@ -187,6 +215,28 @@ def service_client(lake: Lake, client: httpx.Client) -> Callable[[date], DayRepo
                     report.served_by.get(prediction["model"], 0) + 1
                 )
             report.served += len(predictions)
+        _await_log(lake, day, report.served, shadowed=registry.alias(CHALLENGER) is not None)
         return report
 
     return serve
+
+
+def _await_log(lake: Lake, day: date, answered: int, shadowed: bool, timeout: float = 20.0) -> None:
+    """Wait until the service's prediction log holds the day's answers (and shadow scores).
+
+    The service writes its log every few seconds; the day's labels must not be joined with a
+    log still in the service's memory (in production they land hours later).
+    """
+    folder = Path(lake.root) / "prediction_log" / f"date={day}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(folder.glob("*.parquet")):
+            [(logged, shadow)] = lake.query(
+                "SELECT count(*) FILTER (role IN ('champion', 'canary')) AS logged, "
+                "count(*) FILTER (role = 'shadow') AS shadow "
+                f"FROM read_parquet('{folder}/*.parquet')"
+            ).itertuples(index=False)
+            if logged >= answered and (shadow >= answered or not shadowed):
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"the prediction log of {day} did not reach {answered} answers")

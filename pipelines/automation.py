@@ -17,11 +17,11 @@ from pipelines.jobs import batch_predictions_job, retrain_config, retrain_job
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
 
-REASON, THROUGH, TRIGGER = (
-    "flightpath/retrain_reason",
-    "flightpath/retrain_through",
-    "flightpath/trigger",
-)
+# Run tags of a retraining: why, through which feed day, what asked for it, on which day's alert.
+REASON = "flightpath/retrain_reason"
+THROUGH = "flightpath/retrain_through"
+TRIGGER = "flightpath/trigger"
+ALERT_DAY = "flightpath/alert_day"
 MONITORS = (feature_drift.key, live_performance.key)
 BATCH_DAYS_PER_TICK = 7  # a tick catches up at most a week; older days are a backfill
 
@@ -40,7 +40,7 @@ def last_retrain_through(instance: dg.DagsterInstance) -> date | None:
 
 
 def retrain_request(
-    instance: dg.DagsterInstance, trigger: str, reason: str
+    instance: dg.DagsterInstance, trigger: str, reason: str, tags: dict[str, str] | None = None
 ) -> dg.RunRequest | dg.SkipReason:
     through = latest_feature_day(instance)
     if through is None:
@@ -52,7 +52,7 @@ def retrain_request(
     return dg.RunRequest(
         run_key=f"retrain@{through}",
         run_config=config,
-        tags={REASON: reason[:500], THROUGH: through.isoformat(), TRIGGER: trigger},
+        tags={REASON: reason, THROUGH: through.isoformat(), TRIGGER: trigger, **(tags or {})},
     )
 
 
@@ -90,18 +90,18 @@ def retrain_sensor(
     if not alerts:
         return dg.SensorResult(skip_reason="no monitor reported an alert", cursor=new_cursor)
     day = max(d for d, _ in alerts)
-    reason = "; ".join(dict.fromkeys(a for d, a in alerts if d == day)) + f" (on {day})"
+    reason = "; ".join(dict.fromkeys(a for d, a in alerts if d == day))
     last = last_retrain_through(context.instance)
     if last is not None and (day - last).days < monitoring.cooldown_days:
         return dg.SensorResult(
             skip_reason=f"cool-down: the last retraining trained through {last}, "
-            f"{monitoring.cooldown_days} feed days apart at least; ignored: {reason}",
+            f"{monitoring.cooldown_days} feed days apart at least; ignored on {day}: {reason}",
             cursor=new_cursor,
         )
-    request = retrain_request(context.instance, "retrain_sensor", reason)
+    request = retrain_request(context.instance, "retrain_sensor", reason, {ALERT_DAY: str(day)})
     if isinstance(request, dg.SkipReason):
         return dg.SensorResult(skip_reason=request.skip_message, cursor=new_cursor)
-    context.log.info(f"retraining through {request.tags[THROUGH]}: {reason}")
+    context.log.info(f"retraining through {request.tags[THROUGH]}: {reason} (on {day})")
     return dg.SensorResult(run_requests=[request], cursor=new_cursor)
 
 

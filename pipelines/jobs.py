@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 
 from assets.partitions import daily_partitions
+from flightpath.replay import FIRST_DAY
 
 reference_job = dg.define_asset_job(
     "reference_ingest",
@@ -78,7 +79,6 @@ retrain_job = dg.define_asset_job(
     "weekly schedule with the window in its config and the reason in its tags.",
 )
 
-FEED_START = date(2013, 1, 1)
 TEST_DAYS = VALID_DAYS = 7
 
 
@@ -90,14 +90,14 @@ def retrain_config(through: date) -> dict[str, Any]:
     """
     valid_end = through - timedelta(days=TEST_DAYS)
     train_end = valid_end - timedelta(days=VALID_DAYS)
-    if train_end < FEED_START + timedelta(days=VALID_DAYS):
+    if train_end < FIRST_DAY + timedelta(days=VALID_DAYS):
         raise ValueError(f"too early to retrain through {through}: train would end {train_end}")
-    window = {"train_start": FEED_START.isoformat(), "train_end": train_end.isoformat(),
+    window = {"train_start": FIRST_DAY.isoformat(), "train_end": train_end.isoformat(),
               "valid_end": valid_end.isoformat(), "test_end": through.isoformat()}  # fmt: skip
     return {
         "ops": {
             "training_set": {
-                "config": {"start": FEED_START.isoformat(), "end": through.isoformat()}
+                "config": {"start": FIRST_DAY.isoformat(), "end": through.isoformat()}
             },
             **{name: {"config": window} for name in ("delay_model_lgbm", "delay_model_torch")},
         }

@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.automation import after_upstream_days
+from assets.features.flight_features import HISTORY_DAYS as WINDOW_DAYS
 from assets.monitoring.dashboard import history_chart
 from assets.partitions import daily_partitions, partition_day
 from assets.serving import batch_predictions
@@ -14,6 +15,7 @@ from flightpath.models.registry import ModelRegistry
 from flightpath.models.splits import NEW_YORK, Split, split_frame
 from flightpath.monitoring.drift import FeatureDrift
 from flightpath.monitoring.drift import feature_drift as drift_of
+from flightpath.replay import FIRST_DAY
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
@@ -28,12 +30,28 @@ HISTORY_DAYS = 60  # how far back the dashboard looks
 # `month` is not a model feature at all.
 NOT_ALERTING = {"temp": "seasonal", "dewp": "seasonal", "humid": "seasonal",
                 "pressure": "seasonal", "weekday": "calendar"}  # fmt: skip
+WARM_UP_DAYS = WINDOW_DAYS  # flight_features' longest window, and the day it may straddle
+MIN_REFERENCE_DAYS = 14
 NUMERIC = [name for name in FEATURES if name not in CATEGORICAL]
 
 
-def reference_rows(lake: Lake, split: Split) -> str:
-    """The champion's training rows, as a DuckDB table expression over the training set."""
+def reference_window(split: Split) -> tuple[date, date]:
+    """The champion's training days, less the feed's warm-up when enough days remain.
+
+    In the feed's first month the 7- and 30-day windows are still filling up, so counts and
+    rates there look like no later week (PSI above 1 against any of them): a reference that
+    includes them would flag drift forever.
+    """
     first, last = split.windows()["train"]
+    settled = FIRST_DAY + timedelta(days=WARM_UP_DAYS)
+    if (last - settled).days + 1 >= MIN_REFERENCE_DAYS:
+        first = max(first, settled)
+    return first, last
+
+
+def reference_rows(lake: Lake, window: tuple[date, date]) -> str:
+    """The reference's rows, as a DuckDB table expression over the training set."""
+    first, last = window
     return (
         f"(SELECT * FROM read_parquet('{lake.table_path('training_set')}') WHERE "
         f"(sched_dep_utc AT TIME ZONE '{NEW_YORK}')::DATE BETWEEN DATE '{first}' AND DATE '{last}')"
@@ -101,9 +119,9 @@ def feature_drift(
         f"SELECT any_value(model) AS m FROM {lake.scan_days('batch_predictions', day, day)}"
     )["m"]
     registry = model_registry.registry()
-    split = Split.from_metadata(registry.metadata(tag)["split"])
+    reference = reference_window(Split.from_metadata(registry.metadata(tag)["split"]))
     with lake.connect() as connection:
-        stats = drift_of(connection, reference_rows(lake, split), current, NUMERIC, CATEGORICAL)
+        stats = drift_of(connection, reference_rows(lake, reference), current, NUMERIC, CATEGORICAL)
         [prediction] = drift_of(
             connection,
             reference_scores(lake, registry, tag),
@@ -122,6 +140,7 @@ def feature_drift(
     return dg.MaterializeResult(
         metadata={
             "reference_model": tag,
+            "reference_window": f"{reference[0]} .. {reference[1]}",
             "window": f"{first} .. {day}",
             "current_rows": stats[0].current_rows,
             "reference_rows": stats[0].reference_rows,

@@ -1,0 +1,73 @@
+"""`bentoml serve` of the prediction service as a child process, until a block ends."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from resources.model_registry import bentoml_home
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_SECONDS = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_service(
+    home: Path,
+    env: dict[str, str],
+    headers: dict[str, str] | None = None,
+    ready: str = "/readyz",
+    port: int | None = None,
+) -> Iterator[httpx.Client]:
+    """The service over `home` on `port` (a free one by default), its log in the home.
+
+    Yields a client once `ready` answers 200; the service is stopped when the block ends.
+    """
+    port = port or free_port()
+    variables = {**os.environ, "FLIGHTPATH_HOME": str(home),
+                 "BENTOML_HOME": str(bentoml_home(home)), **env}  # fmt: skip
+    bentoml = Path(sys.executable).parent / "bentoml"
+    log_path = home / f"serve-{port}.log"
+    log = open(log_path, "w")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [str(bentoml), "serve", "bentos.service:DelayService", "--port", str(port),
+         "--host", "127.0.0.1"],
+        cwd=ROOT, env=variables, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"bentoml serve exited: {log_path.read_text()}")
+            try:
+                if client.get(ready).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"bentoml serve was not ready in {READY_SECONDS} s")
+            time.sleep(0.5)
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
