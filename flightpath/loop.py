@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import httpx
@@ -24,13 +24,20 @@ import pandas as pd
 
 from flightpath.ingest import QUIET, _first_error
 from flightpath.models.registry import CHALLENGER, ModelRegistry
+from flightpath.models.splits import NEW_YORK
 from flightpath.replay import replay
+from flightpath.streaming.consumer import LiveFeed
 from pipelines.automation import REASON, THROUGH, TRIGGER
 from pipelines.jobs import retrain_config
+from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import LandingZone
 
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
 MAX_FLIGHTS = 500  # the service's batch limit
+HOUR, DAY = pd.Timedelta(hours=1), pd.Timedelta(days=1)
 
 
 @dataclass
@@ -70,6 +77,7 @@ class Loop:
         resources = defs.resources or {}
         self.landing: LandingZone = resources["landing"]
         self.lake: Lake = resources["lake"]
+        self.feature_store: FeatureStoreResource = resources["feature_store"]
         # The daemon's first tick: it sets the cursor, and what changed before it is not news.
         self.automation()
 
@@ -191,34 +199,45 @@ def request_bodies(flights: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def service_client(
-    lake: Lake, client: httpx.Client, registry: ModelRegistry
+    lake: Lake, client: httpx.Client, registry: ModelRegistry, store: FeatureStore
 ) -> Callable[[date], DayReport]:
-    """The day's scheduled flights sent to the running service, as its users would."""
+    """The day's flights sent to the running service hour by hour, as its users would.
+
+    Before each hour's departures are asked about, the day's events up to that hour (departures,
+    arrivals, weather observations) are streamed into the online store, so the service reads
+    what it would have known then: the day is not scored at midnight from last night's store.
+    """
 
     def serve(day: date) -> DayReport:
         report = DayReport(day)
-        bodies = request_bodies(lake.read_partition("flights", day))
-        for start in range(0, len(bodies), MAX_FLIGHTS):
-            chunk = bodies[start : start + MAX_FLIGHTS]
-            response = client.post("/predict", json={"flights": chunk})
-            if response.status_code == 400:  # e.g. a destination the champion never saw
-                answered = [client.post("/predict", json={"flights": [f]}) for f in chunk]
-                report.rejected += sum(r.status_code == 400 for r in answered)
-                predictions = [
-                    p for r in answered if r.status_code == 200 for p in r.json()["predictions"]
-                ]
-            else:
-                response.raise_for_status()
-                predictions = response.json()["predictions"]
-            for prediction in predictions:
-                report.served_by[prediction["model"]] = (
-                    report.served_by.get(prediction["model"], 0) + 1
-                )
-            report.served += len(predictions)
+        flights = lake.read_partition("flights", day).sort_values("sched_dep_utc")
+        midnight = pd.Timestamp(day, tz=NEW_YORK).tz_convert("UTC")
+        feed = LiveFeed(lake, store, midnight.to_pydatetime(), (midnight + DAY).to_pydatetime())
+        hours = ((flights["sched_dep_utc"] - midnight) // HOUR).astype(int)
+        for hour, departing in flights.groupby(hours, sort=True):
+            feed.advance_to((midnight + hour * HOUR).to_pydatetime())
+            bodies = request_bodies(departing)
+            for start in range(0, len(bodies), MAX_FLIGHTS):
+                _ask(client, bodies[start : start + MAX_FLIGHTS], report)
+        feed.advance_to((midnight + DAY).to_pydatetime())
         _await_log(lake, day, report.served, shadowed=registry.alias(CHALLENGER) is not None)
         return report
 
     return serve
+
+
+def _ask(client: httpx.Client, flights: list[dict[str, Any]], report: DayReport) -> None:
+    response = client.post("/predict", json={"flights": flights})
+    if response.status_code == 400:  # e.g. a destination the champion never saw
+        answered = [client.post("/predict", json={"flights": [f]}) for f in flights]
+        report.rejected += sum(r.status_code == 400 for r in answered)
+        predictions = [p for r in answered if r.status_code == 200 for p in r.json()["predictions"]]
+    else:
+        response.raise_for_status()
+        predictions = response.json()["predictions"]
+    for prediction in predictions:
+        report.served_by[prediction["model"]] = report.served_by.get(prediction["model"], 0) + 1
+    report.served += len(predictions)
 
 
 def _await_log(lake: Lake, day: date, answered: int, shadowed: bool, timeout: float = 20.0) -> None:

@@ -143,7 +143,7 @@ def run_story(start: date, through: date, port: int | None, serve: bool) -> int:
             env = {"FLIGHTPATH_AUTH": "off"}
             with running_service(home, env, port=port) as client:
                 print(f"service on {client.base_url}; the loop from {days[0]} to {days[-1]}")
-                loop.serve = service_client(loop.lake, client, registry)
+                loop.serve = service_client(loop.lake, client, registry, loop.feature_store.store())
                 story = tell(loop, registry, days)
         else:
             story = tell(loop, registry, days)

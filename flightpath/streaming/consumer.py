@@ -95,3 +95,29 @@ def stream(
 
 def _us(instant: datetime) -> int:
     return int(pd.Timestamp(instant).tz_convert("UTC").value // 1000)
+
+
+class LiveFeed:
+    """The online store moved forward through a stretch of the feed on demand.
+
+    For callers that interleave the feed with requests (the loop answers each hour's departures
+    once the events before that hour are in the store), rather than replay on a clock.
+    """
+
+    def __init__(self, lake: Lake, store: "FeatureStore", start: datetime, end: datetime) -> None:
+        self.store = store
+        self.aggregates = seeded_state(lake, start)
+        events = events_between(lake, start, end)
+        self._at_us = events["occurred_at"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
+        self._events = list(event_tuples(events))
+        self._next = 0
+        push_rows(store, self.aggregates.snapshot(_us(start)))
+
+    def advance_to(self, instant: datetime) -> int:
+        """Apply every event before `instant` and push what changed, as of it; how many."""
+        limit, first = _us(instant), self._next
+        while self._next < len(self._events) and self._at_us[self._next] < limit:
+            self.aggregates.apply(*self._events[self._next])
+            self._next += 1
+        push_rows(self.store, self.aggregates.flush(limit))
+        return self._next - first
