@@ -167,12 +167,13 @@ def feature_drift(
 
 
 def _dashboard(lake: Lake, day: date, policy: MonitoringPolicy) -> str:
-    """PSI over the last days: the six features that moved most, and the scores."""
+    """PSI over the last days: the six alerting features that moved most, and the scores."""
     days = lake.scan_days("feature_drift", day - timedelta(days=HISTORY_DAYS), day)
     history = lake.query(f"SELECT date, feature, psi FROM {days}").pivot(
         index="date", columns="feature", values="psi"
     )
-    top = history.drop(columns="probability").max().nlargest(6).index.tolist()
+    alerting = history.drop(columns=["probability", *NOT_ALERTING], errors="ignore")
+    top = alerting.max().nlargest(6).index.tolist()
     return history_chart(
         history[[*top, "probability"]],
         "PSI against the champion's reference (trailing week)",
