@@ -119,7 +119,7 @@ def _run_once(
         instance=instance, raise_on_error=False, run_config={**QUIET, **(config or {})}
     )
     if not result.success:
-        summary.failed[job] = _first_error(result)
+        summary.failed[job] = first_error(result)
     return result.success
 
 
@@ -147,10 +147,10 @@ def _run_days(
         if result.success:
             summary.succeeded.append(day)
         else:
-            summary.failed[day] = _first_error(result)
+            summary.failed[day] = first_error(result)
 
 
-def _first_error(result: dg.ExecuteInProcessResult) -> str:
+def first_error(result: dg.ExecuteInProcessResult) -> str:
     """The root cause of the run's first failed step, as one line a person can act on."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:

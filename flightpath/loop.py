@@ -22,7 +22,7 @@ import dagster as dg
 import httpx
 import pandas as pd
 
-from flightpath.ingest import QUIET, _first_error
+from flightpath.ingest import QUIET, first_error
 from flightpath.models.registry import CHALLENGER, ModelRegistry
 from flightpath.models.splits import NEW_YORK
 from flightpath.replay import replay
@@ -65,13 +65,10 @@ class DayReport:
 class Loop:
     """The daemon's ticks over one instance and one Definitions, in order, a day at a time."""
 
-    def __init__(
-        self,
-        instance: dg.DagsterInstance,
-        defs: dg.Definitions,
-        serve: Callable[[date], DayReport] | None = None,
-    ) -> None:
-        self.instance, self.defs, self.serve = instance, defs, serve
+    def __init__(self, instance: dg.DagsterInstance, defs: dg.Definitions) -> None:
+        self.instance, self.defs = instance, defs
+        # Who asks the service about a day's flights (`service_client`); none: batch only.
+        self.serve: Callable[[date], DayReport] | None = None
         self.cursors: dict[str, str | None] = {}
         self.automation_cursor: Any = None
         resources = defs.resources or {}
@@ -145,7 +142,7 @@ class Loop:
             outcome = job.execute_in_process(
                 instance=self.instance, partition_key=partition,
                 asset_selection=by_partition[partition], raise_on_error=False, run_config=QUIET,
-                tags={"dagster/automation_condition": "true"},
+                tags={"dagster/from_automation_condition": "true"},
             )  # fmt: skip
             runs.append(_run("automation", job.name, partition, {}, outcome))
         return runs
@@ -186,7 +183,7 @@ def _run(
     outcome: dg.ExecuteInProcessResult,
 ) -> Run:
     return Run(source, job, partition, tags, outcome.run_id, outcome.success,
-               None if outcome.success else _first_error(outcome))  # fmt: skip
+               None if outcome.success else first_error(outcome))  # fmt: skip
 
 
 def request_bodies(flights: pd.DataFrame) -> list[dict[str, Any]]:
