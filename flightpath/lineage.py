@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from bentoml.exceptions import BentoMLException
 
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
+from flightpath.run_tags import REASON
 
 if TYPE_CHECKING:
     import dagster as dg
 
-RETRAIN_REASON = "flightpath/retrain_reason"
 ROLE_ORDER = ("champion", "canary", "shadow")
 _REQUEST_ID = re.compile(r"[0-9a-f]{6,32}")
 _TEST_METRICS = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier"), ("ece", "ECE"))
@@ -49,7 +49,7 @@ class RunInfo:
 
     @property
     def retrain_reason(self) -> str | None:
-        return self.tags.get(RETRAIN_REASON)
+        return self.tags.get(REASON)
 
 
 @dataclass(frozen=True)
@@ -377,7 +377,7 @@ def _run_tags(run: RunInfo) -> list[str]:
     for launcher in ("sensor", "schedule"):
         if f"dagster/{launcher}_name" in run.tags:
             lines.append(f"launched by {launcher} {run.tags[f'dagster/{launcher}_name']}")
-    internal = ("dagster/", ".dagster/", RETRAIN_REASON)
+    internal = ("dagster/", ".dagster/", REASON)
     own = {k: v for k, v in run.tags.items() if not k.startswith(internal)}
     if own:
         lines.append("tags: " + ", ".join(f"{k}={v}" for k, v in sorted(own.items())))

@@ -26,8 +26,8 @@ from flightpath.ingest import QUIET, first_error
 from flightpath.models.registry import CHALLENGER, ModelRegistry
 from flightpath.models.splits import NEW_YORK
 from flightpath.replay import replay
+from flightpath.run_tags import REASON, THROUGH, TRIGGER
 from flightpath.streaming.consumer import LiveFeed
-from pipelines.automation import REASON, THROUGH, TRIGGER
 from pipelines.jobs import retrain_config
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake

@@ -17,6 +17,7 @@ import dagster as dg
 
 from flightpath.loop import DayReport, Loop, service_client
 from flightpath.models.registry import CHAMPION, ModelRegistry
+from flightpath.run_tags import REASON, TRIGGER
 from resources.model_registry import bentoml_home
 
 
@@ -114,7 +115,7 @@ def _retraining(
         else f"no evaluation: {run.error}"
     )
     return Retraining(
-        day, run.tags.get("flightpath/trigger", "?"), run.tags.get("flightpath/retrain_reason", ""),
+        day, run.tags.get(TRIGGER, "?"), run.tags.get(REASON, ""),
         run.success, verdict, registry.alias(CHAMPION),
     )  # fmt: skip
 

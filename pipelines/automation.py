@@ -13,15 +13,11 @@ from assets.monitoring.feature_drift import feature_drift
 from assets.monitoring.live_performance import live_performance
 from flightpath.models.registry import CHAMPION
 from flightpath.models.splits import Split
+from flightpath.run_tags import ALERT_DAY, REASON, THROUGH, TRIGGER
 from pipelines.jobs import batch_predictions_job, retrain_config, retrain_job
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
 
-# Run tags of a retraining: why, through which feed day, what asked for it, on which day's alert.
-REASON = "flightpath/retrain_reason"
-THROUGH = "flightpath/retrain_through"
-TRIGGER = "flightpath/trigger"
-ALERT_DAY = "flightpath/alert_day"
 MONITORS = (feature_drift.key, live_performance.key)
 BATCH_DAYS_PER_TICK = 7  # a tick catches up at most a week; older days are a backfill
 

@@ -25,7 +25,8 @@ from flightpath.lineage import trace
 from flightpath.loop import DayReport, Loop, service_client
 from flightpath.models.gate import GateRules, decide
 from flightpath.models.registry import CHAMPION, ModelRegistry
-from pipelines.automation import ALERT_DAY, REASON, THROUGH, TRIGGER, weekly_retrain
+from flightpath.run_tags import ALERT_DAY, REASON, THROUGH, TRIGGER
+from pipelines.automation import weekly_retrain
 from resources.lake import Lake
 from resources.model_registry import bentoml_home
 from resources.monitoring import MonitoringPolicy

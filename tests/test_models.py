@@ -22,8 +22,9 @@ from bentos.prediction_log import PredictionLog
 from bentos.schema import Flight
 from bentos.service import _log_row
 from flightpath.cli import main
-from flightpath.lineage import RETRAIN_REASON, LineageError, render, trace
+from flightpath.lineage import LineageError, render, trace
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry
+from flightpath.run_tags import REASON
 from resources.lake import Lake
 from resources.model_registry import bentoml_home
 from tests.conftest import JANUARY_DAYS
@@ -294,7 +295,7 @@ def test_a_model_tag_traces_to_its_run_training_set_partitions_and_code(
     first_run: dg.ExecuteInProcessResult, model_home: Path, instance: dg.DagsterInstance
 ) -> None:
     tag = _metadata(first_run, "delay_model_lgbm")["tag"]
-    instance.add_run_tags(first_run.run_id, {RETRAIN_REASON: "feature drift on dep_delay_1h"})
+    instance.add_run_tags(first_run.run_id, {REASON: "feature drift on dep_delay_1h"})
     lineage = trace(model_home, instance, tag)
     assert lineage.kind == "model" and [m.tag for m in lineage.models] == [tag]
     [model] = lineage.models
