@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from flightpath.loop import DayReport, Loop, service_client
+from flightpath.loop import DayReport, Loop, Run, service_client
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from flightpath.run_tags import REASON, TRIGGER
 from resources.model_registry import bentoml_home
@@ -35,7 +35,6 @@ class Retraining:
 class Story:
     days: list[DayReport] = field(default_factory=list)
     retrainings: list[Retraining] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
 
 
 def tell(loop: Loop, registry: ModelRegistry, days: list[date], echo: bool = True) -> Story:
@@ -50,7 +49,6 @@ def tell(loop: Loop, registry: ModelRegistry, days: list[date], echo: bool = Tru
                 story.retrainings.append(_retraining(loop.instance, day, run, registry))
                 retraining = story.retrainings[-1]
                 line += f"\n    RETRAIN ({retraining.trigger}): {retraining.verdict}"
-        story.lines.append(line)
         if echo:
             print(line, flush=True)
     return story
@@ -106,7 +104,7 @@ def _day_line(instance: dg.DagsterInstance, report: DayReport) -> str:
 
 
 def _retraining(
-    instance: dg.DagsterInstance, day: date, run: Any, registry: ModelRegistry
+    instance: dg.DagsterInstance, day: date, run: Run, registry: ModelRegistry
 ) -> Retraining:
     evaluation = instance.get_latest_materialization_event(dg.AssetKey("model_evaluation"))
     verdict = (
