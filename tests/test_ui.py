@@ -59,9 +59,9 @@ def artifacts(request: pytest.FixtureRequest) -> Path:
     folder = Path(os.environ.get("FLIGHTPATH_TEST_ARTIFACTS", default)) / "ui"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nDagster UI screenshots and dagster dev's log: {folder}")
+    # Said even when output is captured: the folder is what to open when this test fails.
+    with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
+        print(f"\nDagster UI screenshots and dagster dev's log: {folder}")
     return folder
 
 
@@ -162,7 +162,10 @@ def test_a_partition_launched_from_the_ui_succeeds_with_its_checks(
 
     status = _wait_for_run_on_runs_page(page, ui, run_id)
     _shot(page, artifacts, "04-runs-page")
-    assert status == "Success", f"the UI says {status}; see {artifacts}"
+    if status != "Success":
+        failures = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        errors = [str(f.dagster_event.event_specific_data) for f in failures if f.dagster_event]
+        pytest.fail(f"the UI says {status}; step failures: {errors}; see {artifacts}")
 
     # The UI and the truth agree: the run succeeded, and it materialised that partition.
     run = instance.get_run_by_id(run_id)
