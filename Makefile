@@ -16,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed chromium
+install: $(BIN)/.installed
 
 ## Debian's Chromium for the browser test of the Dagster UI (tests/test_ui.py): Playwright
 ## drives it and never downloads a browser. apt needs root; elsewhere, say so loudly.
@@ -48,7 +48,7 @@ story: install
 	$(BIN)/flightpath story --through $(STORY_THROUGH)
 
 ## The whole test suite.
-test: install
+test: install chromium
 	$(BIN)/pytest
 
 lint: install
