@@ -59,7 +59,7 @@ def _validated_asset(
     def _validate(context: dg.AssetExecutionContext, lake: Lake) -> Iterator[object]:
         day = partition_day(context)
         verdict = judge(lake.read_partition(f"raw_{table}", day), day, lake)
-        verdict.raise_if_blocked(f"raw_{table} partition {day}")
+        verdict.raise_if_blocked(str(lake.partition_path(f"raw_{table}", day)))
         valid_path = lake.write_partition(table, day, verdict.valid)
         quarantine_path = lake.write_partition(f"quarantine_{table}", day, verdict.quarantine)
 
