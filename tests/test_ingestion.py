@@ -1,7 +1,10 @@
 """Real Dagster runs over real landed days: the lake matches the source, re-runs change nothing."""
 
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -176,3 +179,23 @@ def test_relanding_a_bad_file_keeps_the_ingested_day_consistent(
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert not materialised & {"raw_flights", "flights", "quarantine_flights"}
     assert _partition_hashes(lake, day) == before  # the old raw and validated day, together
+
+
+def test_cli_ingest_fails_a_day_whose_flights_came_in_another_format(
+    landed_home: Path, tmp_path: Path
+) -> None:
+    # Weather landed, flights came as CSV: the day must fail naming the file, not pass without
+    # its flights.
+    shutil.copytree(landed_home / "landing" / "reference", tmp_path / "landing" / "reference")
+    _land(landed_home, tmp_path, DAYS[:1])
+    flights = tmp_path / "landing" / "flights" / f"{DAYS[0]}.parquet"
+    pd.read_parquet(flights).to_csv(flights.with_suffix(".csv"), index=False)
+    flights.unlink()
+    env = {**os.environ, "FLIGHTPATH_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dg")}
+    flightpath = Path(sys.executable).parent / "flightpath"
+    ingested = subprocess.run(
+        [str(flightpath), "ingest", "--through", DAYS[0], "--quiet"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert ingested.returncode == 1, ingested.stdout + ingested.stderr
+    assert f"{DAYS[0]}.csv landed: only Parquet is accepted" in ingested.stdout + ingested.stderr
