@@ -17,7 +17,7 @@ GROUP = "validation"
 MAX_QUARANTINE_SHARE = 0.05  # more than this in one day points at the feed, not at a few bad rows
 
 
-def _validated_asset(
+def validated_asset(
     contract: Contract, judge: Callable[[pd.DataFrame, date, Lake], Verdict], references: list[str]
 ) -> dg.AssetsDefinition:
     table = contract.table
@@ -112,5 +112,5 @@ def _source_file(raw: pd.DataFrame) -> str:
     return str(raw[SOURCE_FILE].iloc[0]) if len(raw) else ""
 
 
-validate_flights = _validated_asset(FLIGHTS, judge_landed_flights, ["raw_airlines", "airports"])
-validate_weather = _validated_asset(WEATHER, judge_landed_weather, [])
+validate_flights = validated_asset(FLIGHTS, judge_landed_flights, ["raw_airlines", "airports"])
+validate_weather = validated_asset(WEATHER, judge_landed_weather, [])

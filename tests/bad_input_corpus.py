@@ -232,6 +232,15 @@ def _arrival_before_departure(source: Source) -> pd.DataFrame:
     return frame
 
 
+def _sub_microsecond_repeat(source: Source) -> pd.DataFrame:
+    # The same flight again, its departure hour 100 ns later: the lake stores microseconds, so
+    # once written the two rows would be one key twice.
+    frame = source.flights
+    again = frame.iloc[[40]].copy()
+    again["time_hour"] = again["time_hour"].str.replace("Z", ".0000001Z")
+    return pd.concat([frame, again], ignore_index=True)
+
+
 def _infinite_delays(source: Source) -> pd.DataFrame:
     # A feed that writes "no delay measured" as an infinity; it must not stop the day.
     frame = source.flights.copy()
@@ -344,6 +353,15 @@ CASES: tuple[Case, ...] = (
         appended=2,
         reason="duplicate_row: ",
         row_reasons=("same as row 5", "same as row 6"),
+    ),
+    Case(
+        "sub_microsecond_repeat",
+        "flights",
+        Expect.QUARANTINE,
+        _sub_microsecond_repeat,
+        rule="duplicate_row",
+        appended=1,
+        reason="duplicate_row: same as row 40",
     ),
     Case(
         "another_days_rows",

@@ -56,7 +56,8 @@ def _coerce(values: pd.Series, kind: Kind) -> tuple[pd.Series, np.ndarray]:
         stamps = pd.to_datetime(
             values.astype("string"), utc=True, errors="coerce", format="ISO8601"
         )
-        return stamps, present & stamps.isna().to_numpy()
+        # The lake stores microseconds: rows judged distinct here must stay distinct there.
+        return stamps.dt.floor("us"), present & stamps.isna().to_numpy()
     numbers = pd.to_numeric(values, errors="coerce")
     bad = present & numbers.isna().to_numpy()
     if kind is Kind.INTEGER:
