@@ -257,9 +257,9 @@ def test_a_symlink_is_refused_naming_it(
     lake = make_resources(fresh_home)["lake"]
     assert not lake.partition_path("raw_flights", DAY).exists()  # type: ignore[attr-defined]
 
-    outside.unlink()  # a dangling link must not stop the sensor either
-    _age(link, hours=0)
-    assert _tick(instance, landing, None).run_requests is not None
+    outside.unlink()  # a dangling link does not stop the sensor: its day fails naming it
+    (dangling,) = _daily_requests(_tick(instance, landing, None))
+    assert f"{link} is a symbolic link" in _error(_run(fresh_home, dangling))
 
 
 def test_a_table_folder_resolving_outside_the_zone_is_refused(
