@@ -1,8 +1,7 @@
 """Ingestion: landed files copied into the lake's raw zone, each partition checked on arrival."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -41,14 +40,12 @@ raw_airports = _reference_asset("airports")
 raw_airlines = _reference_asset("airlines")
 
 
-def _land_partition(
-    landing: LandingZone, lake: Lake, table: str, day: date
-) -> tuple[pd.DataFrame, Path]:
-    """Copy the day's landed file into the raw zone, each row stamped with where it came from."""
+def _landed_rows(landing: LandingZone, table: str, day: date) -> pd.DataFrame:
+    """The day's landed file, each row stamped with where it came from."""
     raw = landing.read_day(table, day)
     raw[SOURCE_FILE] = str(landing.day_path(table, day))
     raw[SOURCE_ROW] = range(len(raw))
-    return raw, lake.write_partition(f"raw_{table}", day, raw)
+    return raw
 
 
 def _raw_daily_asset(
@@ -67,22 +64,31 @@ def _raw_daily_asset(
         check_specs=check_specs(key, rules),
         description=(
             f"The day's landed `{table}` file, as delivered, plus its source file and row. "
-            "Each Great Expectations rule is a check: partition-wide failures block downstream, "
-            "row failures warn (those rows are quarantined by the validation step)."
+            "Each Great Expectations rule is a check: partition-wide failures and rules that "
+            "cannot run block (the partition keeps its previous file), row failures warn (those "
+            "rows are quarantined by the validation step)."
         ),
         kinds={"parquet", "great_expectations"},
     )
     def _raw_daily(
         context: dg.AssetExecutionContext, landing: LandingZone, lake: Lake
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
         day = partition_day(context)
-        raw, path = _land_partition(landing, lake, table, day)
+        source = landing.day_path(table, day)
+        raw = _landed_rows(landing, table, day)
         verdict = judge(raw, day, lake)
-        return materialized(
+        checks = check_results(key, verdict.outcomes, verdict.row_count, str(source))
+        if verdict.blocking_failures:
+            # The raw partition is replaced only by a file that passes: until then the lake keeps
+            # the previous raw day, consistent with the validated rows made from it.
+            yield from checks
+            verdict.raise_if_blocked(str(source))
+        path = lake.write_partition(f"raw_{table}", day, raw)
+        yield materialized(
             raw,
             path,
             metadata={"rows_to_quarantine": len(verdict.quarantine)},
-            check_results=check_results(key, verdict.outcomes, verdict.row_count),
+            check_results=checks,
         )
 
     return _raw_daily

@@ -9,7 +9,7 @@ import pandas as pd
 from assets.ingestion import judge_landed_flights, judge_landed_weather
 from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
-from assets.quality.contracts import FLIGHTS, WEATHER, Contract
+from assets.quality.contracts import FLIGHTS, SOURCE_FILE, WEATHER, Contract
 from assets.quality.verdict import Verdict
 from resources.lake import Lake
 
@@ -17,7 +17,7 @@ GROUP = "validation"
 MAX_QUARANTINE_SHARE = 0.05  # more than this in one day points at the feed, not at a few bad rows
 
 
-def _validated_asset(
+def validated_asset(
     contract: Contract, judge: Callable[[pd.DataFrame, date, Lake], Verdict], references: list[str]
 ) -> dg.AssetsDefinition:
     table = contract.table
@@ -49,17 +49,22 @@ def _validated_asset(
                 blocking=True,
                 description=f"{' + '.join(contract.key)} is unique in the written partition",
             ),
+            # Blocking: a day with this many bad rows points at the feed, and the rows that
+            # survived are not a fair sample of the day for the features downstream.
             dg.AssetCheckSpec(
                 "quarantine_share",
                 asset=valid_key,
+                blocking=True,
                 description=f"at most {MAX_QUARANTINE_SHARE:.0%} of the day's rows quarantined",
             ),
         ],
     )
     def _validate(context: dg.AssetExecutionContext, lake: Lake) -> Iterator[object]:
         day = partition_day(context)
-        verdict = judge(lake.read_partition(f"raw_{table}", day), day, lake)
-        verdict.raise_if_blocked(f"raw_{table} partition {day}")
+        raw = lake.read_partition(f"raw_{table}", day)
+        verdict = judge(raw, day, lake)
+        verdict.raise_if_blocked(str(lake.partition_path(f"raw_{table}", day)))
+        named = {"source_file": _source_file(raw), "columns": ", ".join(contract.key)}
         valid_path = lake.write_partition(table, day, verdict.valid)
         quarantine_path = lake.write_partition(f"quarantine_{table}", day, verdict.quarantine)
 
@@ -82,19 +87,30 @@ def _validated_asset(
             asset_key=valid_key,
             check_name="key_unique",
             passed=duplicates == 0,
-            metadata={"duplicate_keys": duplicates},
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"duplicate_keys": duplicates, **named},
         )
         share = len(verdict.quarantine) / verdict.row_count if verdict.row_count else 0.0
         yield dg.AssetCheckResult(
             asset_key=valid_key,
             check_name="quarantine_share",
             passed=share <= MAX_QUARANTINE_SHARE,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"quarantined_rows": len(verdict.quarantine), "share": share},
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "quarantined_rows": len(verdict.quarantine),
+                "share": share,
+                "rows_by_rule": dg.MetadataValue.json(by_rule.to_dict()),
+                **named,
+            },
         )
 
     return _validate
 
 
-validate_flights = _validated_asset(FLIGHTS, judge_landed_flights, ["raw_airlines", "airports"])
-validate_weather = _validated_asset(WEATHER, judge_landed_weather, [])
+def _source_file(raw: pd.DataFrame) -> str:
+    """The landed file a raw partition was copied from (every row carries it)."""
+    return str(raw[SOURCE_FILE].iloc[0]) if len(raw) else ""
+
+
+validate_flights = validated_asset(FLIGHTS, judge_landed_flights, ["raw_airlines", "airports"])
+validate_weather = validated_asset(WEATHER, judge_landed_weather, [])

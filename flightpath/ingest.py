@@ -1,7 +1,6 @@
 """Materialise what has landed, in process, on the persistent Dagster instance."""
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -27,29 +26,24 @@ def ingest(through: date, force: bool = False, progress: bool = True) -> RunSumm
     """Reference tables, then `daily_ingest` for each landed day up to `through`.
 
     Days already materialised are skipped unless `force`; a failing day is reported and the
-    others go on, as they would under the landing sensor.
+    others go on, as they would under the landing sensor. Every day runs all its daily tables:
+    one whose file is missing or in another format fails the day, naming that file.
     """
-    from pipelines.jobs import DAILY_ASSETS
-
     landing = LandingZone(root=str(landing_root()))
-    tables_by_day: dict[str, list[str]] = {}
-    for table in DAILY_TABLES:
-        for landed in landing.landed_days(table):
-            if landed.day <= through:
-                tables_by_day.setdefault(landed.day.isoformat(), []).append(table)
+    days = sorted(
+        {landed.day.isoformat() for table in DAILY_TABLES for landed in landing.landed_days(table)
+         if landed.day <= through}
+    )  # fmt: skip
     with _instance() as instance:
         summary = RunSummary()
         if not _run_once("reference_ingest", instance, summary):
             return summary
-        # A day is done when every table that landed for it is (weather misses 2013-12-31).
+        # A day is done only when every table it expects is in the lake.
         materialised = {table: _materialised(instance, table) for table in DAILY_TABLES}
-        done = {
-            d for d, tables in tables_by_day.items() if all(d in materialised[t] for t in tables)
-        }
+        done = {d for d in days if all(d in materialised[t] for t in DAILY_TABLES)}
         _run_days(
-            "daily_ingest", sorted(tables_by_day), instance, summary, progress,
+            "daily_ingest", days, instance, summary, progress,
             skip=set() if force else done,
-            selection=lambda day: [k for t in tables_by_day[day] for k in DAILY_ASSETS[t]],
         )  # fmt: skip
         return summary
 
@@ -130,7 +124,6 @@ def _run_days(
     summary: RunSummary,
     progress: bool,
     skip: set[str],
-    selection: Callable[[str], list[str]] | None = None,
 ) -> None:
     definition = _job(job)
     for day in tqdm(days, desc=job, unit="day", disable=not progress):
@@ -140,7 +133,6 @@ def _run_days(
         result = definition.execute_in_process(
             partition_key=day,
             instance=instance,
-            asset_selection=[dg.AssetKey(k) for k in selection(day)] if selection else None,
             raise_on_error=False,
             run_config=QUIET,
         )

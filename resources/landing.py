@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -12,9 +13,11 @@ import pandas as pd
 
 from resources.parquet_files import UnreadableFileError, read_parquet_file, write_atomically
 
-DAILY_TABLES = ("flights", "weather")
+DAILY_TABLES = ("flights", "weather")  # a day is complete only when each of these landed
 REFERENCE_TABLES = ("planes", "airports", "airlines")
 CLOCK_FILE = "clock.json"  # the instant the streamed feed has delivered events up to
+# Names writers give a file while it is still being written (rsync, curl, browsers, our own).
+WRITER_TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".inprogress")
 
 
 class LandingFileError(ValueError):
@@ -62,8 +65,8 @@ class LandingZone(dg.ConfigurableResource):
 
     def read_day(self, table: str, day: date) -> pd.DataFrame:
         path = self.day_path(table, day)
-        if not path.exists():
-            others = sorted(p.name for p in path.parent.glob(f"{day.isoformat()}.*"))
+        if not path.exists() and not path.is_symlink():
+            others = sorted(p.name for p in self._delivered(table) if _day_of(p) == day)
             if others:
                 raise LandingFileError(
                     f"{path} is missing but {', '.join(others)} landed: only Parquet is accepted"
@@ -75,21 +78,54 @@ class LandingZone(dg.ConfigurableResource):
         return self._read(self.reference_path(name))
 
     def landed_days(self, table: str) -> list[LandedFile]:
-        """Every daily file of `table`, oldest day first; writers' temp files are skipped."""
-        files = []
-        for path in sorted((Path(self.root) / table).glob("*.parquet")):
-            try:
-                day = date.fromisoformat(path.stem)
-            except ValueError:
-                continue  # not a day file; a person will see it in the folder, not in the graph
-            files.append(LandedFile(table, day, path, path.stat().st_mtime_ns))
-        return files
+        """Every file delivered for a day of `table` (Parquet or not), oldest day first.
 
-    @staticmethod
-    def _read(path: Path) -> pd.DataFrame:
+        Files still being written are skipped; one in another format is listed, so that its day
+        is run and fails naming it rather than passing without the table.
+        """
+        files = []
+        for path in self._delivered(table):
+            day = _day_of(path)
+            if day is not None:  # anything else is not a day file: a person sees it in the folder
+                # lstat: a symbolic link is listed (and refused when read), even when dangling.
+                files.append(LandedFile(table, day, path, path.lstat().st_mtime_ns))
+        return sorted(files, key=lambda landed: (landed.day, landed.path.name))
+
+    def _delivered(self, table: str) -> list[Path]:
+        folder = Path(self.root) / table
+        if not folder.is_dir():
+            return []
+        return [
+            path
+            for path in folder.iterdir()
+            if not path.name.startswith((".", "~")) and not path.name.endswith(WRITER_TEMP_SUFFIXES)
+        ]
+
+    def _read(self, path: Path) -> pd.DataFrame:
+        self._refuse_outside(path)
         try:
             return read_parquet_file(path)
         except UnreadableFileError as error:
             raise LandingFileError(
                 f"{error}. The file stays in the landing zone: re-land it and re-run the partition."
             ) from error
+
+    def _refuse_outside(self, path: Path) -> None:
+        """Only files delivered into the zone are read: a link could point at anything."""
+        if path.is_symlink():
+            raise LandingFileError(
+                f"{path} is a symbolic link (to {os.readlink(path)}): the landing zone accepts "
+                "only files delivered into it. Replace it with the file itself."
+            )
+        if not path.resolve().is_relative_to(Path(self.root).resolve()):
+            raise LandingFileError(
+                f"{path} resolves to {path.resolve()}, outside the landing zone {self.root}"
+            )
+
+
+def _day_of(path: Path) -> date | None:
+    """The day a file such as `2013-01-05.parquet` (or `2013-01-05.csv`) was delivered for."""
+    try:
+        return date.fromisoformat(path.name.split(".", 1)[0])
+    except ValueError:
+        return None

@@ -100,6 +100,19 @@ def _set(table: str, rows: tuple[int, ...], **values: object) -> Callable[[Sourc
     return build
 
 
+def _set_number(
+    table: str, row: int, column: str, value: float
+) -> Callable[[Source], pd.DataFrame]:
+    """A number too large for the column's integer type: the feed writes the column as floats."""
+
+    def build(source: Source) -> pd.DataFrame:
+        frame = _frame(table)(source).astype({column: "float64"})
+        frame.loc[row, column] = value
+        return frame
+
+    return build
+
+
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
@@ -219,6 +232,32 @@ def _arrival_before_departure(source: Source) -> pd.DataFrame:
     return frame
 
 
+def _sub_microsecond_repeat(source: Source) -> pd.DataFrame:
+    # The same flight again, its departure hour 100 ns later: the lake stores microseconds, so
+    # once written the two rows would be one key twice.
+    frame = source.flights
+    again = frame.iloc[[40]].copy()
+    again["time_hour"] = again["time_hour"].str.replace("Z", ".0000001Z")
+    return pd.concat([frame, again], ignore_index=True)
+
+
+def _infinite_delays(source: Source) -> pd.DataFrame:
+    # A feed that writes "no delay measured" as an infinity; it must not stop the day.
+    frame = source.flights.copy()
+    frame.loc[33, "dep_delay"] = float("inf")
+    frame.loc[34, "arr_delay"] = float("-inf")
+    return frame
+
+
+def _missing_tailnums(source: Source) -> pd.DataFrame:
+    frame = source.flights.copy()
+    frame.loc[: TAILNUM_GAPS - 1, "tailnum"] = None
+    return frame
+
+
+TAILNUM_GAPS = 100  # of 943 flights: more than the 5% the rule allows
+
+
 # --- the corpus ---------------------------------------------------------------------------------
 
 CASES: tuple[Case, ...] = (
@@ -314,6 +353,15 @@ CASES: tuple[Case, ...] = (
         appended=2,
         reason="duplicate_row: ",
         row_reasons=("same as row 5", "same as row 6"),
+    ),
+    Case(
+        "sub_microsecond_repeat",
+        "flights",
+        Expect.QUARANTINE,
+        _sub_microsecond_repeat,
+        rule="duplicate_row",
+        appended=1,
+        reason="duplicate_row: same as row 40",
     ),
     Case(
         "another_days_rows",
@@ -433,6 +481,122 @@ CASES: tuple[Case, ...] = (
         bad_rows=(10,),
         appended=1,
         reason="observation_unique: origin=",
+    ),
+    Case(
+        "infinite_delays",
+        "flights",
+        Expect.QUARANTINE,
+        _infinite_delays,
+        rule="delay_in_range",
+        bad_rows=(33, 34),
+        reason="delay_in_range: ",
+        row_reasons=("dep_delay=inf", "arr_delay=-inf"),
+    ),
+    Case(
+        "enormous_delay",
+        "flights",
+        Expect.QUARANTINE,
+        _set("flights", (35,), arr_delay=1e13),
+        rule="delay_in_range",
+        bad_rows=(35,),
+        reason="arr_delay=10000000000000.0",
+    ),
+    Case(
+        "enormous_minute",
+        "flights",
+        Expect.QUARANTINE,
+        _set_number("flights", 36, "minute", 1e13),
+        rule="calendar_valid",
+        bad_rows=(36,),
+        reason="minute=10000000000000",
+    ),
+    Case(
+        "enormous_arrival_clock",
+        "flights",
+        Expect.QUARANTINE,
+        _set_number("flights", 39, "sched_arr_time", 1e13),
+        rule="calendar_valid",
+        bad_rows=(39,),
+        reason="sched_arr_time=10000000000000",
+    ),
+    Case(
+        "enormous_year",
+        "flights",
+        Expect.QUARANTINE,
+        _set_number("flights", 41, "year", 1e13),
+        rule="on_partition_day",
+        bad_rows=(41,),
+        reason="flight_date=NaT",
+    ),
+    Case(
+        "integer_beyond_int64",
+        "flights",
+        Expect.QUARANTINE,
+        _set_number("flights", 37, "flight", 1e20),
+        rule="column_types",
+        bad_rows=(37,),
+        reason="flight=1e+20 is not a valid integer",
+    ),
+    Case(
+        "departure_hour_centuries_ahead",
+        "flights",
+        Expect.QUARANTINE,
+        _set("flights", (38,), time_hour="2250-01-02T10:00:00Z"),
+        rule="on_partition_day",
+        bad_rows=(38,),
+        reason="on_partition_day: sched_dep_utc=NaT",
+    ),
+    Case(
+        "unknown_origin",
+        "flights",
+        Expect.QUARANTINE,
+        _set("flights", (80,), origin="BOS"),
+        rule="origin_known",
+        bad_rows=(80,),
+        reason="origin='BOS'",
+    ),
+    Case(
+        "air_time_out_of_range",
+        "flights",
+        Expect.QUARANTINE,
+        _set("flights", (90, 91), air_time=0.0),
+        rule="air_time_in_range",
+        bad_rows=(90, 91),
+        reason="air_time=0.0",
+    ),
+    Case(
+        "tailnum_mostly_missing",
+        "flights",
+        Expect.WARN,
+        _missing_tailnums,
+        rule="tailnum_mostly_present",
+    ),
+    Case(
+        "weather_null_origin",
+        "weather",
+        Expect.QUARANTINE,
+        _set("weather", (3,), origin=None),
+        rule="required_values_present",
+        bad_rows=(3,),
+        reason="origin=<NA>",
+    ),
+    Case(
+        "weather_another_days_hour",
+        "weather",
+        Expect.QUARANTINE,
+        _set("weather", (40,), time_hour="2031-01-02T05:00:00Z"),
+        rule="on_partition_day",
+        bad_rows=(40,),
+        reason="time_hour=Timestamp('2031-01-02",
+    ),
+    Case(
+        "weather_bad_hour",
+        "weather",
+        Expect.QUARANTINE,
+        _set("weather", (41,), hour=25),
+        rule="calendar_valid",
+        bad_rows=(41,),
+        reason="hour=25",
     ),
 )
 CASES_BY_NAME = {case.name: case for case in CASES}

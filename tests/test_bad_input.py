@@ -161,7 +161,18 @@ def test_corpus_covers_every_kind_of_bad_input(corpus: dict[str, WrittenCase]) -
         "arrival_after_departure",
         "readings_in_range",
         "observation_unique",
+        "origin_known",
+        "air_time_in_range",
+        "calendar_valid",
     } <= quarantine_rules
+    weather_rules = {
+        c.rule for c in CASES if c.table == "weather" and c.expect is Expect.QUARANTINE
+    }
+    assert {"required_values_present", "on_partition_day", "calendar_valid"} <= weather_rules
+    assert {c.rule for c in CASES if c.expect is Expect.WARN} == {
+        "no_unexpected_columns",
+        "tailnum_mostly_present",
+    }
     # Row cases corrupt a few rows only: almost all of the real day must survive.
     for case in CASES:
         if case.expect is Expect.QUARANTINE:
@@ -204,11 +215,16 @@ def test_partition_wide_problem_blocks_the_partition(
     _, verdict = _judge(corpus[case.name], reference_lake)
 
     assert _failed_rules(verdict, Action.BLOCK) == {case.rule}
-    assert [o.rule.name for o in verdict.blocking_failures] == [case.rule]
+    # Besides the partition-wide rule, only rules that could not run (their column is missing)
+    # block: no row was judged by them.
+    blocking = {o.rule.name: o for o in verdict.blocking_failures}
+    assert case.rule in blocking
+    assert all(o.could_not_run for name, o in blocking.items() if name != case.rule)
     with pytest.raises(PartitionBlockedError) as raised:
-        verdict.raise_if_blocked(f"raw_{case.table} partition {DAY}")
+        verdict.raise_if_blocked(str(corpus[case.name].path))
     assert f"{case.rule}: " in str(raised.value)
     assert case.error in str(raised.value)
+    assert str(corpus[case.name].path) in str(raised.value)
 
 
 def test_missing_column_is_named_as_missing(
@@ -221,7 +237,7 @@ def test_missing_column_is_named_as_missing(
 
 
 @pytest.mark.parametrize("case", _cases(Expect.WARN))
-def test_extra_column_warns_and_keeps_every_row(
+def test_warning_keeps_every_row(
     case: Case,
     corpus: dict[str, WrittenCase],
     source: Source,
@@ -230,7 +246,7 @@ def test_extra_column_warns_and_keeps_every_row(
     written = corpus[case.name]
     raw, verdict = _judge(written, reference_lake)
     extra = set(raw.columns) - set(CONTRACTS[case.table].columns) - {SOURCE_FILE, SOURCE_ROW}
-    assert extra  # the case really adds a column
+    assert bool(extra) == (case.rule == "no_unexpected_columns")  # only that case adds one
 
     assert _failed_rules(verdict, Action.WARN) == {case.rule}
     assert not verdict.blocking_failures
@@ -427,18 +443,20 @@ def test_bad_rows_reach_quarantine_and_a_rerun_changes_nothing(
 def test_missing_column_fails_the_blocking_check_and_stops_flights(
     fresh_home: Path, source: Source
 ) -> None:
-    write_case(CASES_BY_NAME["missing_column"], source, fresh_home / "landing")
+    written = write_case(CASES_BY_NAME["missing_column"], source, fresh_home / "landing")
 
     result = _materialize(fresh_home, DAY)
 
     assert not result.success
-    # The raw copy lands (a person can inspect it in the lake); the step then fails on the check.
-    assert _materialized(result) == {"raw_flights"}
+    # The file is refused before it reaches the lake: it waits in the landing zone to be re-landed.
+    assert _materialized(result) == set()
     failures = result.get_step_failure_events()
     assert [event.step_key for event in failures] == ["raw_flights"]
     error = failures[0].step_failure_data.error
     assert error is not None
-    assert "raw_flights: required_columns" in error.to_string()
+    # The failure names the file, the rule and the column.
+    assert f"{written.path} cannot be validated: required_columns: " in error.to_string()
+    assert "[columns: dest]" in error.to_string()
     started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
     assert started == ["raw_flights"]  # validate_flights never ran
 
@@ -451,13 +469,15 @@ def test_missing_column_fails_the_blocking_check_and_stops_flights(
     assert required.passed is False
     assert required.severity is dg.AssetCheckSeverity.ERROR
     assert "dest" in str(required.metadata["observed"].value)
+    assert required.metadata["columns"].value == "dest"
+    assert required.metadata["source_file"].value == str(written.path)
     assert evaluations["not_empty"].passed is True
     assert evaluations["not_empty"].severity is dg.AssetCheckSeverity.ERROR
     assert "flights" not in _materialized(result)
     assert "quarantine_flights" not in _materialized(result)
     lake = _lake(fresh_home)
-    assert not lake.partition_path("flights", DAY).exists()
-    assert not lake.partition_path("quarantine_flights", DAY).exists()
+    for table in ("raw_flights", "flights", "quarantine_flights"):
+        assert not lake.partition_path(table, DAY).exists(), table
 
 
 def test_rules_that_cannot_run_say_why(

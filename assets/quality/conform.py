@@ -11,6 +11,8 @@ import pandas as pd
 from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW, Contract, Kind
 from assets.quality.rules import shown
 
+INT64_LIMIT = 2.0**63
+
 
 @dataclass
 class Conformed:
@@ -54,13 +56,16 @@ def _coerce(values: pd.Series, kind: Kind) -> tuple[pd.Series, np.ndarray]:
         stamps = pd.to_datetime(
             values.astype("string"), utc=True, errors="coerce", format="ISO8601"
         )
-        return stamps, present & stamps.isna().to_numpy()
+        # The lake stores microseconds: rows judged distinct here must stay distinct there.
+        return stamps.dt.floor("us"), present & stamps.isna().to_numpy()
     numbers = pd.to_numeric(values, errors="coerce")
     bad = present & numbers.isna().to_numpy()
     if kind is Kind.INTEGER:
-        fractional = numbers.notna().to_numpy() & (numbers.fillna(0) % 1 != 0).to_numpy()
-        numbers = numbers.where(~fractional)
-        return numbers.astype("Int64"), bad | fractional
+        # Infinities and numbers past int64 are as unreadable as fractions.
+        floats = numbers.astype("float64")
+        whole = (floats % 1 == 0) & floats.abs().lt(INT64_LIMIT)
+        not_integer = numbers.notna().to_numpy() & ~whole.to_numpy()
+        return numbers.where(~not_integer).astype("Int64"), bad | not_integer
     return numbers.astype("float64"), bad
 
 

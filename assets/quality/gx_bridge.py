@@ -45,20 +45,28 @@ def run_suite(
 
     failed: dict[str, set[int]] = defaultdict(set)
     passed: dict[str, bool] = {}
+    errored: set[str] = set()
     observed: dict[str, list[str]] = defaultdict(list)
+    failing_columns: dict[str, list[str]] = defaultdict(list)
     row_reasons: dict[int, list[str]] = defaultdict(list)
     for result in validation.results:
         config = result.expectation_config
         assert config is not None  # a suite's results always carry their expectation
         rule = by_name[config.meta["rule"]]
         passed[rule.name] = passed.get(rule.name, True) and bool(result.success)
+        columns = _columns(config.kwargs) or _table_columns(result.result)
+        if not result.success:
+            failing_columns[rule.name].extend(
+                c for c in columns if c not in failing_columns[rule.name]
+            )
         error = _exception_message(result.exception_info)
         if error:
-            observed[rule.name].append(error)
+            # A rule that cannot run judged no row: letting the rows through would fail open.
+            errored.add(rule.name)
+            observed[rule.name].append(f"could not run on {', '.join(columns)}: {error}")
             continue
         rows = [int(row) for row in result.result.get("unexpected_index_list") or []]
         failed[rule.name].update(rows)
-        columns = _columns(config.kwargs)
         if rows:
             observed[rule.name].append(f"{len(rows)} rows fail on {', '.join(columns)}")
         elif not result.success:
@@ -69,7 +77,14 @@ def run_suite(
                 row_reasons[row].append(f"{rule.name}: {values}")
 
     outcomes = {
-        name: RuleOutcome(by_name[name], frozenset(failed[name]), ok, "; ".join(observed[name]))
+        name: RuleOutcome(
+            by_name[name],
+            frozenset(failed[name]),
+            ok,
+            "; ".join(observed[name]),
+            columns=tuple(failing_columns[name]),
+            could_not_run=name in errored,
+        )
         for name, ok in passed.items()
     }
     return SuiteReport(outcomes, dict(row_reasons))
@@ -82,6 +97,12 @@ def _columns(kwargs: dict) -> list[str]:
     if "column_A" in kwargs:
         return [kwargs["column_A"], kwargs["column_B"]]
     return list(kwargs.get("column_list") or [])
+
+
+def _table_columns(result: dict) -> list[str]:
+    """The columns a table expectation found missing or unexpected."""
+    mismatched = result.get("details", {}).get("mismatched", {})
+    return sorted(c for columns in mismatched.values() for c in columns)
 
 
 def _exception_message(info: dict | None) -> str | None:
@@ -103,20 +124,21 @@ def _describe_table_result(result: dict) -> str:
 
 
 def check_specs(asset: dg.AssetKey, rules: Sequence[Rule]) -> list[dg.AssetCheckSpec]:
-    """One Dagster check per rule; only partition-wide (BLOCK) rules stop downstream assets."""
+    """One Dagster check per rule. Every check can block: Dagster blocks downstream only on an
+    ERROR result, which a rule gives when it fails partition-wide or cannot run at all."""
     return [
         dg.AssetCheckSpec(
             rule.name,
             asset=asset,
             description=f"{rule.description} [{rule.action.value}]",
-            blocking=rule.action is Action.BLOCK,
+            blocking=True,
         )
         for rule in rules
     ]
 
 
 def check_results(
-    asset: dg.AssetKey, outcomes: Sequence[RuleOutcome], row_count: int
+    asset: dg.AssetKey, outcomes: Sequence[RuleOutcome], row_count: int, source_file: str
 ) -> list[dg.AssetCheckResult]:
     return [
         dg.AssetCheckResult(
@@ -125,11 +147,13 @@ def check_results(
             passed=outcome.passed,
             severity=(
                 dg.AssetCheckSeverity.ERROR
-                if outcome.rule.action is Action.BLOCK
+                if outcome.rule.action is Action.BLOCK or outcome.could_not_run
                 else dg.AssetCheckSeverity.WARN
             ),
             metadata={
                 "action": outcome.rule.action.value,
+                "source_file": dg.MetadataValue.path(source_file),
+                "columns": ", ".join(outcome.columns),
                 "failed_rows": len(outcome.failed_rows),
                 "failed_share": (len(outcome.failed_rows) / row_count) if row_count else 0.0,
                 "observed": outcome.observed or "as expected",

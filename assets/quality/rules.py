@@ -25,6 +25,13 @@ class RuleOutcome:
     failed_rows: frozenset[int]  # row positions in the validated frame; empty for table rules
     passed: bool
     observed: str = ""  # what was seen, for a person reading the check
+    columns: tuple[str, ...] = ()  # the columns the failure is about
+    could_not_run: bool = False  # the rule raised: no row was judged by it
+
+    @property
+    def blocks(self) -> bool:
+        """A partition-wide rule failed, or a rule could not run: nothing of the day is judged."""
+        return self.could_not_run or (self.rule.action is Action.BLOCK and not self.passed)
 
 
 # Rules enforced outside Great Expectations because they decide how a row is even read.

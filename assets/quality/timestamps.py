@@ -15,6 +15,11 @@ from flightpath.keys import flight_ids
 
 NEW_YORK = "America/New_York"
 
+# Beyond these, no clock reading or delay means anything, and pandas' nanosecond instants
+# overflow: such a value leaves the derived time empty and its range rule quarantines the row.
+MAX_MINUTES = 10 * 366 * 24 * 60
+YEARS = (1900, 2199)
+
 
 def local_date(frame: pd.DataFrame) -> pd.Series:
     """`year`/`month`/`day` as a date (midnight); NaT where they do not make a date."""
@@ -23,13 +28,20 @@ def local_date(frame: pd.DataFrame) -> pd.Series:
 
 
 def minutes(values: pd.Series) -> pd.Series:
-    return pd.to_timedelta(values.astype("float64"), unit="min")
+    """Minutes as durations; NaT where missing, infinite or beyond `MAX_MINUTES`."""
+    numbers = values.astype("float64")
+    return pd.to_timedelta(numbers.where(numbers.abs() <= MAX_MINUTES), unit="min")
 
 
 def clock_minutes(hhmm: pd.Series) -> pd.Series:
     """An HHMM clock reading (e.g. 1545) as a duration since local midnight."""
     values = hhmm.astype("float64")
-    return pd.to_timedelta((values // 100) * 60 + values % 100, unit="min")
+    return minutes((values // 100) * 60 + values % 100)
+
+
+def later(instants: pd.Series, durations: pd.Series) -> pd.Series:
+    """`instants + durations`, NaT where an instant's year is outside YEARS (so no overflow)."""
+    return instants.where(instants.dt.year.between(*YEARS)) + durations
 
 
 def add_flight_times(frame: pd.DataFrame, timezones: Mapping[str, str]) -> pd.DataFrame:
@@ -40,16 +52,16 @@ def add_flight_times(frame: pd.DataFrame, timezones: Mapping[str, str]) -> pd.Da
     """
     out = frame.copy()
     out["flight_date"] = local_date(out)
-    out["sched_dep_utc"] = out["time_hour"] + minutes(out["minute"])
-    out["dep_utc"] = out["sched_dep_utc"] + minutes(out["dep_delay"])
-    local_arrival = out["flight_date"] + clock_minutes(out["sched_arr_time"])
+    out["sched_dep_utc"] = later(out["time_hour"], minutes(out["minute"]))
+    out["dep_utc"] = later(out["sched_dep_utc"], minutes(out["dep_delay"]))
+    local_arrival = later(out["flight_date"], clock_minutes(out["sched_arr_time"]))
     sched_arr = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
     zones = out["dest"].map(timezones)
     for zone, rows in out.groupby(zones, dropna=True).groups.items():
         sched_arr.loc[rows] = _to_utc(local_arrival.loc[rows], str(zone))
     next_day = sched_arr < out["sched_dep_utc"]
     out["sched_arr_utc"] = sched_arr.where(~next_day, sched_arr + pd.Timedelta(days=1))
-    out["arr_utc"] = out["sched_arr_utc"] + minutes(out["arr_delay"])
+    out["arr_utc"] = later(out["sched_arr_utc"], minutes(out["arr_delay"]))
     out["flight_id"] = flight_ids(
         out["carrier"], out["flight"], out["origin"], out["sched_dep_utc"]
     )

@@ -14,7 +14,7 @@ import pandas as pd
 from assets.quality.conform import conform
 from assets.quality.contracts import FLIGHTS, SOURCE_FILE, SOURCE_ROW, WEATHER, Contract
 from assets.quality.gx_bridge import run_suite
-from assets.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule, RuleOutcome
+from assets.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Rule, RuleOutcome
 from assets.quality.suites import (
     FLIGHT_DERIVED,
     FLIGHT_RULES,
@@ -45,11 +45,16 @@ class Verdict:
 
     @property
     def blocking_failures(self) -> list[RuleOutcome]:
-        return [o for o in self.outcomes if o.rule.action is Action.BLOCK and not o.passed]
+        return [o for o in self.outcomes if o.blocks]
 
     def raise_if_blocked(self, where: str) -> None:
+        """Raise naming `where` (the file), each blocking rule, what it saw and on which columns."""
         if self.blocking_failures:
-            details = "; ".join(f"{o.rule.name}: {o.observed}" for o in self.blocking_failures)
+            details = "; ".join(
+                f"{o.rule.name}: {o.observed}"
+                + (f" [columns: {', '.join(o.columns)}]" if o.columns else "")
+                for o in self.blocking_failures
+            )
             raise PartitionBlockedError(f"{where} cannot be validated: {details}")
 
 
