@@ -139,9 +139,10 @@ def write_unless_newer_online(
 def entity_rows(
     snapshot: pd.DataFrame, key: str, columns: list[str], as_of: datetime
 ) -> pd.DataFrame:
-    """One row per entity: every probe of an entity reads the same windows at `as_of`."""
+    """One row per entity, in key order: every probe of an entity reads the same windows at
+    `as_of`, and the snapshot's probes come in no set order (the file must not change with it)."""
     rows = snapshot.dropna(subset=[key]).drop_duplicates(subset=[key])[[key, *columns]]
-    return rows.assign(as_of=as_of).reset_index(drop=True)
+    return rows.sort_values(key).assign(as_of=as_of).reset_index(drop=True)
 
 
 class TrainingWindow(dg.Config):
