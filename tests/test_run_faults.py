@@ -13,12 +13,18 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
+from dagster._core.definitions.automation_tick_evaluation_context import (
+    AutomationTickEvaluationContext,
+)
 from dagster._core.events import DagsterEventType
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import EmptyWorkspaceTarget
 from dagster._daemon.monitoring import execute_run_monitoring_iteration
 from dagster._daemon.monitoring.concurrency import execute_concurrency_slots_iteration
 
+from assets.features.feature_store import ONLINE_STORE_POOL
+from pipelines.automation import automation
 from pipelines.definitions import build_definitions
 from resources.feature_store import FeatureStoreResource
 from resources.home import dagster_home
@@ -96,6 +102,10 @@ def test_a_killed_run_fails_and_reexecutes_to_the_same_outputs(
     with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
         try:
             run_id = _wait_for_step(instance, child, "online_features")
+            # The online store's one writer: this run holds the pool's only slot.
+            pool = instance.event_log_storage.get_concurrency_info(ONLINE_STORE_POOL)
+            assert pool.slot_count == 1
+            assert [slot.run_id for slot in pool.claimed_slots] == [run_id]
             _monitor(instance)  # quiet while the worker lives
             assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
         finally:
@@ -117,3 +127,37 @@ def test_a_killed_run_fails_and_reexecutes_to_the_same_outputs(
         assert retry.success
         assert "online_features" in {e.step_key for e in retry.get_step_success_events()}
     assert _written(home) == clean_run
+
+
+def test_automation_asks_for_a_run_per_day_not_a_backfill() -> None:
+    """A backfill counts a day done once its asset materialised, even when the day's blocking
+    check then failed its run: the group would read Success. Runs show their own failure."""
+    defs = build_definitions()
+
+    def tick(
+        instance: dg.DagsterInstance, cursor: AssetDaemonCursor
+    ) -> tuple[list, AssetDaemonCursor]:
+        requests, cursor, _ = AutomationTickEvaluationContext(
+            evaluation_id=cursor.evaluation_id + 1,
+            instance=instance,
+            asset_graph=defs.resolve_asset_graph(),
+            cursor=cursor,
+            materialize_run_tags={},
+            observe_run_tags={},
+            auto_observe_asset_keys=set(),
+            asset_selection=automation.asset_selection,
+            logger=LOG,
+            emit_backfills=automation.emit_backfills,  # as the daemon evaluates the sensor
+        ).evaluate()
+        return list(requests), cursor
+
+    with dg.instance_for_test() as instance:
+        for key in ("raw_planes", "feast_registry"):
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+        _, cursor = tick(instance, AssetDaemonCursor.empty())
+        for day in FEATURE_DAYS[-2:]:  # two days land and are validated
+            for key in ("flights", "weather"):
+                instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day))
+        requests, _ = tick(instance, cursor)
+    assert requests and not any(request.requires_backfill_daemon() for request in requests)
+    assert {request.partition_key for request in requests} == set(FEATURE_DAYS[-2:])
