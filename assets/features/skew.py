@@ -72,12 +72,15 @@ class _OfflineSnapshots:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
         self._built: dict[datetime, pd.DataFrame] = {}
+        self._rows: dict[tuple[str, datetime], pd.DataFrame] = {}
 
     def rows(self, view: str, instant: datetime) -> pd.DataFrame:
-        if instant not in self._built:
-            self._built[instant] = build_snapshot(self._lake, instant)
-        key, columns = ENTITY_VIEWS[view]
-        return entity_rows(self._built[instant], key, columns, instant)
+        if (view, instant) not in self._rows:
+            if instant not in self._built:
+                self._built[instant] = build_snapshot(self._lake, instant)
+            key, columns = ENTITY_VIEWS[view]
+            self._rows[view, instant] = entity_rows(self._built[instant], key, columns, instant)
+        return self._rows[view, instant]
 
     def row(self, view: str, instant: datetime, value: Any) -> pd.Series | None:
         """The key's offline row at `instant`; None where the snapshot has no such key."""
