@@ -28,11 +28,28 @@ def latest_feature_day(instance: dg.DagsterInstance) -> date | None:
     return date.fromisoformat(max(days)) if days else None
 
 
+# A retraining that crashed or was cancelled trained nothing: it starts no cool-down.
+NOT_RETRAINED = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+RETRAINED = [status for status in dg.DagsterRunStatus if status not in NOT_RETRAINED]
+
+
 def last_retrain_through(instance: dg.DagsterInstance) -> date | None:
-    """The day the latest retraining trained through, whatever asked for it or became of it."""
-    runs = instance.get_runs(dg.RunsFilter(job_name=retrain_job.name), limit=1)
+    """The day the latest retraining trained through, whatever asked for it, if it ran to the
+    end or is running: one the gate refused counts, one that crashed does not."""
+    runs = instance.get_runs(dg.RunsFilter(job_name=retrain_job.name, statuses=RETRAINED), limit=1)
     through = runs[0].tags.get(THROUGH) if runs else None
     return date.fromisoformat(through) if through else None
+
+
+def _run_key(instance: dg.DagsterInstance, through: date) -> str:
+    """One retraining per feed day, and a fresh key for each retry of one that crashed (the
+    daemon drops a request whose run key it has seen)."""
+    crashed = instance.get_runs_count(
+        dg.RunsFilter(
+            job_name=retrain_job.name, statuses=NOT_RETRAINED, tags={THROUGH: through.isoformat()}
+        )
+    )
+    return f"retrain@{through}" + (f"#retry{crashed}" if crashed else "")
 
 
 def retrain_request(
@@ -46,7 +63,7 @@ def retrain_request(
     except ValueError as error:
         return dg.SkipReason(str(error))
     return dg.RunRequest(
-        run_key=f"retrain@{through}",
+        run_key=_run_key(instance, through),
         run_config=config,
         tags={REASON: reason, THROUGH: through.isoformat(), TRIGGER: trigger, **(tags or {})},
     )
@@ -149,4 +166,7 @@ automation = dg.AutomationConditionSensorDefinition(
     minimum_interval_seconds=30,
     description="Declarative automation: a landed day's features, then its drift and live "
     "performance once its batch predictions exist.",
+    # A run per day, not a backfill: a backfill counts a day done once its asset materialised,
+    # so a day whose blocking check failed its run would still show the group as a success.
+    emit_backfills=False,
 )

@@ -8,8 +8,29 @@ from pathlib import Path
 HOME_VARIABLE = "FLIGHTPATH_HOME"
 DEFAULT_HOME = ".flightpath"
 
-# Kept out of the way of the user's own Dagster settings: telemetry off, nothing else.
-_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+# The local instance `flightpath dev` runs on. A user's own dagster.yaml is left alone; one an
+# older Flightpath wrote (telemetry only) is brought up to date.
+_OLDER_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+DAGSTER_YAML = """telemetry:
+  enabled: false
+# A run whose process died (kill -9, out of memory) is marked FAILURE within a poll instead of
+# staying STARTED forever; its pool slots are freed. Local runs are not resumed: re-execute
+# from failure.
+run_launcher:
+  module: pipelines.run_launcher
+  class: LocalRunLauncher
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 10
+  free_slots_after_run_end_seconds: 5
+# The only pool is `online_store` (online_features): one writer of the online store at a time.
+concurrency:
+  pools:
+    default_limit: 1
+    granularity: op
+"""
 
 
 def data_home() -> Path:
@@ -26,10 +47,10 @@ def lake_root() -> Path:
 
 
 def dagster_home() -> Path:
-    """Dagster's instance directory; created with a minimal dagster.yaml on first use."""
+    """Dagster's instance directory; created with Flightpath's dagster.yaml on first use."""
     path = data_home() / "dagster"
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
-    if not config.exists():
-        config.write_text(_DAGSTER_YAML)
+    if not config.exists() or config.read_text() == _OLDER_DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
     return path

@@ -8,11 +8,16 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from assets.features import feature_store, skew
 from assets.features.build import build_flight_features
+from assets.features.feature_store import flight_labels
+from assets.monitoring.live_performance import scored_flights
 from feature_repo.store import REPO
 from feature_repo.transforms import schedule_context
+from flightpath.models import features
+from flightpath.models.features import LABEL, LATE_MINUTES
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import LandingZone
@@ -37,14 +42,47 @@ def test_training_set_from_feast_equals_the_duckdb_join(feature_home: Path) -> N
             pd.testing.assert_series_equal(left.astype("float64"), right.astype("float64"),
                                            check_names=False)  # fmt: skip
         else:
-            assert (left.astype("string") == right.astype("string")).fillna(True).all(), column
+            left, right = left.astype("string"), right.astype("string")
+            # Missing on both sides is equal; missing on one side only is a difference.
+            same = (left == right).fillna(False) | (left.isna() & right.isna())
+            assert same.all(), (column, left[~same].head(), right[~same].head())
 
     source = labelled.set_index("flight_id").loc[direct.index]
-    labels = (source["arr_delay"] > 15).astype(int).to_numpy()
-    assert (from_feast.loc[direct.index, "is_delayed"].to_numpy() == labels).all()
+    labels = (source["arr_delay"] > LATE_MINUTES).astype(int).to_numpy()
+    assert (from_feast.loc[direct.index, LABEL].to_numpy() == labels).all()
     # The on-demand calendar matches the source's own local hour for every flight.
     hours = source["hour"].to_numpy()
     assert (from_feast.loc[direct.index, "sched_hour_local"].to_numpy() == hours).all()
+
+
+def test_training_and_live_label_flights_by_one_rule(
+    feature_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = date.fromisoformat(DAYS[-1])
+    flights = Lake(root=str(feature_home / "lake")).read_partition("flights", day)
+    lake = Lake(root=str(tmp_path / "lake"))
+    lake.write_partition("flights", day, flights)
+    predicted = flights[["flight_id"]].assign(model="lgbm:1", probability=0.5)
+    lake.write_partition("batch_predictions", day, predicted)
+
+    def labels() -> tuple[pd.Series, pd.Series]:
+        training = flight_labels(lake, day, day).set_index("flight_id")[LABEL]
+        live = scored_flights(lake, day).set_index("flight_id")["label"]
+        # Cancelled and diverted flights: unlabelled for training, left out live.
+        assert set(training.dropna().index) == set(live.index)
+        pd.testing.assert_series_equal(
+            training.loc[live.index].astype(int), live.astype(int), check_names=False
+        )
+        return training, live
+
+    _, live = labels()
+    late = flights.dropna(subset=["arr_delay"]).set_index("flight_id")["arr_delay"] > 15
+    assert (live.to_numpy() == late.loc[live.index].astype(int).to_numpy()).all()
+    assert 0 < live.sum() < len(live)
+    # Both follow the one definition: moving it moves both.
+    monkeypatch.setattr(features, "LATE_MINUTES", 60)
+    _, strict = labels()
+    assert strict.sum() < live.sum()
 
 
 def test_online_store_returns_the_snapshot(feature_home: Path) -> None:

@@ -1,7 +1,9 @@
 """Feast in the graph: the registry, the online store and point-in-time training sets."""
 
 import hashlib
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
@@ -12,11 +14,16 @@ from assets.metadata import file_version, materialized
 from assets.partitions import daily_partitions, partition_day
 from assets.quality.timestamps import NEW_YORK
 from feature_repo.store import REPO
-from flightpath.models.features import LABEL
+from flightpath.models.features import LABEL, label_sql
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
 GROUP = "features"
+# One writer at a time: a day's read-compare-write of the online store is not atomic across runs.
+ONLINE_STORE_POOL = "online_store"
 
 # Online entity views: the key they are read by, and the snapshot columns they hold.
 ENTITY_VIEWS = {
@@ -74,6 +81,7 @@ def end_of_day_utc(day: date) -> datetime:
     ),
     kinds={"feast", "duckdb"},
     automation_condition=after_upstream_days("raw_planes", "feast_registry"),
+    pool=ONLINE_STORE_POOL,
 )
 def online_features(
     context: dg.AssetExecutionContext, lake: Lake, feature_store: FeatureStoreResource
@@ -83,29 +91,58 @@ def online_features(
     snapshot = build_snapshot(lake, as_of)
     store = feature_store.store()
     keys: dict[str, int] = {}
+    kept: dict[str, int] = {}
     versions = []
     for view, (key, columns) in ENTITY_VIEWS.items():
         frame = entity_rows(snapshot, key, columns, as_of)
         path = lake.write_partition(f"online_snapshots/{view}", day, frame)
-        store.write_to_online_store(view, frame)
+        kept[view] = write_unless_newer_online(store, view, frame, as_of)
         keys[view] = len(frame)
         versions.append(file_version(path).value)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(keys.values()),
             "keys_per_view": dg.MetadataValue.json(keys),
+            # Keys a later day (or the stream) had already written: left as they were.
+            "kept_newer_online": dg.MetadataValue.json(kept),
             "as_of": as_of.isoformat(),
         },
         data_version=dg.DataVersion(hashlib.sha256("".join(versions).encode()).hexdigest()[:16]),
     )
 
 
+def online_instants(store: "FeatureStore", view: str, keys: Iterable[Any]) -> pd.Series:
+    """The instant each key's online row of `view` is as of (UTC); the epoch where it has none."""
+    key, columns = ENTITY_VIEWS[view]
+    response = store.get_online_features(
+        features=[f"{view}:{columns[0]}"], entity_rows=[{key: value} for value in keys]
+    )
+    seconds = response.to_dict(include_event_timestamps=True)[f"{columns[0]}__ts"]
+    return pd.Series(pd.to_datetime(seconds, unit="s", utc=True))
+
+
+def write_unless_newer_online(
+    store: "FeatureStore", view: str, frame: pd.DataFrame, as_of: datetime
+) -> int:
+    """Write `frame`'s rows except where the store holds a newer row; returns how many it kept.
+
+    Feast's SQLite store overwrites whatever it holds (Redis compares event times): an older
+    day's run finishing after a newer one's would otherwise put the past back online. Rows as
+    of the same instant are rewritten, so a corrected day can be re-materialised.
+    """
+    newer = (online_instants(store, view, frame[ENTITY_VIEWS[view][0]]) > as_of).to_numpy()
+    if not newer.all():
+        store.write_to_online_store(view, frame[~newer])
+    return int(newer.sum())
+
+
 def entity_rows(
     snapshot: pd.DataFrame, key: str, columns: list[str], as_of: datetime
 ) -> pd.DataFrame:
-    """One row per entity: every probe of an entity reads the same windows at `as_of`."""
+    """One row per entity, in key order: every probe of an entity reads the same windows at
+    `as_of`, and the snapshot's probes come in no set order (the file must not change with it)."""
     rows = snapshot.dropna(subset=[key]).drop_duplicates(subset=[key])[[key, *columns]]
-    return rows.assign(as_of=as_of).reset_index(drop=True)
+    return rows.sort_values(key).assign(as_of=as_of).reset_index(drop=True)
 
 
 class TrainingWindow(dg.Config):
@@ -159,8 +196,7 @@ def flight_labels(lake: Lake, start: date, end: date) -> pd.DataFrame:
     return lake.query(
         f"""
         SELECT flight_id, sched_dep_utc AS event_timestamp, sched_dep_utc,
-               CASE WHEN arr_delay IS NULL THEN NULL ELSE (arr_delay > 15)::INTEGER END
-                   AS {LABEL}
+               {label_sql()} AS {LABEL}
         FROM {lake.scan("flights")}
         WHERE date BETWEEN $start AND $end
         ORDER BY sched_dep_utc, flight_id

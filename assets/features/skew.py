@@ -2,14 +2,20 @@
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
 
 from assets.features.build import build_snapshot
-from assets.features.feature_store import ENTITY_VIEWS, entity_rows, online_features
+from assets.features.feature_store import (
+    ENTITY_VIEWS,
+    end_of_day_utc,
+    entity_rows,
+    online_features,
+    online_instants,
+)
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import LandingZone
@@ -22,31 +28,65 @@ if TYPE_CHECKING:
 class SkewReport:
     as_of: datetime
     compared: int = 0
+    superseded: int = 0  # keys whose online row is newer than `as_of`: judged at its instant
     mismatches: list[dict[str, Any]] = field(default_factory=list)
 
 
 def compare_online_offline(
     lake: Lake, store: "FeatureStore", as_of: datetime, per_view: int = 50, seed: int = 0
 ) -> SkewReport:
-    """Sample keys of each serving view; online values must equal offline ones at `as_of`."""
-    snapshot = build_snapshot(lake, as_of)
+    """Sample keys of each serving view; each online row must equal the offline values at the
+    later of `as_of` and the instant the row is as of.
+
+    A row older than `as_of` is stale unless nothing changed since; a row newer than `as_of` (a
+    later day's snapshot, a streamed update) must be what the offline store says at its instant.
+    """
+    offline = _OfflineSnapshots(lake)
     report = SkewReport(as_of)
     for view, (key, columns) in ENTITY_VIEWS.items():
-        offline = entity_rows(snapshot, key, columns, as_of)
-        sample = offline.sample(n=min(per_view, len(offline)), random_state=seed)
+        sample = offline.rows(view, as_of)
+        sample = sample.sample(n=min(per_view, len(sample)), random_state=seed)
+        instants = online_instants(store, view, sample[key]).map(lambda t: max(t, as_of))
+        report.superseded += int((instants > as_of).sum())
         online = store.get_online_features(
             features=[f"{view}:{column}" for column in columns],
             entity_rows=[{key: value} for value in sample[key]],
         ).to_df()
-        for (_, expected), (_, actual) in zip(sample.iterrows(), online.iterrows(), strict=True):
+        pairs = zip(sample[key], instants, online.iterrows(), strict=True)
+        for value, instant, (_, actual) in pairs:
+            expected = offline.row(view, instant, value)
             for column in columns:
                 report.compared += 1
-                if not _same(actual[column], expected[column]):
+                wanted = expected[column] if expected is not None else None
+                if not _same(actual[column], wanted):
                     report.mismatches.append(
-                        {"view": view, key: expected[key], "feature": column,
-                         "online": str(actual[column]), "offline": str(expected[column])}
+                        {"view": view, key: value, "feature": column, "as_of": instant.isoformat(),
+                         "online": str(actual[column]), "offline": str(wanted)}
                     )  # fmt: skip
     return report
+
+
+class _OfflineSnapshots:
+    """Offline entity rows per view at each instant asked for, each snapshot built once."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+        self._built: dict[datetime, pd.DataFrame] = {}
+        self._rows: dict[tuple[str, datetime], pd.DataFrame] = {}
+
+    def rows(self, view: str, instant: datetime) -> pd.DataFrame:
+        if (view, instant) not in self._rows:
+            if instant not in self._built:
+                self._built[instant] = build_snapshot(self._lake, instant)
+            key, columns = ENTITY_VIEWS[view]
+            self._rows[view, instant] = entity_rows(self._built[instant], key, columns, instant)
+        return self._rows[view, instant]
+
+    def row(self, view: str, instant: datetime, value: Any) -> pd.Series | None:
+        """The key's offline row at `instant`; None where the snapshot has no such key."""
+        rows = self.rows(view, instant)
+        match = rows[rows[ENTITY_VIEWS[view][0]] == value]
+        return match.iloc[0] if len(match) else None
 
 
 def _same(online: Any, offline: Any) -> bool:
@@ -61,8 +101,9 @@ def _same(online: Any, offline: Any) -> bool:
     asset=online_features,
     description=(
         "Samples keys of every serving view and compares the online store with the offline "
-        "point-in-time values at the same instant: the feed's clock (streaming) or the end of "
-        "the latest online_features partition (batch)."
+        "point-in-time values: at the end of the day this run wrote (or the feed's clock, when "
+        "streaming moved it later), and at its own instant for a row a later day or the stream "
+        "already replaced."
     ),
     blocking=True,
 )
@@ -72,13 +113,7 @@ def online_matches_offline(
     landing: LandingZone,
     feature_store: FeatureStoreResource,
 ) -> dg.AssetCheckResult:
-    latest = context.instance.get_latest_materialization_event(online_features.key)
-    batch_as_of = (
-        datetime.fromisoformat(str(latest.asset_materialization.metadata["as_of"].value))
-        if latest and latest.asset_materialization
-        else None
-    )
-    instants = [t for t in (batch_as_of, landing.clock()) if t]
+    instants = [t for t in (_written_as_of(context), landing.clock()) if t]
     if not instants:
         return dg.AssetCheckResult(passed=False, metadata={"error": "online store never filled"})
     report = compare_online_offline(lake, feature_store.store(), max(instants))
@@ -87,7 +122,18 @@ def online_matches_offline(
         metadata={
             "as_of": report.as_of.isoformat(),
             "values_compared": report.compared,
+            "superseded": report.superseded,
             "mismatches": len(report.mismatches),
             "first_mismatches": dg.MetadataValue.json(report.mismatches[:20]),
         },
     )
+
+
+def _written_as_of(context: dg.AssetCheckExecutionContext) -> datetime | None:
+    """The snapshot instant of the day this run wrote; else of the latest one written."""
+    if context.has_partition_key:
+        return end_of_day_utc(date.fromisoformat(context.partition_key))
+    latest = context.instance.get_latest_materialization_event(online_features.key)
+    if latest is None or latest.asset_materialization is None:
+        return None
+    return datetime.fromisoformat(str(latest.asset_materialization.metadata["as_of"].value))

@@ -1,5 +1,6 @@
 """`live_performance`: what the models said about a day, scored once its arrivals have landed."""
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from assets.monitoring.dashboard import history_chart
 from assets.monitoring.feature_drift import GROUP, HISTORY_DAYS
 from assets.partitions import daily_partitions, partition_day
 from assets.serving import batch_predictions
+from flightpath.models.features import label_sql
 from flightpath.models.metrics import scores
 from flightpath.models.registry import CHAMPION
 from resources.lake import Lake
@@ -46,7 +48,7 @@ def scored_flights(lake: Lake, day: date) -> pd.DataFrame:
             SELECT flight_id, model, 'batch', probability
             FROM {lake.scan_days("batch_predictions", day, day)}
         )
-        SELECT p.flight_id, p.model, p.role, p.probability, (f.arr_delay > 15)::INTEGER AS label
+        SELECT p.flight_id, p.model, p.role, p.probability, {label_sql("f.arr_delay")} AS label
         FROM predicted p JOIN {lake.scan_days("flights", day, day)} f USING (flight_id)
         WHERE f.arr_delay IS NOT NULL
         ORDER BY p.role, p.model, p.flight_id
@@ -110,24 +112,8 @@ def live_performance(
         {"champion": champion},
     )
     reference = registry.metadata(champion)["metrics"]["test"]["roc_auc"] if champion else None
-    judged = trailing if len(trailing) >= monitoring.min_labelled else None
-    live = (
-        scores(judged["label"].to_numpy(), judged["probability"].to_numpy())["roc_auc"]
-        if judged is not None
-        else None
-    )
-    found = (
-        [f"live performance: champion ROC-AUC {live:.4f} over {first} .. {day} is more than "
-         f"{monitoring.auc_drop} under its test ROC-AUC {reference:.4f}"]
-        if live is not None and reference is not None and live < reference - monitoring.auc_drop
-        else []
-    )  # fmt: skip
-    summary = "; ".join(found) or (
-        f"champion ROC-AUC {live:.4f} over {first} .. {day} (test {reference:.4f})"
-        if live is not None and reference is not None
-        else f"{len(trailing)} labelled champion flights in {first} .. {day}: not judged yet "
-        f"(needs {monitoring.min_labelled})"
-    )
+    verdict = judge_live_roc_auc(trailing, reference, monitoring, f"{first} .. {day}")
+    live, found, summary = verdict.live, verdict.alerts, verdict.summary
     by_role = {
         f"roc_auc/{role}": float(part["roc_auc"].mean())
         for role, part in table.groupby("role")
@@ -159,6 +145,32 @@ def live_performance(
             )
         ],
     )
+
+
+@dataclass(frozen=True)
+class LiveVerdict:
+    live: float | None  # the champion's trailing ROC-AUC; None until enough flights are labelled
+    alerts: list[str]
+    summary: str
+
+
+def judge_live_roc_auc(
+    trailing: pd.DataFrame, reference: float | None, policy: MonitoringPolicy, window: str
+) -> LiveVerdict:
+    """Alert when the champion's trailing live ROC-AUC (`label`, `probability` rows) is more
+    than `policy.auc_drop` under its test ROC-AUC; judged once `min_labelled` rows exist."""
+    if len(trailing) < policy.min_labelled:
+        return LiveVerdict(None, [], f"{len(trailing)} labelled champion flights in {window}: "
+                           f"not judged yet (needs {policy.min_labelled})")  # fmt: skip
+    live = scores(trailing["label"].to_numpy(), trailing["probability"].to_numpy())["roc_auc"]
+    if reference is None:
+        return LiveVerdict(live, [], f"champion ROC-AUC {live:.4f} over {window} (no test score)")
+    if live < reference - policy.auc_drop:
+        alert = (f"live performance: champion ROC-AUC {live:.4f} over {window} is more than "
+                 f"{policy.auc_drop} under its test ROC-AUC {reference:.4f}")  # fmt: skip
+        return LiveVerdict(live, [alert], alert)
+    held = f"champion ROC-AUC {live:.4f} over {window} (test {reference:.4f})"
+    return LiveVerdict(live, [], held)
 
 
 def _dashboard(lake: Lake, day: date) -> str:

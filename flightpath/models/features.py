@@ -8,7 +8,17 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-LABEL = "is_delayed"  # arrived more than 15 minutes late
+LABEL = "is_delayed"
+LATE_MINUTES = 15  # the label: arrived more than this many minutes late (training and live)
+
+
+def label_sql(arr_delay: str = "arr_delay") -> str:
+    """The label in DuckDB SQL: 1 if late, 0 if not, NULL without an arrival (cancelled or
+    diverted). The training set and the live scoring both label with this expression."""
+    return (
+        f"CASE WHEN {arr_delay} IS NULL THEN NULL ELSE ({arr_delay} > {LATE_MINUTES})::INTEGER END"
+    )
+
 
 # Feature groups, named after the Feast views they come from (the ablation reports per group).
 FEATURE_GROUPS: dict[str, list[str]] = {
