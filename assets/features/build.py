@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from flightpath.models.features import LATE_MINUTES
 from resources.lake import Lake
 
 FLIGHT_FEATURES_SQL = (Path(__file__).parent / "flight_features.sql").read_text()
@@ -32,6 +33,7 @@ def _sql(lake: Lake, targets: str) -> str:
         weather=lake.scan("weather"),
         planes=f"read_parquet('{lake.table_path('raw_planes')}')",
         targets=targets,
+        late_minutes=LATE_MINUTES,
     )
 
 

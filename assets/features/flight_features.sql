@@ -41,7 +41,7 @@ targets AS MATERIALIZED (
                     false)::INTEGER AS own_arr_7d,
            coalesce(arr_utc >= sched_dep_utc - INTERVAL 30 DAY AND arr_utc < sched_dep_utc,
                     false)::INTEGER AS own_arr_30d,
-           coalesce((arr_delay > 15)::INTEGER, 0) AS own_late
+           coalesce((arr_delay > {late_minutes})::INTEGER, 0) AS own_late
     FROM {targets}
 ),
 
@@ -57,16 +57,16 @@ departure_totals AS (
 ),
 
 -- Carrier and route history: running count of arrivals that had landed, and of the late ones
--- (more than 15 min), per carrier and per route.
+-- (more than {late_minutes} min), per carrier and per route.
 arrival_totals AS (
     SELECT kind, key, ts, sum(n) OVER running AS n, sum(late) OVER running AS total
     FROM (
         SELECT 'carrier' AS kind, carrier AS key, arr_utc AS ts, count(*) AS n,
-               sum((arr_delay > 15)::INTEGER) AS late
+               sum((arr_delay > {late_minutes})::INTEGER) AS late
         FROM history WHERE arr_utc IS NOT NULL AND arr_delay IS NOT NULL
         GROUP BY ALL
         UNION ALL
-        SELECT 'route', origin || '-' || dest, arr_utc, count(*), sum((arr_delay > 15)::INTEGER)
+        SELECT 'route', origin || '-' || dest, arr_utc, count(*), sum((arr_delay > {late_minutes})::INTEGER)
         FROM history WHERE arr_utc IS NOT NULL AND arr_delay IS NOT NULL
         GROUP BY ALL
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from flightpath.models.features import LATE_MINUTES
 from flightpath.streaming.events import ARRIVAL, DEPARTURE, WEATHER
 
 MINUTE_US = 60 * 1_000_000
@@ -75,7 +76,7 @@ class OnlineAggregates:
             self.dirty["origin_congestion"].add(origin)
         elif kind == ARRIVAL:
             assert delay is not None and carrier is not None and route is not None
-            late = 1.0 if delay > 15 else 0.0
+            late = 1.0 if delay > LATE_MINUTES else 0.0
             for window in self.carrier_late.values():
                 window[carrier].add(at_us, late)
             for window in self.route_late.values():
