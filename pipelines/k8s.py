@@ -11,7 +11,7 @@ the run; the executor gets the same sizes per op through `per_step_k8s_config`.
 """
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
@@ -57,9 +57,9 @@ def size_of(key: dg.AssetKey) -> PodSize:
     return TRAINING_ASSETS.get(key.to_user_string(), PodSize.SMALL)
 
 
-def k8s_config(size: PodSize, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+def k8s_config(size: PodSize) -> dict[str, Any]:
     """The `dagster-k8s/config` value of a pod of this size, in dagster-k8s' snake_case."""
-    gpu_pool = environ.get(GPU_NODE_SELECTOR_ENV, "")
+    gpu_pool = os.environ.get(GPU_NODE_SELECTOR_ENV, "")
     if size is PodSize.GPU_TRAINING and not gpu_pool:
         size = PodSize.TRAINING
     resources = _RESOURCES[min(size, PodSize.TRAINING)]
