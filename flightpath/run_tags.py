@@ -4,3 +4,5 @@ REASON = "flightpath/retrain_reason"
 ALERT_DAY = "flightpath/alert_day"
 THROUGH = "flightpath/retrain_through"
 TRIGGER = "flightpath/trigger"
+# On every run of a job that trains and promotes; deploy/dagster.yaml queues them one at a time.
+RETRAINING = "flightpath/retraining"

@@ -8,6 +8,7 @@ from assets import ingestion, reference, serving, validation
 from assets.features import feature_store, flight_features, skew
 from assets.models import evaluation, promotion, training
 from assets.monitoring import feature_drift, live_performance
+from pipelines import k8s
 from pipelines.automation import automation, daily_batch_predictions, retrain_sensor, weekly_retrain
 from pipelines.jobs import (
     batch_predictions_job,
@@ -56,9 +57,8 @@ def build_definitions() -> dg.Definitions:
             batch_predictions_job,
             retrain_job,
         ],
-        # In process: a subprocess per step costs ~2 s a step and buys nothing at this size.
-        # Production swaps in dagster-k8s' executor through configuration.
-        executor=dg.in_process_executor,
+        # In process, or one Kubernetes pod per step sized per asset (pipelines/k8s.py).
+        executor=k8s.executor(),
         sensors=[landing_sensor, retrain_sensor, automation],
         schedules=[weekly_retrain, daily_batch_predictions],
         resources={

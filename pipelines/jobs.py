@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets.partitions import daily_partitions
 from flightpath.replay import FIRST_DAY
+from flightpath.run_tags import RETRAINING
 
 reference_job = dg.define_asset_job(
     "reference_ingest",
@@ -55,6 +56,7 @@ train_models_job = dg.define_asset_job(
         "delay_service_bento",
     ),
     description="Train both models, evaluate, promote through the gate, build the service's bento.",
+    tags={RETRAINING: "true"},
 )
 
 batch_predictions_job = dg.define_asset_job(
@@ -77,6 +79,7 @@ retrain_job = dg.define_asset_job(
     description="The loop's retraining: the training set through the latest day, both models, "
     "evaluation, the gate, promotion and the bento. Requested by the retrain sensor and the "
     "weekly schedule with the window in its config and the reason in its tags.",
+    tags={RETRAINING: "true"},
 )
 
 TEST_DAYS = VALID_DAYS = 7
