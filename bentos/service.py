@@ -28,7 +28,9 @@ import numpy as np
 from pydantic import Field
 
 from bentos.champion import ChampionWatcher, Served
+from bentos.client_errors import log_client_errors_as_info
 from bentos.guard import ApiKeyGuard
+from bentos.limits import BodyLimit
 from bentos.online import VIEWS, OnlineFeatures, ViewRow
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
@@ -61,6 +63,7 @@ degraded_total = bentoml.metrics.Counter(
 )
 class DelayService:
     def __init__(self) -> None:
+        log_client_errors_as_info()
         home = Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve()
         profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
         self.threshold = float(os.environ.get("FLIGHTPATH_THRESHOLD", "0.5"))
@@ -186,7 +189,9 @@ class DelayService:
 
 
 # `@bentoml.service` returns a Service object; mypy still sees the class.
+# In this order: a request without a key is refused before its body is read.
 DelayService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
+DelayService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
 
 
 def _predict(served: Served, matrix: np.ndarray) -> np.ndarray:

@@ -17,7 +17,15 @@ import pytest
 
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from resources.model_registry import bentoml_home
-from tests.serving import BURST_KEY, ROOT, flights_of, promote, register_models, serving
+from tests.serving import (
+    BURST_KEY,
+    ROOT,
+    flights_of,
+    home_with_models,
+    promote,
+    register_models,
+    serving,
+)
 
 DAY = date(2013, 1, 17)  # the online store holds the end of this day (see feature_home)
 
@@ -25,11 +33,7 @@ DAY = date(2013, 1, 17)  # the online store holds the end of this day (see featu
 @pytest.fixture(scope="module")
 def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the feature home with a LightGBM champion and an MLP challenger."""
-    copy = tmp_path_factory.mktemp("service") / "home"
-    shutil.copytree(feature_home, copy)
-    champion, challenger = register_models(copy)
-    promote(copy, champion, challenger)
-    return copy
+    return home_with_models(feature_home, tmp_path_factory.mktemp("service") / "home")
 
 
 @pytest.fixture(scope="module")
