@@ -31,7 +31,7 @@ from bentos.champion import ChampionWatcher, Served
 from bentos.client_errors import log_client_errors_as_info
 from bentos.guard import ApiKeyGuard
 from bentos.limits import BodyLimit
-from bentos.online import VIEWS, OnlineFeatures, ViewRow
+from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable, ViewRow
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
 from feature_repo.store import open_store
@@ -141,8 +141,8 @@ class DelayService:
                  "tailnum": f.tailnum} for f in flights]  # fmt: skip
         try:
             rows = self.features.read(keys)
-        except Exception:  # the store is down or unreachable: answer without its features
-            degraded_total.labels(reason="store_unreachable").inc(len(flights))
+        except StoreUnreachable as outage:  # answer without the store's features
+            degraded_total.labels(reason=outage.reason).inc(len(flights))
             rows = [{name: ViewRow({}, None) for name in VIEWS} for _ in flights]
         context = [
             schedule_context_of(f.sched_dep.astimezone(UTC),
