@@ -11,6 +11,7 @@ import hmac
 import os
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from bentos.asgi import ASGIApp, Scope, header, reject
@@ -39,11 +40,11 @@ class TokenBucket:
             return allowed
 
 
-def api_keys_from_env() -> list[bytes] | None:
-    """The accepted keys; None when authentication is explicitly off."""
-    if os.environ.get("FLIGHTPATH_AUTH", "").lower() == "off":
+def api_keys_from_env(environ: Mapping[str, str] = os.environ) -> list[bytes] | None:
+    """The accepted keys; None when authentication is explicitly off; no keys is an error."""
+    if environ.get("FLIGHTPATH_AUTH", "").lower() == "off":
         return None
-    keys = {k.strip() for k in os.environ.get("FLIGHTPATH_API_KEYS", "").split(",") if k.strip()}
+    keys = {k.strip() for k in environ.get("FLIGHTPATH_API_KEYS", "").split(",") if k.strip()}
     if not keys:
         raise RuntimeError(
             "refusing to start without API keys: set FLIGHTPATH_API_KEYS (comma-separated), "

@@ -18,6 +18,7 @@ import pytest
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from resources.model_registry import bentoml_home
 from tests.serving import (
+    API_KEY,
     BURST_KEY,
     ROOT,
     flights_of,
@@ -27,7 +28,8 @@ from tests.serving import (
     serving,
 )
 
-DAY = date(2013, 1, 17)  # the online store holds the end of this day (see feature_home)
+DAY = date(2013, 1, 17)
+WRONG_KEY = "wrong-key-7f3a"  # the online store holds the end of this day (see feature_home)
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +252,17 @@ def test_store_down_canary_auth_and_rate_limit(
         assert codes[:5] == [200] * 5 and 429 in codes
         limited = burst[codes.index(429)]
         assert limited.headers["retry-after"] == "1" and "rate limit" in limited.text
+        assert _predict(client, flights[:1]).status_code == 200  # another key is not throttled
+
+        guesses = [
+            httpx.post(f"{client.base_url}/predict", json={"flights": flights[:1]},
+                       headers={"X-API-Key": f"{WRONG_KEY}-{n}"}).status_code
+            for n in range(15)
+        ]  # fmt: skip
+        assert guesses[0] == 401 and guesses[-1] == 429 and guesses.count(401) <= 10, guesses
+        time.sleep(0.2)
+    log = next(broken_store_home.glob("serve-*.log")).read_text()
+    assert all(key not in log for key in (API_KEY, BURST_KEY, WRONG_KEY, "guess"))
 
 
 def test_the_service_never_imports_dagster() -> None:

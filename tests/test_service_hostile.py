@@ -6,9 +6,12 @@ Each answer is a fast 4xx that says why, never a 500 and never a stall.
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -20,9 +23,12 @@ import pytest
 from bentos.limits import MAX_BODY_BYTES
 from bentos.schema import Flight
 from flightpath.codes import TAILNUM_PATTERN
-from tests.serving import API_KEY, flights_of, home_with_models, serving
+from flightpath.service_process import free_port
+from resources.model_registry import bentoml_home
+from tests.serving import API_KEY, ROOT, flights_of, home_with_models, serving
 
 DAY = date(2013, 1, 17)
+BIN = Path(sys.executable).parent
 FAST = 1.0  # seconds: a rejection costs no more than this, here on a loaded 2-core machine
 
 
@@ -218,3 +224,80 @@ def test_the_service_and_the_lake_share_one_tail_number_rule(
         accepted = False
     assert accepted == valid
     assert valid == (tail in ("N14228", "N3ALAA", "N1", "N123456A"))
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its network (not loopback), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the interface
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def _refused(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_the_service_binds_loopback_by_default(client: httpx.Client) -> None:
+    """`running_service` passes no --host: this is the service's own default."""
+    outward = _outward_address()
+    if outward is None:
+        pytest.skip("SKIPPED LOUDLY: this machine has no non-loopback address to try")
+    assert not _refused("127.0.0.1", client.base_url.port)  # type: ignore[arg-type]
+    assert _refused(outward, client.base_url.port)  # type: ignore[arg-type]
+
+
+def _without_keys(home: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("FLIGHTPATH_API_KEYS", "FLIGHTPATH_AUTH")
+    }
+    return {**env, "FLIGHTPATH_HOME": str(home), "BENTOML_HOME": str(bentoml_home(home)), **extra}
+
+
+def test_bentoml_serve_refuses_to_start_without_keys(home: Path) -> None:
+    command = [str(BIN / "bentoml"), "serve", "bentos.service:DelayService", "--port",
+               str(free_port())]  # fmt: skip
+    out = subprocess.run(command, cwd=ROOT, env=_without_keys(home), capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert out.returncode != 0
+    assert "refusing to start without API keys" in out.stdout + out.stderr
+
+
+def test_flightpath_serve_refuses_without_keys_and_says_so_when_auth_is_off(
+    home: Path, flights: list[dict]
+) -> None:
+    refused = subprocess.run([str(BIN / "flightpath"), "serve"], env=_without_keys(home),
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert refused.returncode == 2 and "--no-auth" in refused.stderr
+    assert "FLIGHTPATH_API_KEYS" in refused.stderr
+
+    port = free_port()
+    log = home / "flightpath-serve.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([str(BIN / "flightpath"), "serve", "--no-auth", "--port",
+                                    str(port)], env=_without_keys(home), stdout=out,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{url}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.5)
+            anonymous = httpx.post(f"{url}/predict", json={"flights": flights[:1]}, timeout=30)
+            assert anonymous.status_code == 200, anonymous.text
+            assert "AUTHENTICATION IS OFF" in log.read_text()
+            outward = _outward_address()
+            assert outward is None or _refused(outward, port)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
