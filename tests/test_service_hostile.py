@@ -9,6 +9,7 @@ import json
 import os
 import re
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -261,29 +262,40 @@ def _without_keys(home: Path, **extra: str) -> dict[str, str]:
     return {**env, "FLIGHTPATH_HOME": str(home), "BENTOML_HOME": str(bentoml_home(home)), **extra}
 
 
+def _run_briefly(command: list[str], env: dict[str, str], seconds: float) -> tuple[int, str]:
+    """Runs `command` to its end; past `seconds` it and its children are killed (no orphans)."""
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, _ = process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return process.returncode, out
+
+
 def test_bentoml_serve_refuses_to_start_without_keys(home: Path) -> None:
     command = [str(BIN / "bentoml"), "serve", "bentos.service:DelayService", "--port",
                str(free_port())]  # fmt: skip
-    out = subprocess.run(command, cwd=ROOT, env=_without_keys(home), capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
-    assert out.returncode != 0
-    assert "refusing to start without API keys" in out.stdout + out.stderr
+    code, out = _run_briefly(command, _without_keys(home), 120)
+    assert code != 0 and "refusing to start without API keys" in out
 
 
 def test_flightpath_serve_refuses_without_keys_and_says_so_when_auth_is_off(
     home: Path, flights: list[dict]
 ) -> None:
-    refused = subprocess.run([str(BIN / "flightpath"), "serve"], env=_without_keys(home),
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert refused.returncode == 2 and "--no-auth" in refused.stderr
-    assert "FLIGHTPATH_API_KEYS" in refused.stderr
+    code, out = _run_briefly([str(BIN / "flightpath"), "serve"], _without_keys(home), 60)
+    assert code == 2 and "--no-auth" in out and "FLIGHTPATH_API_KEYS" in out
 
     port = free_port()
     log = home / "flightpath-serve.log"
     with open(log, "w") as out:
         process = subprocess.Popen([str(BIN / "flightpath"), "serve", "--no-auth", "--port",
                                     str(port)], env=_without_keys(home), stdout=out,
-                                   stderr=subprocess.STDOUT)  # fmt: skip
+                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 90
@@ -300,4 +312,7 @@ def test_flightpath_serve_refuses_without_keys_and_says_so_when_auth_is_off(
             assert outward is None or _refused(outward, port)
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
