@@ -32,6 +32,7 @@ from bentos.client_errors import log_client_errors_as_info
 from bentos.guard import ApiKeyGuard, api_keys_from_env
 from bentos.limits import BodyLimit
 from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable, ViewRow
+from bentos.openapi import PublishedSpec
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
 from feature_repo.store import open_store
@@ -198,6 +199,7 @@ class DelayService:
 # In this order: a request without a key is refused before its body is read.
 DelayService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
+DelayService.add_asgi_middleware(PublishedSpec, service=DelayService)  # type: ignore[attr-defined]
 
 
 def _predict(served: Served, matrix: np.ndarray) -> np.ndarray:

@@ -20,8 +20,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from bentos.limits import MAX_BODY_BYTES
+from bentos.openapi import OPENAPI_VERSION
 from bentos.schema import Flight
 from flightpath.codes import TAILNUM_PATTERN
 from flightpath.service_process import free_port
@@ -316,3 +320,33 @@ def test_flightpath_serve_refuses_without_keys_and_says_so_when_auth_is_off(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_generated_requests_from_the_published_spec_never_get_a_5xx(client: httpx.Client) -> None:
+    """Schemathesis, from the spec the service serves: >= 1,000 requests, valid and invalid."""
+    spec = client.get("/docs.json").json()
+    assert spec["openapi"] == OPENAPI_VERSION
+    schema = schemathesis.openapi.from_dict(spec)
+    # The GET routes take no input (one case each); /predict gets the budget, both ways.
+    budget = {GenerationMode.POSITIVE: 700, GenerationMode.NEGATIVE: 400}
+    answered: dict[str, int] = {}
+    server_errors: list[str] = []
+
+    def call(case: schemathesis.Case) -> None:
+        response = case.call(base_url=str(client.base_url), headers={"X-API-Key": API_KEY})
+        label = f"{case.method} {case.path}"
+        answered[label] = answered.get(label, 0) + 1
+        if response.status_code >= 500:
+            server_errors.append(f"{label} {case.body!r:.200} -> {response.status_code}")
+
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        modes = budget if operation.label == "POST /predict" else {GenerationMode.POSITIVE: 5}
+        for mode, examples in modes.items():
+            run = given(case=operation.as_strategy(generation_mode=mode))(call)
+            settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                     suppress_health_check=list(HealthCheck))(run)()  # fmt: skip
+    assert set(answered) == {"GET /healthz", "GET /livez", "GET /readyz", "GET /metrics",
+                             "POST /predict"}  # fmt: skip
+    assert sum(answered.values()) >= 1000, answered
+    assert not server_errors, server_errors[:5]
