@@ -68,7 +68,8 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer(free_port())
     server.start()
     yield server
-    server.signal(signal.SIGCONT) if server.process else None
+    if server.process is not None:
+        server.signal(signal.SIGCONT)  # a stopped process cannot handle its kill until resumed
     server.stop()
 
 
@@ -99,8 +100,11 @@ def fill_online_store(home: Path, env: dict[str, str]) -> None:
         for view in VIEWS:
             store.write_to_online_store(view, lake.read_partition(f"online_snapshots/{view}", DAY))
     finally:
-        for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
