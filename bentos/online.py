@@ -121,10 +121,13 @@ def _bound_redis_calls(store: FeatureStore) -> None:
 
     redis-py retries 3 times with up to 10 s of backoff by default: a down store stalled each
     request for seconds. Feast builds the client privately; its connections open lazily, so
-    settings made here apply to all of them.
+    settings made here apply to all of them. A standalone Redis through redis-py only (what the
+    production profile is); a cluster, Sentinel or GLIDE client keeps Feast's settings.
     """
     online = store.config.online_store
-    if getattr(online, "type", None) != "redis":
+    standalone = (getattr(online, "type", None) == "redis"
+                  and online.redis_type == "redis" and online.client == "redis")  # fmt: skip
+    if not standalone:
         return
     client = store.provider.online_store._get_client(online)  # type: ignore[attr-defined]
     client.connection_pool.connection_kwargs.update(
