@@ -28,7 +28,8 @@ class ClientErrorsAsInfo(logging.Filter):
             fields, status = str(error), int(error.error_code)
         else:
             return True
-        record.msg, record.args = "%s %s -> %d: %s", (*record.args, status, fields)  # type: ignore[misc]
+        one_line = fields.replace("\r", "\\r").replace("\n", "\\n")  # no forged log lines
+        record.msg, record.args = "%s %s -> %d: %s", (*record.args, status, one_line)  # type: ignore[misc]
         record.levelno, record.levelname = logging.INFO, "INFO"
         record.exc_info = record.exc_text = None
         return True
