@@ -39,7 +39,7 @@ demo: install
 	$(BIN)/flightpath features --through $(THROUGH)
 	$(BIN)/flightpath train --train-end $(TRAIN_END) --valid-end $(VALID_END) --test-end $(THROUGH)
 	$(BIN)/flightpath models list
-	$(BIN)/flightpath serve
+	$(BIN)/flightpath serve --no-auth  # the demo only: it says so loudly when it starts
 
 ## The closed loop on the real feed: a first champion through Jan 31, then a day at a time to
 ## STORY_THROUGH with the service answering; drift and decay retrain through the sensor.

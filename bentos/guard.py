@@ -1,4 +1,4 @@
-"""API keys and a per-key rate limit, as ASGI middleware in front of the service's routes.
+"""API keys and per-key rate limits, as ASGI middleware in front of the service's routes.
 
 Keys come from FLIGHTPATH_API_KEYS (comma-separated). Without keys the service refuses to
 start, unless FLIGHTPATH_AUTH=off says so explicitly (the embedded demo does). Health, metrics
@@ -7,18 +7,18 @@ and the OpenAPI docs stay open: probes and scrapers carry no key.
 
 from __future__ import annotations
 
-import json
+import hmac
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any
 
+from bentos.asgi import ASGIApp, Scope, header, reject
+
 OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/docs", "/docs.json", "/schema.json")
-Scope = dict[str, Any]
-ASGIApp = Callable[
-    [Scope, Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]
-]
+# Wrong keys from one client address: a burst of 10, then one guess a second.
+FAILURE_BURST, FAILURE_RATE = 10.0, 1.0
 
 
 class TokenBucket:
@@ -29,26 +29,37 @@ class TokenBucket:
         self._state: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> bool:
+    def take(self, key: str, cost: float = 1.0) -> bool:
+        """Spends `cost` tokens if at least one is left (cost 0: only looks)."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._state.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             allowed = tokens >= 1
-            self._state[key] = (tokens - 1 if allowed else tokens, now)
+            self._state[key] = (tokens - cost if allowed else tokens, now)
             return allowed
 
 
-def api_keys_from_env() -> set[str] | None:
-    """The accepted keys; None when authentication is explicitly off."""
-    if os.environ.get("FLIGHTPATH_AUTH", "").lower() == "off":
+def api_keys_from_env(environ: Mapping[str, str] = os.environ) -> list[bytes] | None:
+    """The accepted keys; None when authentication is explicitly off; no keys is an error."""
+    if environ.get("FLIGHTPATH_AUTH", "").lower() == "off":
         return None
-    keys = {k.strip() for k in os.environ.get("FLIGHTPATH_API_KEYS", "").split(",") if k.strip()}
+    keys = {k.strip() for k in environ.get("FLIGHTPATH_API_KEYS", "").split(",") if k.strip()}
     if not keys:
         raise RuntimeError(
-            "set FLIGHTPATH_API_KEYS (comma-separated), or FLIGHTPATH_AUTH=off for a local demo"
+            "refusing to start without API keys: set FLIGHTPATH_API_KEYS (comma-separated), "
+            "or FLIGHTPATH_AUTH=off to serve without authentication (a local demo only)"
         )
-    return keys
+    return sorted(k.encode() for k in keys)
+
+
+def matching_key(sent: bytes, keys: list[bytes]) -> bytes | None:
+    """The key `sent` equals, comparing with every key in constant time (no early exit)."""
+    found = None
+    for key in keys:
+        if hmac.compare_digest(sent, key):
+            found = key
+    return found
 
 
 class ApiKeyGuard:
@@ -57,28 +68,29 @@ class ApiKeyGuard:
         self.keys = api_keys_from_env()
         rate = float(os.environ.get("FLIGHTPATH_RATE_LIMIT", "200"))
         self.bucket = TokenBucket(rate, burst=float(os.environ.get("FLIGHTPATH_RATE_BURST", rate)))
+        self.failures = TokenBucket(FAILURE_RATE, FAILURE_BURST)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or path == "/" or path.startswith(OPEN_PATHS):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        key = headers.get("x-api-key", "")
-        if self.keys is not None and key not in self.keys:
-            await _reject(send, 401, "missing or unknown API key: send it as X-API-Key")
-            return
-        if not self.bucket.take(key):
-            await _reject(send, 429, "rate limit exceeded for this key", {"retry-after": "1"})
+        # Header bytes are compared as bytes: nothing a client sends is decoded here.
+        sent = header(scope, b"x-api-key") or b""
+        if self.keys is None:
+            key = sent
+        else:
+            address = (scope.get("client") or ("unknown",))[0]
+            if not self.failures.take(address, cost=0):  # key guessing is bounded per address
+                await reject(send, 429, "too many wrong API keys", {"retry-after": "1"})
+                return
+            found = matching_key(sent, self.keys)
+            if found is None:
+                self.failures.take(address)
+                await reject(send, 401, "missing or unknown API key: send it as X-API-Key")
+                return
+            key = found
+        if not self.bucket.take(key.decode("latin-1")):
+            await reject(send, 429, "rate limit exceeded for this key", {"retry-after": "1"})
             return
         await self.app(scope, receive, send)
-
-
-async def _reject(
-    send: Any, status: int, message: str, extra: dict[str, str] | None = None
-) -> None:
-    body = json.dumps({"error": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

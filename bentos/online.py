@@ -2,11 +2,13 @@
 
 `get_online_features` builds a response object per call (~0.3-0.8 ms for one key); the
 provider's `online_read` is the same store read without that layer: the views and their keys
-are resolved once, at start.
+are resolved once, at start. Every read is bounded (a short socket timeout, no retries) and goes
+through a circuit breaker, so a store outage costs a request milliseconds, not seconds.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,12 @@ from typing import TYPE_CHECKING, Any
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from feast.type_map import feast_value_type_to_python_type
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from bentos.breaker import CircuitBreaker, CircuitOpen
 
 if TYPE_CHECKING:
     from feast import FeatureStore, FeatureView
@@ -26,6 +34,19 @@ VIEWS = {
     "aircraft": "tailnum",
     "origin_weather": "origin",
 }
+# What a store outage raises (Redis down or slow, SQLite unreadable, the network): anything else
+# is a bug and must surface as one, not as a degraded answer.
+STORE_OUTAGES = (RedisConnectionError, RedisTimeoutError, sqlite3.OperationalError, OSError)
+STORE_TIMEOUT_SECONDS = 0.25  # a Redis read takes ~1 ms: 250 ms means the store is in trouble
+BREAKER_FAILURES, BREAKER_COOLDOWN_SECONDS = 3, 3.0
+
+
+class StoreUnreachable(Exception):
+    """The online store could not be read; `reason` is the degraded-answer metric's label."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -39,13 +60,23 @@ class ViewRow:
 class OnlineFeatures:
     def __init__(self, store: FeatureStore) -> None:
         self.store = store
+        _bound_redis_calls(store)
+        self.breaker = CircuitBreaker(BREAKER_FAILURES, BREAKER_COOLDOWN_SECONDS)
         self.views: dict[str, FeatureView] = {name: store.get_feature_view(name) for name in VIEWS}
         self.columns = {
             name: [field.name for field in view.features] for name, view in self.views.items()
         }
 
     def read(self, requests: list[dict[str, str]]) -> list[dict[str, ViewRow]]:
-        """Per request (its key fields), every view's row; raises if the store is unreachable."""
+        """Per request (its key fields), every view's row; StoreUnreachable in an outage."""
+        try:
+            return self.breaker.call(lambda: self._read(requests), STORE_OUTAGES)
+        except CircuitOpen as error:
+            raise StoreUnreachable("circuit_open") from error
+        except STORE_OUTAGES as error:
+            raise StoreUnreachable("store_unreachable") from error
+
+    def _read(self, requests: list[dict[str, str]]) -> list[dict[str, ViewRow]]:
         rows: list[dict[str, ViewRow]] = [{} for _ in requests]
         for name, key in VIEWS.items():
             join_key = self.views[name].entity_columns[0].name
@@ -81,5 +112,25 @@ class OnlineFeatures:
         try:
             self.read([{"origin": "EWR", "carrier": "UA", "route": "EWR-ORD", "tailnum": "-"}])
             return True
-        except Exception:  # any failure of the store means the same thing here: not reachable
+        except StoreUnreachable:
             return False
+
+
+def _bound_redis_calls(store: FeatureStore) -> None:
+    """Redis calls time out after STORE_TIMEOUT_SECONDS and are not retried.
+
+    redis-py retries 3 times with up to 10 s of backoff by default: a down store stalled each
+    request for seconds. Feast builds the client privately; its connections open lazily, so
+    settings made here apply to all of them. A standalone Redis through redis-py only (what the
+    production profile is); a cluster, Sentinel or GLIDE client keeps Feast's settings.
+    """
+    online = store.config.online_store
+    standalone = (getattr(online, "type", None) == "redis"
+                  and online.redis_type == "redis" and online.client == "redis")  # fmt: skip
+    if not standalone:
+        return
+    client = store.provider.online_store._get_client(online)  # type: ignore[attr-defined]
+    client.connection_pool.connection_kwargs.update(
+        socket_timeout=STORE_TIMEOUT_SECONDS, socket_connect_timeout=STORE_TIMEOUT_SECONDS
+    )
+    client.set_retry(Retry(NoBackoff(), 0))

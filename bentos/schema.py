@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, field_validator
 
+from flightpath.codes import TAILNUM_PATTERN
+
 MAX_FLIGHTS = 500  # per request: larger batches belong to `batch_predictions`
 # The replayed feed covers 2013: a departure outside these bounds has no features to read.
 EARLIEST, LATEST = datetime(2013, 1, 1, tzinfo=UTC), datetime(2014, 1, 2, tzinfo=UTC)
@@ -15,7 +17,7 @@ NYC_AIRPORTS = ("EWR", "JFK", "LGA")
 class Flight(BaseModel):
     carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])
     flight: StrictInt = Field(ge=1, le=9999, examples=[1545])  # true is not flight 1
-    tailnum: str = Field(min_length=2, max_length=8, pattern=r"^[A-Z0-9]+$", examples=["N14228"])
+    tailnum: str = Field(pattern=TAILNUM_PATTERN, examples=["N14228"])  # the lake's rule too
     origin: str = Field(pattern=r"^[A-Z]{3}$", examples=["EWR"])
     dest: str = Field(pattern=r"^[A-Z]{3}$", examples=["IAH"])
     sched_dep: AwareDatetime = Field(

@@ -1,11 +1,11 @@
 """`flight_delay`: the champion's probability of a >15 min arrival delay, from fresh features.
 
-    FLIGHTPATH_HOME=.flightpath FLIGHTPATH_AUTH=off bentoml serve bentos.service:DelayService
+    FLIGHTPATH_HOME=.flightpath FLIGHTPATH_API_KEYS=k1,k2 bentoml serve bentos.service:DelayService
 
 Environment: FLIGHTPATH_HOME (data home: model registry, Feast store, prediction log),
 FLIGHTPATH_FEAST_PROFILE (feature_store.yaml or the production profile), FLIGHTPATH_FEAST_PROJECT
-(overrides the profile's project), FLIGHTPATH_API_KEYS /
-FLIGHTPATH_AUTH=off, FLIGHTPATH_RATE_LIMIT (requests/s per key), FLIGHTPATH_THRESHOLD (0.5),
+(overrides the profile's project), FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off (no keys: without
+either it refuses to start), FLIGHTPATH_RATE_LIMIT (requests/s per key), FLIGHTPATH_THRESHOLD (0.5),
 FLIGHTPATH_CANARY_FRACTION (share of flights the challenger answers, sticky per flight; 0).
 """
 
@@ -28,8 +28,11 @@ import numpy as np
 from pydantic import Field
 
 from bentos.champion import ChampionWatcher, Served
-from bentos.guard import ApiKeyGuard
-from bentos.online import VIEWS, OnlineFeatures, ViewRow
+from bentos.client_errors import log_client_errors_as_info
+from bentos.guard import ApiKeyGuard, api_keys_from_env
+from bentos.limits import BodyLimit
+from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable, ViewRow
+from bentos.openapi import PublishedSpec
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
 from feature_repo.store import open_store
@@ -54,6 +57,7 @@ degraded_total = bentoml.metrics.Counter(
 @bentoml.service(
     name="flight_delay",
     traffic={"timeout": 10},
+    http={"host": "127.0.0.1"},  # this machine only, unless `--host` says otherwise
     # An access-log line per request cost ~25% of throughput, a span per /predict with no
     # exporter ~20% (benchmarks/serving); /metrics still counts every request.
     logging={"access": {"enabled": False}},
@@ -61,6 +65,7 @@ degraded_total = bentoml.metrics.Counter(
 )
 class DelayService:
     def __init__(self) -> None:
+        log_client_errors_as_info()
         home = Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve()
         profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
         self.threshold = float(os.environ.get("FLIGHTPATH_THRESHOLD", "0.5"))
@@ -73,6 +78,11 @@ class DelayService:
         # The models, Feast and pandas leave ~1M long-lived objects; frozen, full collections
         # skip them (they paused requests for ~200 ms under load).
         gc.freeze()
+
+    @bentoml.on_deployment
+    def refuse_to_start_without_keys() -> None:
+        """In `bentoml serve`'s own process, before any worker: no keys, no service."""
+        api_keys_from_env()
 
     @bentoml.api(route="/predict")
     def predict(
@@ -138,8 +148,8 @@ class DelayService:
                  "tailnum": f.tailnum} for f in flights]  # fmt: skip
         try:
             rows = self.features.read(keys)
-        except Exception:  # the store is down or unreachable: answer without its features
-            degraded_total.labels(reason="store_unreachable").inc(len(flights))
+        except StoreUnreachable as outage:  # answer without the store's features
+            degraded_total.labels(reason=outage.reason).inc(len(flights))
             rows = [{name: ViewRow({}, None) for name in VIEWS} for _ in flights]
         context = [
             schedule_context_of(f.sched_dep.astimezone(UTC),
@@ -186,7 +196,10 @@ class DelayService:
 
 
 # `@bentoml.service` returns a Service object; mypy still sees the class.
+# In this order: a request without a key is refused before its body is read.
 DelayService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
+DelayService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
+DelayService.add_asgi_middleware(PublishedSpec, service=DelayService)  # type: ignore[attr-defined]
 
 
 def _predict(served: Served, matrix: np.ndarray) -> np.ndarray:

@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         "serve", help="the prediction service (BentoML) on this data home, with a curl to try"
     )
     serve_cmd.add_argument("--port", type=int, default=3001)
+    serve_cmd.add_argument(
+        "--no-auth", action="store_true",
+        help="serve without API keys (a local demo only; also FLIGHTPATH_AUTH=off)",
+    )  # fmt: skip
     story_cmd = commands.add_parser(
         "story",
         help="the closed loop on the real feed: a first champion, the service answering each "
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lineage":
         return _lineage(args.ref, args.json, args.partitions)
     if args.command == "serve":
-        return _serve(args.port)
+        return _serve(args.port, args.no_auth)
     if args.command == "story":
         from flightpath.story import run_story
 
@@ -195,14 +199,31 @@ def _stream(start: datetime, through: datetime, speed: float | None) -> int:
     return 0
 
 
-def _serve(port: int) -> int:
-    """Print a request for a real flight of the latest day, then become `bentoml serve`."""
+def _serve(port: int, no_auth: bool) -> int:
+    """Print a request for a real flight of the latest day, then become `bentoml serve`.
+
+    Without FLIGHTPATH_API_KEYS it refuses to start, unless auth is switched off explicitly.
+    """
     import json
     import shlex
 
+    from bentos.guard import api_keys_from_env
     from resources.lake import Lake
     from resources.model_registry import bentoml_home
 
+    env = {**os.environ, "FLIGHTPATH_HOME": str(data_home()),
+           "BENTOML_HOME": str(bentoml_home(data_home()))}  # fmt: skip
+    if no_auth:
+        env["FLIGHTPATH_AUTH"] = "off"
+    try:
+        auth = api_keys_from_env(env) is not None
+    except RuntimeError as error:
+        print(f"flightpath serve: {error} (or pass --no-auth)", file=sys.stderr)
+        return 2
+    if not auth:
+        print("*" * 78 + "\n*  AUTHENTICATION IS OFF: anyone who can reach this port can call "
+              "/predict.\n*  A local demo only; set FLIGHTPATH_API_KEYS to serve for real.\n"
+              + "*" * 78, flush=True)  # fmt: skip
     lake = Lake(root=str(lake_root()))
     [flight] = lake.query(
         f"""SELECT carrier, flight, tailnum, origin, dest, sched_dep_utc FROM {lake.scan("flights")}
@@ -210,13 +231,7 @@ def _serve(port: int) -> int:
     ).to_dict("records")
     flight["flight"] = int(flight["flight"])
     flight["sched_dep"] = flight.pop("sched_dep_utc").isoformat()
-    env = {**os.environ, "FLIGHTPATH_HOME": str(data_home()),
-           "BENTOML_HOME": str(bentoml_home(data_home()))}  # fmt: skip
-    key_header = ""
-    if not env.get("FLIGHTPATH_API_KEYS"):
-        env["FLIGHTPATH_AUTH"] = "off"  # the embedded demo only: set FLIGHTPATH_API_KEYS otherwise
-    else:
-        key_header = " -H 'X-API-Key: <one of FLIGHTPATH_API_KEYS>'"
+    key_header = " -H 'X-API-Key: <one of FLIGHTPATH_API_KEYS>'" if auth else ""
     body = shlex.quote(json.dumps({"flights": [flight], "explain": True}))
     print(f"Starting the prediction service on http://127.0.0.1:{port} (docs at /docs). "
           "Once it says it is listening, in another terminal:\n"

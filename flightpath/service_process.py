@@ -44,8 +44,8 @@ def running_service(
     log_path = home / f"serve-{port}.log"
     log = open(log_path, "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
-        [str(bentoml), "serve", "bentos.service:DelayService", "--port", str(port),
-         "--host", "127.0.0.1"],
+        # No --host: the service binds 127.0.0.1 by default (its tests check it).
+        [str(bentoml), "serve", "bentos.service:DelayService", "--port", str(port)],
         cwd=ROOT, env=variables, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -62,3 +63,11 @@ def serving(home: Path, ready: str = "/readyz", **env: str) -> Iterator[httpx.Cl
     keys = {"FLIGHTPATH_API_KEYS": f"{API_KEY},{BURST_KEY}", **env}
     with running_service(home, keys, headers={"X-API-Key": API_KEY}, ready=ready) as client:
         yield client
+
+
+def home_with_models(feature_home: Path, copy: Path) -> Path:
+    """A copy of the feature home with a LightGBM champion and an MLP challenger."""
+    shutil.copytree(feature_home, copy)
+    champion, challenger = register_models(copy)
+    promote(copy, champion, challenger)
+    return copy

@@ -15,21 +15,28 @@ import httpx
 import pandas as pd
 import pytest
 
+from bentos.guard import FAILURE_BURST, FAILURE_RATE
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from resources.model_registry import bentoml_home
-from tests.serving import BURST_KEY, ROOT, flights_of, promote, register_models, serving
+from tests.serving import (
+    API_KEY,
+    BURST_KEY,
+    ROOT,
+    flights_of,
+    home_with_models,
+    promote,
+    register_models,
+    serving,
+)
 
-DAY = date(2013, 1, 17)  # the online store holds the end of this day (see feature_home)
+DAY = date(2013, 1, 17)
+WRONG_KEY = "wrong-key-7f3a"  # the online store holds the end of this day (see feature_home)
 
 
 @pytest.fixture(scope="module")
 def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the feature home with a LightGBM champion and an MLP challenger."""
-    copy = tmp_path_factory.mktemp("service") / "home"
-    shutil.copytree(feature_home, copy)
-    champion, challenger = register_models(copy)
-    promote(copy, champion, challenger)
-    return copy
+    return home_with_models(feature_home, tmp_path_factory.mktemp("service") / "home")
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +253,19 @@ def test_store_down_canary_auth_and_rate_limit(
         assert codes[:5] == [200] * 5 and 429 in codes
         limited = burst[codes.index(429)]
         assert limited.headers["retry-after"] == "1" and "rate limit" in limited.text
+        assert _predict(client, flights[:1]).status_code == 200  # another key is not throttled
+
+        guesses: list[int] = []
+        started = time.monotonic()
+        while 429 not in guesses and len(guesses) < 100:  # a wrong key a time, as a guesser would
+            guesses.append(httpx.post(f"{client.base_url}/predict", json={"flights": flights[:1]},
+                                      headers={"X-API-Key": f"{WRONG_KEY}-{len(guesses)}"}
+                                      ).status_code)  # fmt: skip
+        allowed = FAILURE_BURST + FAILURE_RATE * (time.monotonic() - started)
+        assert guesses[-1] == 429 and guesses.count(401) <= allowed, guesses
+        time.sleep(0.2)
+    log = next(broken_store_home.glob("serve-*.log")).read_text()
+    assert all(key not in log for key in (API_KEY, BURST_KEY, WRONG_KEY, "guess"))
 
 
 def test_the_service_never_imports_dagster() -> None:
