@@ -565,6 +565,15 @@ CASES: tuple[Case, ...] = (
         reason="air_time=0.0",
     ),
     Case(
+        "tailnum_with_bidi_override",
+        "flights",
+        Expect.QUARANTINE,
+        _set("flights", (95,), tailnum="N1\u202e" + "9" * 526),
+        rule="tailnum_valid",
+        bad_rows=(95,),
+        reason="tailnum=",
+    ),
+    Case(
         "tailnum_mostly_missing",
         "flights",
         Expect.WARN,

@@ -17,6 +17,7 @@ import pandas as pd
 from assets.quality.contracts import FLIGHTS, WEATHER
 from assets.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
 from assets.quality.timestamps import NEW_YORK
+from flightpath.codes import TAILNUM_PATTERN
 
 NYC_ORIGINS = ["EWR", "JFK", "LGA"]
 
@@ -58,6 +59,9 @@ FLIGHT_KEY_UNIQUE = Rule(
 TAILNUM_MOSTLY_PRESENT = Rule(
     "tailnum_mostly_present", Action.WARN, "at least 95% of flights name their aircraft"
 )
+TAILNUM_VALID = Rule(
+    "tailnum_valid", Action.QUARANTINE, "tailnum, when given, is a registration the service accepts"
+)
 
 WEATHER_IN_RANGE = Rule(
     "readings_in_range",
@@ -83,6 +87,7 @@ FLIGHT_RULES = (
     ARRIVAL_AFTER_DEPARTURE,
     FLIGHT_KEY_UNIQUE,
     TAILNUM_MOSTLY_PRESENT,
+    TAILNUM_VALID,
 )
 WEATHER_RULES = (
     *_TABLE_RULES,
@@ -145,6 +150,10 @@ def flights_suite(
         ),
         gxe.ExpectColumnValuesToNotBeNull(
             column="tailnum", mostly=0.95, meta=_meta(TAILNUM_MOSTLY_PRESENT)
+        ),
+        # The service's request schema uses the same pattern: one rule for both paths.
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="tailnum", regex=TAILNUM_PATTERN, meta=_meta(TAILNUM_VALID)
         ),
     ]
     return gx.ExpectationSuite(name=f"flights_{day}", expectations=expectations)
