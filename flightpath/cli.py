@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from flightpath.ingest import RunSummary
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option, from argparse alone: `--help` and usage errors load no ML stack."""
     parser = argparse.ArgumentParser(prog="flightpath", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -99,7 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     story_cmd.add_argument("--no-serve", action="store_true", help="no service: batch only")
     commands.add_parser("dev", help="start the Dagster UI and daemon on this data home")
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Each handler imports what it needs itself: a command pays only for its own stack.
+    args = build_parser().parse_args(argv)
     if args.command == "replay":
         return _replay(args.through, not args.quiet)
     if args.command == "ingest":

@@ -9,7 +9,6 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from resources.home import data_home
-from resources.model_registry import bentoml_home
 
 if TYPE_CHECKING:
     from flightpath.models.registry import ModelRegistry
@@ -44,7 +43,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.command == "train":
         return _train(args)
+    # here, not at the top: `flightpath --help` must not pay for dagster and bentoml
     from flightpath.models.registry import ModelRegistry, RegistryError
+    from resources.model_registry import bentoml_home
 
     registry = ModelRegistry(bentoml_home(data_home()))
     try:
