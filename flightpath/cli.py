@@ -214,8 +214,8 @@ def _serve(port: int, no_auth: bool) -> int:
     import shlex
 
     from bentos.guard import api_keys_from_env
+    from resources.home import bentoml_home
     from resources.lake import Lake
-    from resources.model_registry import bentoml_home
 
     env = {**os.environ, "FLIGHTPATH_HOME": str(data_home()),
            "BENTOML_HOME": str(bentoml_home(data_home()))}  # fmt: skip

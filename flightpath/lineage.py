@@ -168,7 +168,7 @@ class Lineage:
 
 def trace(home: Path, instance: dg.DagsterInstance | None, ref: str) -> Lineage:
     """Resolve `ref` in the data home `home` (see the module docstring); LineageError if unknown."""
-    from resources.model_registry import bentoml_home
+    from resources.home import bentoml_home
 
     registry = ModelRegistry(bentoml_home(home))
     ref = ref.strip()

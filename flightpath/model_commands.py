@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         return _train(args)
     # here, not at the top: `flightpath --help` must not pay for dagster and bentoml
     from flightpath.models.registry import ModelRegistry, RegistryError
-    from resources.model_registry import bentoml_home
+    from resources.home import bentoml_home
 
     registry = ModelRegistry(bentoml_home(data_home()))
     try:

@@ -18,7 +18,7 @@ import dagster as dg
 from flightpath.loop import DayReport, Loop, Run, service_client
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from flightpath.run_tags import REASON, TRIGGER
-from resources.model_registry import bentoml_home
+from resources.home import bentoml_home
 
 
 @dataclass

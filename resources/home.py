@@ -54,3 +54,8 @@ def dagster_home() -> Path:
     if not config.exists() or config.read_text() == _OLDER_DAGSTER_YAML:
         config.write_text(DAGSTER_YAML)
     return path
+
+
+def bentoml_home(home: Path) -> Path:
+    """BENTOML_HOME for `bentoml serve` and `bentoml build`: the same store the assets write."""
+    return home / "bentoml"

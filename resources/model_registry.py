@@ -5,11 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from flightpath.models.registry import ModelRegistry
-
-
-def bentoml_home(home: Path) -> Path:
-    """BENTOML_HOME for `bentoml serve` and `bentoml build`: the same store the assets write."""
-    return home / "bentoml"
+from resources.home import bentoml_home
 
 
 class ModelRegistryResource(dg.ConfigurableResource):

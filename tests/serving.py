@@ -17,8 +17,8 @@ from flightpath.models.mlp import MlpConfig, train_mlp
 from flightpath.models.registry import CHALLENGER, ModelRegistry
 from flightpath.models.splits import local_days, xy
 from flightpath.service_process import running_service
+from resources.home import bentoml_home
 from resources.lake import Lake
-from resources.model_registry import bentoml_home
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY, BURST_KEY = "test-key", "burst-key"

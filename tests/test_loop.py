@@ -27,8 +27,8 @@ from flightpath.models.gate import GateRules, decide
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from flightpath.run_tags import ALERT_DAY, REASON, THROUGH, TRIGGER
 from pipelines.automation import weekly_retrain
+from resources.home import bentoml_home
 from resources.lake import Lake
-from resources.model_registry import bentoml_home
 from resources.monitoring import MonitoringPolicy
 from tests.serving import serving
 

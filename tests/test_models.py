@@ -25,8 +25,8 @@ from flightpath.cli import main
 from flightpath.lineage import LineageError, render, trace
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry
 from flightpath.run_tags import REASON
+from resources.home import bentoml_home
 from resources.lake import Lake
-from resources.model_registry import bentoml_home
 from tests.conftest import JANUARY_DAYS
 from tests.model_data import (
     days_between,

@@ -17,7 +17,7 @@ import pytest
 
 from bentos.guard import FAILURE_BURST, FAILURE_RATE
 from flightpath.models.registry import CHAMPION, ModelRegistry
-from resources.model_registry import bentoml_home
+from resources.home import bentoml_home
 from tests.serving import (
     API_KEY,
     BURST_KEY,

@@ -29,7 +29,7 @@ from bentos.openapi import OPENAPI_VERSION
 from bentos.schema import Flight
 from flightpath.codes import TAILNUM_PATTERN
 from flightpath.service_process import free_port
-from resources.model_registry import bentoml_home
+from resources.home import bentoml_home
 from tests.serving import API_KEY, ROOT, flights_of, home_with_models, serving
 
 DAY = date(2013, 1, 17)
