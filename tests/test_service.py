@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from bentos.guard import FAILURE_BURST, FAILURE_RATE
+from flightpath.cli import main
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from resources.home import bentoml_home
 from tests.serving import (
@@ -196,6 +197,33 @@ def test_a_promoted_champion_is_served_without_restart_or_errors(
         thread.join()
     assert statuses and set(statuses) == {200}
     assert tags[-1] == new_champion and tags[0] != new_champion
+
+
+def test_a_rollback_reaches_the_running_service(
+    client: httpx.Client, flights: list[dict], home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flightpath models rollback` on the data home: the service answers with the previous
+    champion within seconds, without a restart."""
+    previous = ModelRegistry(bentoml_home(home)).alias(CHAMPION)
+    newer, _ = register_models(home, seed=13)
+    promote(home, newer)
+    assert _served_by(client, flights, newer)
+    monkeypatch.setenv("FLIGHTPATH_HOME", str(home))
+    assert main(["models", "rollback", "--reason", "test: the newer model misbehaves"]) == 0
+    assert ModelRegistry(bentoml_home(home)).alias(CHAMPION) == previous
+    assert _served_by(client, flights, previous)
+
+
+def _served_by(client: httpx.Client, flights: list[dict], tag: str | None) -> bool:
+    """Whether the service answers with `tag` within 15 s."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        response = _predict(client, flights[:1])
+        assert response.status_code == 200, response.text
+        if response.json()["predictions"][0]["model"] == tag:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 @pytest.fixture(scope="module")
