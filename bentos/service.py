@@ -27,7 +27,7 @@ import bentoml
 import numpy as np
 from pydantic import Field
 
-from bentos.champion import ChampionWatcher, Served
+from bentos.champion import ChampionWatcher, Refusal, Served
 from bentos.guard import ApiKeyGuard
 from bentos.online import VIEWS, OnlineFeatures, ViewRow
 from bentos.prediction_log import PredictionLog
@@ -49,6 +49,15 @@ degraded_total = bentoml.metrics.Counter(
     documentation="Predictions answered with fallback features",
     labelnames=["reason"],
 )
+# A promoted model the service refuses (its files do not verify) while it answers with the last
+# good one. The service stays ready: every replica would refuse the same files, so going unready
+# would take the whole service down over a model it does not need; this gauge is the alarm.
+model_refused = bentoml.metrics.Gauge(
+    name="flightpath_model_refused",
+    documentation="1 while a promoted model is refused and the last good one answers",
+    labelnames=["alias", "tag"],
+    multiprocess_mode="livemax",
+)
 
 
 @bentoml.service(
@@ -65,7 +74,7 @@ class DelayService:
         profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
         self.threshold = float(os.environ.get("FLIGHTPATH_THRESHOLD", "0.5"))
         self.canary = float(os.environ.get("FLIGHTPATH_CANARY_FRACTION", "0"))
-        self.models = ChampionWatcher(ModelRegistry(home / "bentoml"))
+        self.models = ChampionWatcher(ModelRegistry(home / "bentoml"), on_refusal=_report_refusal)
         project = os.environ.get("FLIGHTPATH_FEAST_PROJECT") or None
         self.features = OnlineFeatures(open_store(str(home), profile, project))
         self.log = PredictionLog(home / "lake" / "prediction_log")
@@ -187,6 +196,10 @@ class DelayService:
 
 # `@bentoml.service` returns a Service object; mypy still sees the class.
 DelayService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
+
+
+def _report_refusal(refusal: Refusal, active: bool) -> None:
+    model_refused.labels(alias=refusal.alias, tag=refusal.tag).set(int(active))
 
 
 def _predict(served: Served, matrix: np.ndarray) -> np.ndarray:
