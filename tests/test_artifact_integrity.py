@@ -23,7 +23,7 @@ from bentos.champion import ChampionWatcher
 from flightpath.cli import main
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
 from resources.model_registry import bentoml_home
-from tests.serving import ROOT, flights_of, promote, register_models, serving
+from tests.serving import ROOT, clone_model, flights_of, promote, register_models, serving
 
 DAY = date(2013, 1, 17)  # the online store holds the end of this day (see feature_home)
 SERVICE_SECONDS = 30  # the watcher polls once a second; a refusal or a swap shows well before
@@ -44,20 +44,6 @@ def registry(home: Path, tmp_path: Path) -> ModelRegistry:
     """A copy of the home's model store alone (cheap): each test breaks its own models."""
     shutil.copytree(bentoml_home(home), bentoml_home(tmp_path))
     return ModelRegistry(bentoml_home(tmp_path))
-
-
-def _clone(registry: ModelRegistry, tag: str, edit: Callable[[Path], None] | None = None) -> str:
-    """A new version of `tag`'s model saved through the registry; `edit` changes its files
-    before the save ends, as a full disk or a bad writer would (its checksums then match)."""
-    source = registry.get(tag)
-    framework = source.info.labels["framework"]
-    with registry.create(source.tag.name, framework, dict(source.info.metadata)) as entry:
-        for name in ("model.txt", "weights.pt"):
-            if (Path(source.path) / name).exists():
-                shutil.copy(Path(source.path) / name, Path(entry.path) / name)
-        if edit is not None:
-            edit(Path(entry.path))
-    return str(entry.tag)
 
 
 def _truncate(name: str, keep: float = 0.5) -> Callable[[Path], None]:
@@ -95,14 +81,14 @@ def test_a_good_model_verifies_and_promotes_quietly(registry: ModelRegistry) -> 
         assert tag is not None
         registry.verify(tag)  # raises when refused
         assert registry.load(tag).predict is not None
-    fresh = _clone(registry, str(registry.alias(CHAMPION)))
+    fresh = clone_model(registry, str(registry.alias(CHAMPION)))
     change = registry.promote(fresh, "a retrained model")
     assert registry.alias(CHAMPION) == fresh and registry.history()[-1] == change
 
 
 def test_a_truncated_lightgbm_file_is_refused_at_promote(registry: ModelRegistry) -> None:
     champion = str(registry.alias(CHAMPION))
-    broken = _clone(registry, champion, _truncate("model.txt"))
+    broken = clone_model(registry, champion, _truncate("model.txt"))
     _assert_refused(registry, broken, "model.txt")
     with pytest.raises(RegistryError, match=r"model\.txt"):
         registry.load(broken)
@@ -112,12 +98,12 @@ def test_a_truncated_lightgbm_file_is_refused_at_promote(registry: ModelRegistry
 def test_a_lightgbm_file_that_crashes_the_loader_is_refused_by_the_child_process(
     registry: ModelRegistry,
 ) -> None:
-    broken = _clone(registry, str(registry.alias(CHAMPION)), _cut_the_middle)
+    broken = clone_model(registry, str(registry.alias(CHAMPION)), _cut_the_middle)
     _assert_refused(registry, broken, "model.txt", "crashed|SIG")
 
 
 def test_a_model_corrupted_after_promotion_is_refused_at_load(registry: ModelRegistry) -> None:
-    tag = _clone(registry, str(registry.alias(CHAMPION)))
+    tag = clone_model(registry, str(registry.alias(CHAMPION)))
     registry.promote(tag, "a good model")
     path = _stored(registry, tag, "model.txt")
     data = path.read_bytes()
@@ -133,11 +119,11 @@ def test_a_model_corrupted_after_promotion_is_refused_at_load(registry: ModelReg
 
 def test_a_truncated_torch_weights_file_is_refused(registry: ModelRegistry) -> None:
     challenger = str(registry.alias(CHALLENGER))
-    broken = _clone(registry, challenger, _truncate("weights.pt"))
+    broken = clone_model(registry, challenger, _truncate("weights.pt"))
     _assert_refused(registry, broken, "weights.pt")
     with pytest.raises(RegistryError, match=r"weights\.pt"):
         registry.load(broken)
-    after = _clone(registry, challenger)
+    after = clone_model(registry, challenger)
     _truncate("weights.pt", keep=0.9)(_stored(registry, after))
     with pytest.raises(RegistryError, match=r"weights\.pt.*checksum"):
         registry.load(after)
@@ -162,7 +148,7 @@ def test_a_pickled_payload_in_torch_weights_is_refused_and_never_run(
         state = torch.load(directory / "weights.pt", weights_only=True)
         torch.save({**state, "payload": _Payload(marker)}, directory / "weights.pt")
 
-    tag = _clone(registry, str(registry.alias(CHALLENGER)), hostile)
+    tag = clone_model(registry, str(registry.alias(CHALLENGER)), hostile)
     with pytest.raises(RegistryError, match=r"weights\.pt"):
         registry.load(tag)
     _assert_refused(registry, tag, "weights.pt")
@@ -193,7 +179,7 @@ def test_the_service_starts_on_the_last_champion_that_verifies_or_refuses_to_sta
     registry: ModelRegistry,
 ) -> None:
     good = str(registry.alias(CHAMPION))
-    later = _clone(registry, good)
+    later = clone_model(registry, good)
     registry.promote(later, "a good model, corrupted on disk afterwards")
     _stored(registry, later, "model.txt").write_bytes(b"tree\nversion=v4\n")
     watcher = ChampionWatcher(registry, poll_seconds=60)
@@ -215,14 +201,14 @@ def test_cli_promote_refuses_broken_unknown_and_malformed_tags_in_one_line(
     monkeypatch.setenv("FLIGHTPATH_HOME", str(registry.root.parent))
     monkeypatch.setenv("FLIGHTPATH_ACTOR", "alice")
     champion = registry.alias(CHAMPION)
-    broken = _clone(registry, str(champion), _truncate("model.txt"))
+    broken = clone_model(registry, str(champion), _truncate("model.txt"))
     for tag in (broken, "delay_model_lgbm:doesnotexist", "not a tag!", "delay_model_lgbm:"):
         assert main(["models", "promote", tag]) == 1
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
         assert registry.alias(CHAMPION) == champion
 
-    fresh = _clone(registry, str(champion))
+    fresh = clone_model(registry, str(champion))
     assert main(["models", "promote", fresh, "--reason", "canary looked good"]) == 0
     capsys.readouterr()
     assert main(["models", "history"]) == 0
@@ -276,14 +262,14 @@ def test_a_running_service_keeps_the_last_good_model_and_reports_the_refusal(
     assert _answering(client, flights) == good
     assert 1.0 not in _refused(client).values()
 
-    broken = _clone(registry, good)
+    broken = clone_model(registry, good)
     _truncate("model.txt")(_stored(registry, broken))
     _push_unverified(registry, broken)
     _wait_for(lambda: _refused(client).get((CHAMPION, broken)) == 1.0)
     assert _answering(client, flights) == good
     assert client.get("/readyz").status_code == 200  # ready: it answers with the last good model
 
-    fixed = _clone(registry, good)
+    fixed = clone_model(registry, good)
     registry.promote(fixed, "the retrained model, saved whole")
     _wait_for(lambda: _answering(client, flights) == fixed)
     assert _refused(client).get((CHAMPION, broken)) == 0.0
