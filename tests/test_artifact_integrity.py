@@ -103,7 +103,8 @@ def test_a_lightgbm_file_that_crashes_the_loader_is_refused_by_the_child_process
 
 
 def test_a_model_corrupted_after_promotion_is_refused_at_load(registry: ModelRegistry) -> None:
-    tag = clone_model(registry, str(registry.alias(CHAMPION)))
+    good = str(registry.alias(CHAMPION))
+    tag = clone_model(registry, good)
     registry.promote(tag, "a good model")
     path = _stored(registry, tag, "model.txt")
     data = path.read_bytes()
@@ -115,6 +116,12 @@ def test_a_model_corrupted_after_promotion_is_refused_at_load(registry: ModelReg
         registry.load(tag)
     with pytest.raises(RegistryError, match="checksum"):
         registry.verify(tag)
+    # Nor can a rollback return to it.
+    registry.promote(clone_model(registry, good), "a later model")
+    stacks, history = registry.aliases(), registry.history()
+    with pytest.raises(RegistryError, match=f"{re.escape(tag)}.*checksum"):
+        registry.rollback("back to the corrupted one")
+    assert registry.aliases() == stacks and registry.history() == history
 
 
 def test_a_truncated_torch_weights_file_is_refused(registry: ModelRegistry) -> None:
