@@ -78,6 +78,9 @@ def _list(registry: ModelRegistry) -> int:
         test = metadata.get("metrics", {}).get("test", {})
         created = model.info.creation_time.strftime("%Y-%m-%d %H:%M:%S")
         marks = ", ".join(aliases.get(tag, []))
+        damage = registry.damage(tag)
+        if damage:
+            marks += f"  BROKEN: {damage}"
         print(f"{tag:40} {model.info.labels.get('framework', ''):10} {created:20} "
               f"{test.get('roc_auc', float('nan')):12.4f}  {marks}")  # fmt: skip
     return 0

@@ -223,6 +223,13 @@ def test_cli_promote_refuses_broken_unknown_and_malformed_tags_in_one_line(
     assert all(part in last for part in ("alice", "promote", fresh, "canary looked good"))
     assert registry.history()[-1].actor == "alice"
 
+    # The listing marks a model whose files changed on disk, and only that one.
+    _truncate("model.txt", keep=0.9)(_stored(registry, fresh))
+    assert main(["models", "list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "BROKEN: model.txt does not match its checksum" in rows[fresh]
+    assert "champion" in rows[fresh] and "BROKEN" not in rows[str(champion)]
+
 
 def _refused(client: httpx.Client) -> dict[tuple[str, str], float]:
     """`flightpath_model_refused` from /metrics: (alias, tag) -> 1 while refused, else 0."""

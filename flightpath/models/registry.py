@@ -27,7 +27,12 @@ import numpy as np
 # tests, the CLI with --home) hold several. `_model_store` is how bentoml.models takes one.
 from bentoml._internal.models.model import ModelStore
 
-from flightpath.models.artifacts import ArtifactError, load_model, record_checksums
+from flightpath.models.artifacts import (
+    ArtifactError,
+    load_model,
+    record_checksums,
+    verified_files,
+)
 from flightpath.models.features import FeatureSpec
 from flightpath.models.probe import probe
 
@@ -133,6 +138,15 @@ class ModelRegistry:
         except ArtifactError as error:
             raise RegistryError(f"{model.tag} refused: {error}") from None
         return str(model.tag)
+
+    def damage(self, tag: str) -> str | None:
+        """What is wrong with the tag's files by their checksums, or None (cheap: nothing is
+        parsed, for listings; `verify` is the full check)."""
+        try:
+            verified_files(Path(self.get(tag).path))
+        except ArtifactError as error:
+            return str(error)
+        return None
 
     # --- aliases ---
 
