@@ -53,7 +53,7 @@ class AliasChange:
     tag: str | None
     previous: str | None
     reason: str
-    actor: str = "unknown"  # who: FLIGHTPATH_ACTOR, the OS user or a Dagster run (see `actor`)
+    actor: str = "unknown"  # who: FLIGHTPATH_ACTOR, the OS user or a Dagster run (`default_actor`)
 
 
 class RegistryError(RuntimeError):
