@@ -3,15 +3,28 @@
 A thread polls the registry's aliases once a second; a newly promoted model is loaded beside
 the old one and then swapped in with one assignment, so a request sees the old model or the
 new one, never neither: no restart, no failed request.
+
+A promoted model whose files do not verify (checksums, format) is refused, never parsed: the
+service keeps answering with the model it has, and `problem` (and the `on_refusal` callback,
+the service's `flightpath_model_refused` gauge) says which tag was refused and why. At startup
+it falls back down the alias's stack to the newest model that verifies; with none, it refuses
+to start, saying why.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flightpath.models.registry import CHALLENGER, CHAMPION, DelayModel, ModelRegistry
+from flightpath.models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    DelayModel,
+    ModelRegistry,
+    RegistryError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,46 +36,100 @@ class Served:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    alias: str
+    tag: str
+    reason: str  # the registry's message: names the tag, the file and what is wrong with it
+
+
+@dataclass(frozen=True)
 class Lineup:
     champion: Served
     challenger: Served | None
+    refused: tuple[Refusal, ...] = ()
 
 
 class ChampionWatcher:
-    def __init__(self, registry: ModelRegistry, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        poll_seconds: float = 1.0,
+        on_refusal: Callable[[Refusal, bool], None] | None = None,
+    ) -> None:
+        """`on_refusal(refusal, active)` is called when a refusal starts and when it ends."""
         self.registry = registry
+        self._report = on_refusal or (lambda refusal, active: None)
+        # A version's files never heal (a fix is a new version): a refused tag is not retried.
+        self._refused: dict[str, str] = {}
         self.lineup = self._load(None)
+        self._announce(Lineup(self.lineup.champion, None), self.lineup)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, args=(poll_seconds,), daemon=True)
         self._thread.start()
 
+    @property
+    def problem(self) -> str | None:
+        """Which promoted models are refused and why, or None when all are served."""
+        lineup = self.lineup
+        if not lineup.refused:
+            return None
+        refusals = "; ".join(f"{r.alias}: {r.reason}" for r in lineup.refused)
+        return f"{refusals} (serving champion {lineup.champion.tag})"
+
     def _load(self, current: Lineup | None) -> Lineup:
-        champion_tag = self.registry.alias(CHAMPION)
-        if champion_tag is None:
+        aliases = self.registry.aliases()
+        stack = aliases.get(CHAMPION, [])
+        if not stack:
             raise RuntimeError(f"no champion in {self.registry.root}: run `flightpath train` first")
-        challenger_tag = self.registry.alias(CHALLENGER)
-
-        def served(tag: str, now: Served | None) -> Served:
-            return (
-                now if now is not None and now.tag == tag else Served(tag, self.registry.load(tag))
+        champion, refused = self._pick(CHAMPION, stack, current.champion if current else None)
+        if champion is None:
+            raise RuntimeError(
+                f"no champion in {self.registry.root} verifies, so the service will not start: "
+                + "; ".join(r.reason for r in refused)
             )
+        now = current.challenger if current else None
+        challenger, also = self._pick(CHALLENGER, aliases.get(CHALLENGER, []), now)
+        if challenger is not None and challenger.tag == champion.tag:
+            challenger = None
+        return Lineup(champion, challenger, (*refused, *also))
 
-        champion = served(champion_tag, current.champion if current else None)
-        challenger = None
-        if challenger_tag and challenger_tag != champion_tag:
-            challenger = served(challenger_tag, current.challenger if current else None)
-        return Lineup(champion, challenger)
+    def _pick(
+        self, alias: str, stack: list[str], now: Served | None
+    ) -> tuple[Served | None, list[Refusal]]:
+        """The alias's current model; if refused, the one being served (at startup, the newest
+        older entry of the stack that verifies); and what was refused on the way."""
+        refused: list[Refusal] = []
+        fallbacks = [now.tag] if now is not None else stack[-2::-1]
+        for tag in dict.fromkeys(stack[-1:] + fallbacks):
+            if now is not None and now.tag == tag:
+                return now, refused
+            if tag not in self._refused:
+                try:
+                    return Served(tag, self.registry.load(tag)), refused
+                except RegistryError as error:
+                    self._refused[tag] = str(error)
+            refused.append(Refusal(alias, tag, self._refused[tag]))
+        return None, refused
+
+    def _announce(self, before: Lineup, after: Lineup) -> None:
+        for refusal in set(before.refused) - set(after.refused):
+            self._report(refusal, False)
+        for refusal in set(after.refused) - set(before.refused):
+            log.error("REFUSED %s %s, serving %s instead: %s", refusal.alias, refusal.tag,
+                      after.champion.tag, refusal.reason)  # fmt: skip
+            self._report(refusal, True)
 
     def _watch(self, poll_seconds: float) -> None:
         while not self._stop.wait(poll_seconds):
             try:
                 lineup = self._load(self.lineup)
-            except Exception:  # a half-written model or a registry hiccup: keep serving, retry
-                log.exception("could not load the promoted model; still serving the current one")
+            except Exception:  # a registry hiccup (aliases unreadable): keep serving, retry
+                log.exception("could not read the promoted models; still serving the current ones")
                 continue
             if lineup != self.lineup:
                 log.info("now serving %s (challenger %s)", lineup.champion.tag,
                          lineup.challenger.tag if lineup.challenger else None)  # fmt: skip
+                self._announce(self.lineup, lineup)
                 self.lineup = lineup
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ import bentoml
 import numpy as np
 from pydantic import Field
 
-from bentos.champion import ChampionWatcher, Served
+from bentos.champion import ChampionWatcher, Refusal, Served
 from bentos.client_errors import log_client_errors_as_info
 from bentos.guard import ApiKeyGuard, api_keys_from_env
 from bentos.limits import BodyLimit
@@ -52,6 +52,15 @@ degraded_total = bentoml.metrics.Counter(
     documentation="Predictions answered with fallback features",
     labelnames=["reason"],
 )
+# A promoted model the service refuses (its files do not verify) while it answers with the last
+# good one. The service stays ready: every replica would refuse the same files, so going unready
+# would take the whole service down over a model it does not need; this gauge is the alarm.
+model_refused = bentoml.metrics.Gauge(
+    name="flightpath_model_refused",
+    documentation="1 while a promoted model is refused and the last good one answers",
+    labelnames=["alias", "tag"],
+    multiprocess_mode="livemax",
+)
 
 
 @bentoml.service(
@@ -70,7 +79,7 @@ class DelayService:
         profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
         self.threshold = float(os.environ.get("FLIGHTPATH_THRESHOLD", "0.5"))
         self.canary = float(os.environ.get("FLIGHTPATH_CANARY_FRACTION", "0"))
-        self.models = ChampionWatcher(ModelRegistry(home / "bentoml"))
+        self.models = ChampionWatcher(ModelRegistry(home / "bentoml"), on_refusal=_report_refusal)
         project = os.environ.get("FLIGHTPATH_FEAST_PROJECT") or None
         self.features = OnlineFeatures(open_store(str(home), profile, project))
         self.log = PredictionLog(home / "lake" / "prediction_log")
@@ -200,6 +209,10 @@ class DelayService:
 DelayService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(PublishedSpec, service=DelayService)  # type: ignore[attr-defined]
+
+
+def _report_refusal(refusal: Refusal, active: bool) -> None:
+    model_refused.labels(alias=refusal.alias, tag=refusal.tag).set(int(active))
 
 
 def _predict(served: Served, matrix: np.ndarray) -> np.ndarray:

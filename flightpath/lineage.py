@@ -111,6 +111,7 @@ class AliasEvent:
     tag: str | None
     previous: str | None
     reason: str
+    actor: str = "unknown"  # who (registry.AliasChange.actor)
 
 
 @dataclass(frozen=True)
@@ -366,8 +367,8 @@ def _history(model: ModelLineage) -> list[str]:
         return ["  aliases: never promoted"]
     lines = ["  alias history:"]
     for change in model.alias_history:  # as `flightpath models history` prints them
-        lines.append(f"    {change.at}  {change.action:8} {change.alias:10} {change.tag}  "
-                     f"(was {change.previous})  {change.reason}")  # fmt: skip
+        lines.append(f"    {change.at}  {change.actor:16} {change.action:8} {change.alias:10} "
+                     f"{change.tag}  (was {change.previous})  {change.reason}")  # fmt: skip
     return lines
 
 

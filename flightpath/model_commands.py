@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -32,12 +31,14 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     models = commands.add_parser("models", help="the model registry: list, promote, rollback")
     actions = models.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="every model version, its test metrics and aliases")
-    promote = actions.add_parser("promote", help="make TAG the champion, bypassing the gate")
+    promote = actions.add_parser(
+        "promote", help="make TAG the champion, bypassing the gate (not the artifact's checks)"
+    )
     promote.add_argument("tag", metavar="TAG", help="e.g. delay_model_lgbm:abc123")
     promote.add_argument("--reason", default="promoted by hand")
     rollback = actions.add_parser("rollback", help="restore the previous champion")
     rollback.add_argument("--reason", default="rolled back by hand")
-    actions.add_parser("history", help="every alias change, oldest first")
+    actions.add_parser("history", help="every alias change, oldest first: when, who, what, why")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,14 +54,13 @@ def run(args: argparse.Namespace) -> int:
             return _list(registry)
         if args.action == "history":
             for change in registry.history():
-                print(f"{change.at}  {change.action:8} {change.alias:10} {change.tag}  "
-                      f"(was {change.previous})  {change.reason}")  # fmt: skip
+                print(f"{change.at}  {change.actor:16} {change.action:8} {change.alias:10} "
+                      f"{change.tag}  (was {change.previous})  {change.reason}")  # fmt: skip
             return 0
-        who = getpass.getuser()
-        if args.action == "promote":
-            change = registry.promote(args.tag, f"{args.reason} (by {who})")
+        if args.action == "promote":  # who: FLIGHTPATH_ACTOR or the OS user (default_actor)
+            change = registry.promote(args.tag, args.reason)
         else:
-            change = registry.rollback(f"{args.reason} (by {who})")
+            change = registry.rollback(args.reason)
     except RegistryError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -79,6 +79,9 @@ def _list(registry: ModelRegistry) -> int:
         test = metadata.get("metrics", {}).get("test", {})
         created = model.info.creation_time.strftime("%Y-%m-%d %H:%M:%S")
         marks = ", ".join(aliases.get(tag, []))
+        damage = registry.damage(tag)
+        if damage:
+            marks += f"  BROKEN: {damage}"
         print(f"{tag:40} {model.info.labels.get('framework', ''):10} {created:20} "
               f"{test.get('roc_auc', float('nan')):12.4f}  {marks}")  # fmt: skip
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -42,6 +42,22 @@ def register_models(home: Path, seed: int = 7) -> tuple[str, str]:
             model.save(Path(entry.path))
         tags.append(str(entry.tag))
     return tags[0], tags[1]
+
+
+def clone_model(
+    registry: ModelRegistry, tag: str, edit: Callable[[Path], None] | None = None
+) -> str:
+    """A new version of `tag`'s model saved through the registry; `edit` changes its files
+    before the save ends, as a full disk or a bad writer would (its checksums then match)."""
+    source = registry.get(tag)
+    framework = source.info.labels["framework"]
+    with registry.create(source.tag.name, framework, dict(source.info.metadata)) as entry:
+        for name in ("model.txt", "weights.pt"):
+            if (Path(source.path) / name).exists():
+                shutil.copy(Path(source.path) / name, Path(entry.path) / name)
+        if edit is not None:
+            edit(Path(entry.path))
+    return str(entry.tag)
 
 
 def promote(home: Path, champion: str, challenger: str | None = None) -> None:

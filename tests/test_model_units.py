@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from flightpath.models.features import FeatureSpec
 from flightpath.models.gate import GateRules, decide, judge, naive_baseline
+from flightpath.models.lgbm import LgbmDelayModel
 from flightpath.models.metrics import auc_difference, expected_calibration_error, weighted_auc
 from flightpath.models.registry import CHAMPION, ModelRegistry, RegistryError
 
@@ -127,11 +129,17 @@ def test_feature_matrix_encodes_unseen_categories_and_missing_numbers_as_nan() -
 
 
 def _registry_with_models(root: Path, count: int) -> tuple[ModelRegistry, list[str]]:
+    """Tiny real LightGBM models: promoting one loads it (in a child process) first."""
     registry = ModelRegistry(root)
+    spec = FeatureSpec(features=["a", "b"], vocabularies={})
+    features = RNG.normal(size=(200, 2))
+    labels = (features[:, 0] > 0).astype(int)
     tags = []
     for number in range(count):
-        with registry.create("delay_model_lgbm", "lightgbm", {"n": number}) as model:
-            (Path(model.path) / "model.txt").write_text("tree\n")
+        booster = lgb.train({"objective": "binary", "verbose": -1, "seed": number},
+                            lgb.Dataset(features, labels), num_boost_round=2)  # fmt: skip
+        with registry.create("delay_model_lgbm", "lightgbm", spec.to_metadata()) as model:
+            LgbmDelayModel(spec, booster).save(Path(model.path))
         tags.append(str(model.tag))
     return registry, tags
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import uuid
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,7 @@ from tests.model_data import (
     split_config,
     write_features,
 )
+from tests.serving import clone_model
 
 START, TRAIN_END, VALID_END, TEST_END = "2013-01-01", "2013-01-12", "2013-01-15", "2013-01-20"
 MODEL_ASSETS = [
@@ -107,6 +109,40 @@ def test_first_run_promotes_a_candidate_over_the_naive_baseline(
     assert registry.alias(CHALLENGER) != winner
     [check] = first_run.get_asset_check_evaluations()
     assert check.check_name == "promotion_gate" and check.passed
+    # Who promoted it is on the record, in the registry's log and in the asset's metadata.
+    [promoted] = [c for c in registry.history() if c.alias == CHAMPION and c.tag == winner]
+    assert promoted.actor == f"dagster run {first_run.run_id}"
+    event = _metadata(first_run, "champion")["promotion"]
+    assert event["actor"] == promoted.actor and event["reason"] == promoted.reason
+    assert event["at"] == promoted.at and event["action"] == "promote"
+
+
+def test_a_champion_broken_on_disk_is_set_aside_and_the_run_still_ends(
+    first_run: dg.ExecuteInProcessResult, model_home: Path, tmp_path: Path
+) -> None:
+    """Its model.txt truncated (LightGBM would crash on it): the candidates are held to the
+    naive baseline instead, and the run ends, promoting one."""
+    home = tmp_path / "home"
+    shutil.copytree(model_home, home, ignore=shutil.ignore_patterns("serve-*.log"))
+    registry = _registry(home)
+    trained = str(registry.latest("delay_model_lgbm").tag)
+    broken = clone_model(registry, trained)  # an earlier champion, broken on disk since
+    registry.promote(broken, "the champion before this training")
+    model_file = Path(registry.get(broken).path) / "model.txt"
+    model_file.write_bytes(model_file.read_bytes()[:-800])
+    clone_model(registry, trained)  # this training's LightGBM candidate (the latest)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [evaluation.model_evaluation, promotion.champion], resources=resources(home),
+        run_config={"ops": {"model_evaluation": {"config": {"max_ece": 0.1}}}},
+        instance=instance, raise_on_error=False,
+    )  # fmt: skip
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+    decision = _metadata(result, "model_evaluation")["decision"]
+    assert broken in decision["champion_refused"] and "model.txt" in decision["champion_refused"]
+    assert decision["champion"] is None and decision["reference"] == "naive_baseline"
+    assert registry.alias(CHAMPION) == decision["winner"] != broken
 
 
 def test_models_carry_their_lineage(first_run: dg.ExecuteInProcessResult, model_home: Path) -> None:

@@ -10,7 +10,7 @@ from assets.models.training import GROUP, delay_model_lgbm, delay_model_torch
 from flightpath.models.features import LABEL
 from flightpath.models.gate import GateRules, decide, naive_baseline
 from flightpath.models.metrics import scores, slice_scores
-from flightpath.models.registry import CHAMPION, ModelRegistry
+from flightpath.models.registry import CHAMPION, DelayModel, ModelRegistry, RegistryError
 from flightpath.models.splits import Split, local_days, split_frame
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
@@ -40,6 +40,21 @@ def _candidate_split(registry: ModelRegistry, tags: list[str]) -> Split:
     if len({str(d) for d in described.values()}) > 1:
         raise ValueError(f"candidates were trained on different splits: {described}")
     return Split.from_metadata(next(iter(described.values())))
+
+
+def _champion(
+    context: dg.AssetExecutionContext, registry: ModelRegistry
+) -> tuple[str | None, DelayModel | None, str | None]:
+    """The champion to beat and its model, or, when its files do not verify, None and why:
+    a broken champion must not stop a sound candidate from replacing it."""
+    tag = registry.alias(CHAMPION)
+    if tag is None:
+        return None, None, None
+    try:
+        return tag, registry.load(tag), None
+    except RegistryError as error:
+        context.log.error(f"champion set aside, the naive baseline is the reference: {error}")
+        return None, None, str(error)
 
 
 def _table(frame: pd.DataFrame) -> dg.MetadataValue:
@@ -82,10 +97,12 @@ def model_evaluation(
             "month": pd.to_datetime(local_days(test)).dt.month,
         }
     )
-    champion = registry.alias(CHAMPION)
-    models = [*candidates, *([champion] if champion and champion not in candidates else [])]
-    for tag in models:
-        model = registry.load(tag)
+    champion, champion_model, refused = _champion(context, registry)
+    loaded = {tag: registry.load(tag) for tag in candidates}
+    if champion is not None and champion_model is not None:
+        loaded.setdefault(champion, champion_model)
+    models = list(loaded)
+    for tag, model in loaded.items():
         rows[tag] = model.predict(model.spec.matrix(test))
     rows[BASELINE] = naive_baseline(parts["train"], test)
     reference = champion or BASELINE
@@ -103,6 +120,7 @@ def model_evaluation(
     decision: dict[str, Any] = {
         "winner": winner,
         "champion": champion,
+        "champion_refused": refused,  # why the promoted champion was set aside, if it was
         "reference": reference,
         "candidates": candidates,
         "verdicts": [v.to_dict() for v in verdicts],
@@ -113,6 +131,8 @@ def model_evaluation(
         if winner
         else f"keep {champion or 'no champion'}: " + " | ".join(reasons)
     )
+    if refused:
+        summary = f"{summary} (champion set aside: {refused})"
     context.log.info(summary)
     by_name = {m: m.split(":")[0] for m in compared}
     return dg.MaterializeResult(

@@ -1,5 +1,7 @@
 """`champion`: the registry alias the service serves, moved only through the gate."""
 
+from dataclasses import asdict
+
 import dagster as dg
 
 from assets.models.evaluation import model_evaluation
@@ -13,7 +15,8 @@ from resources.model_registry import ModelRegistryResource
     deps=[model_evaluation],
     description="Points the `champion` alias at the candidate that passed the promotion gate, "
     "and `challenger` at the best other candidate (the service shadows it). Runs only when "
-    "the gate passes; `flightpath models rollback` undoes it.",
+    "the gate passes, and only to models whose files verify; `flightpath models rollback` "
+    "undoes it.",
     kinds={"bentoml"},
 )
 def champion(
@@ -32,16 +35,19 @@ def champion(
         f"gate passed in run {context.run.run_id}: ROC-AUC {verdict['gain']:+.4f} over "
         f"{verdict['reference']} (interval {verdict['low']:+.4f} .. {verdict['high']:+.4f})"
     )
-    change = registry.promote(winner, reason)
+    actor = f"dagster run {context.run.run_id}"
+    change = registry.promote(winner, reason, actor=actor)  # refuses a model that does not verify
     others = [tag for tag in decision["candidates"] if tag != winner]
     if others:
-        registry.promote(others[0], f"other candidate of run {context.run.run_id}", CHALLENGER)
+        registry.promote(others[0], f"other candidate of run {context.run.run_id}", CHALLENGER,
+                         actor)  # fmt: skip
     return dg.MaterializeResult(
         metadata={
             "champion": winner,
             "previous": change.previous or "none",
             "challenger": registry.alias(CHALLENGER) or "none",
             "reason": reason,
+            "promotion": dg.MetadataValue.json(asdict(change)),  # the audit log's entry
         },
         data_version=dg.DataVersion(winner),
     )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 
+from flightpath.models.artifacts import ARTIFACT_FILES
 from flightpath.models.features import INCREASING, FeatureSpec
 
-MODEL_FILE = "model.txt"  # LightGBM's own text format: no pickle to trust
+MODEL_FILE = ARTIFACT_FILES["lightgbm"]  # LightGBM's own text format: no pickle to trust
+# How `Booster.save_model` ends a file: the parameters, then the Python package's pandas
+# categories as one JSON line. A truncated file lacks it, and LightGBM's parser can segfault or
+# abort on such a file, so it is checked before parsing.
+TRAILER = re.compile(rb"\nend of parameters\n\npandas_categorical:(?P<json>[^\n]*)\n\Z")
 
 PARAMS: dict[str, object] = {
     "objective": "binary",
@@ -49,7 +56,24 @@ class LgbmDelayModel:
 
     @classmethod
     def load(cls, directory: Path, spec: FeatureSpec) -> LgbmDelayModel:
-        return cls(spec, lgb.Booster(model_file=directory / MODEL_FILE))
+        return cls.from_text((directory / MODEL_FILE).read_bytes(), spec)
+
+    @classmethod
+    def from_text(cls, text: bytes, spec: FeatureSpec) -> LgbmDelayModel:
+        """The model from a `model.txt`'s bytes; ValueError when it is not a whole file."""
+        check_model_text(text)
+        return cls(spec, lgb.Booster(model_str=text.decode()))
+
+
+def check_model_text(text: bytes) -> None:
+    """Refuse what LightGBM would crash on: no `tree` header, no trees' end, no trailer."""
+    trailer = TRAILER.search(text)
+    if not text.startswith(b"tree\n") or b"\nend of trees\n" not in text or trailer is None:
+        raise ValueError(f"not a whole LightGBM model file ({len(text)} bytes): truncated?")
+    try:
+        json.loads(trailer["json"])
+    except ValueError as error:
+        raise ValueError(f"its pandas_categorical line is not JSON: {error}") from None
 
 
 def train_lgbm(

@@ -6,6 +6,7 @@ with `weights_only=True`, so loading a model never runs code.
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,9 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from flightpath.models.artifacts import ARTIFACT_FILES
 from flightpath.models.features import FeatureSpec
 
-WEIGHTS_FILE = "weights.pt"
+WEIGHTS_FILE = ARTIFACT_FILES["torch"]
 
 
 @dataclass
@@ -102,9 +104,23 @@ class MlpDelayModel:
 
     @classmethod
     def load(cls, directory: Path, spec: FeatureSpec, metadata: dict) -> MlpDelayModel:
+        return cls.from_weights((directory / WEIGHTS_FILE).read_bytes(), spec, metadata)
+
+    @classmethod
+    def from_weights(cls, weights: bytes, spec: FeatureSpec, metadata: dict) -> MlpDelayModel:
+        """The model from a `weights.pt`'s bytes; tensors only, so a pickled object is refused."""
         config, scaling = MlpConfig(**metadata["mlp"]), Scaling(**metadata["scaling"])
         network = DelayMlp(spec, config)
-        state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+        except Exception as error:
+            # torch's refusal of a pickled object ends with advice to turn the protection off;
+            # only its reason is worth repeating.
+            reasons = [line.split("error:", 1)[1] for line in str(error).splitlines()
+                       if "WeightsUnpickler error:" in line]  # fmt: skip
+            if reasons:
+                raise ValueError(f"holds more than tensors:{reasons[0]}") from None
+            raise
         network.load_state_dict(state)
         return cls(spec, config, scaling, network)
 

@@ -1,12 +1,15 @@
 """The model registry: BentoML's model store plus aliases (`champion`, `challenger`).
 
 An alias is a stack of tags whose top is current: promoting pushes, rolling back pops. Every
-change is appended to `promotions.jsonl` with its reason, so the history is never rewritten.
+change is appended to `promotions.jsonl` with who made it and why, so the history is never
+rewritten. A model's files are checksummed when saved; an alias only ever moves to a model that
+verifies (checksums, then a load and a prediction in a child process, see `probe.py`).
 """
 
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import os
 import tempfile
@@ -24,7 +27,14 @@ import numpy as np
 # tests, the CLI with --home) hold several. `_model_store` is how bentoml.models takes one.
 from bentoml._internal.models.model import ModelStore
 
+from flightpath.models.artifacts import (
+    ArtifactError,
+    load_model,
+    record_checksums,
+    verified_files,
+)
 from flightpath.models.features import FeatureSpec
+from flightpath.models.probe import probe
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -43,10 +53,20 @@ class AliasChange:
     tag: str | None
     previous: str | None
     reason: str
+    actor: str = "unknown"  # who: FLIGHTPATH_ACTOR, the OS user or a Dagster run (`default_actor`)
 
 
 class RegistryError(RuntimeError):
-    """A registry request that cannot be carried out (unknown tag, nothing to roll back to)."""
+    """A registry request that cannot be carried out (unknown tag, nothing to roll back to, a
+    model whose files do not verify)."""
+
+
+def default_actor() -> str:
+    """Who is changing an alias: `FLIGHTPATH_ACTOR` when set (a CI job, a bot), else the OS user."""
+    try:
+        return os.environ.get("FLIGHTPATH_ACTOR") or getpass.getuser()
+    except OSError:  # a container user with no passwd entry
+        return "unknown"
 
 
 class ModelRegistry:
@@ -64,7 +84,8 @@ class ModelRegistry:
     def create(
         self, name: str, framework: str, metadata: dict[str, Any]
     ) -> Iterator[bentoml.Model]:
-        """A new model version; write its files into `model.path` inside the `with`."""
+        """A new model version; write its files into `model.path` inside the `with`. Their
+        checksums are recorded when it ends, before the version enters the store."""
         with bentoml.models.create(
             name,
             labels={"framework": framework},
@@ -72,12 +93,15 @@ class ModelRegistry:
             _model_store=self.store,
         ) as model:
             yield model
+            record_checksums(Path(model.path))
 
     def get(self, tag: str) -> bentoml.Model:
         try:
             return bentoml.models.get(tag, _model_store=self.store)
-        except bentoml.exceptions.NotFound as error:
-            raise RegistryError(f"no model {tag!r} in {self.root}") from error
+        except bentoml.exceptions.NotFound:
+            raise RegistryError(f"no model {tag!r} in {self.root}") from None
+        except (ValueError, bentoml.exceptions.BentoMLException) as error:
+            raise RegistryError(f"{tag!r} is not a model tag (name:version): {error}") from None
 
     def metadata(self, tag: str) -> dict[str, Any]:
         """What the model was saved with: its split, metrics, lineage."""
@@ -95,17 +119,34 @@ class ModelRegistry:
         return found[-1]
 
     def load(self, tag: str) -> DelayModel:
-        """The model behind a tag, ready to predict (no pickle is read)."""
-        from flightpath.models.lgbm import LgbmDelayModel
-        from flightpath.models.mlp import MlpDelayModel
-
+        """The model behind a tag, ready to predict: its checksums and format are checked
+        before it is parsed in this process, and no pickle is read."""
         model = self.get(tag)
-        metadata = dict(model.info.metadata)
-        spec = FeatureSpec.from_metadata(metadata)
-        directory = Path(model.path)
-        if model.info.labels["framework"] == "lightgbm":
-            return LgbmDelayModel.load(directory, spec)
-        return MlpDelayModel.load(directory, spec, metadata)
+        try:
+            return load_model(
+                Path(model.path), model.info.labels["framework"], dict(model.info.metadata)
+            )
+        except ArtifactError as error:
+            raise RegistryError(f"{model.tag} refused: {error}") from None
+
+    def verify(self, tag: str) -> str:
+        """`tag` in full once it loads and predicts in a child process (where a crash is only
+        a refusal); RegistryError naming the tag and the file otherwise."""
+        model = self.get(tag)
+        try:
+            probe(Path(model.path), model.info.labels["framework"], dict(model.info.metadata))
+        except ArtifactError as error:
+            raise RegistryError(f"{model.tag} refused: {error}") from None
+        return str(model.tag)
+
+    def damage(self, tag: str) -> str | None:
+        """What is wrong with the tag's files by their checksums, or None (cheap: nothing is
+        parsed, for listings; `verify` is the full check)."""
+        try:
+            verified_files(Path(self.get(tag).path))
+        except ArtifactError as error:
+            return str(error)
+        return None
 
     # --- aliases ---
 
@@ -116,22 +157,27 @@ class ModelRegistry:
         stack = self.aliases().get(alias, [])
         return stack[-1] if stack else None
 
-    def promote(self, tag: str, reason: str, alias: str = CHAMPION) -> AliasChange:
-        tag = str(self.get(tag).tag)  # normalises "name:latest" and refuses unknown tags
+    def promote(
+        self, tag: str, reason: str, alias: str = CHAMPION, actor: str | None = None
+    ) -> AliasChange:
+        """Point `alias` at `tag` once it verifies; `actor` defaults to `default_actor()`."""
+        tag = self.verify(tag)  # also normalises "name:latest" and refuses unknown tags
         with self._locked() as aliases:
             stack = aliases.setdefault(alias, [])
             previous = stack[-1] if stack else None
             if previous != tag:
                 stack.append(tag)
-            return self._record(aliases, "promote", alias, tag, previous, reason)
+            return self._record(aliases, "promote", alias, tag, previous, reason, actor)
 
-    def rollback(self, reason: str, alias: str = CHAMPION) -> AliasChange:
+    def rollback(self, reason: str, alias: str = CHAMPION, actor: str | None = None) -> AliasChange:
+        """Restore the model before the current one, once it verifies."""
         with self._locked() as aliases:
             stack = aliases.get(alias, [])
             if len(stack) < 2:
                 raise RegistryError(f"{alias} has no previous model to roll back to")
+            self.verify(stack[-2])
             previous = stack.pop()
-            return self._record(aliases, "rollback", alias, stack[-1], previous, reason)
+            return self._record(aliases, "rollback", alias, stack[-1], previous, reason, actor)
 
     def history(self) -> list[AliasChange]:
         if not self._log.exists():
@@ -153,8 +199,12 @@ class ModelRegistry:
         tag: str | None,
         previous: str | None,
         reason: str,
+        actor: str | None,
     ) -> AliasChange:
-        change = AliasChange(datetime.now(UTC).isoformat(), action, alias, tag, previous, reason)
+        change = AliasChange(
+            datetime.now(UTC).isoformat(), action, alias, tag, previous, reason,
+            actor or default_actor(),
+        )  # fmt: skip
         # The log first: a crash between the two leaves a logged change not yet applied, which
         # re-running repeats, rather than an applied change nobody can explain.
         with open(self._log, "a") as log:
