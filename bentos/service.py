@@ -75,7 +75,7 @@ model_refused = bentoml.metrics.Gauge(
 class DelayService:
     def __init__(self) -> None:
         log_client_errors_as_info()
-        home = Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve()
+        home = _home()
         profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
         self.threshold = float(os.environ.get("FLIGHTPATH_THRESHOLD", "0.5"))
         self.canary = float(os.environ.get("FLIGHTPATH_CANARY_FRACTION", "0"))
@@ -89,9 +89,11 @@ class DelayService:
         gc.freeze()
 
     @bentoml.on_deployment
-    def refuse_to_start_without_keys() -> None:
-        """In `bentoml serve`'s own process, before any worker: no keys, no service."""
+    def refuse_to_start() -> None:
+        """In `bentoml serve`'s own process, before any worker: no keys, or no champion that
+        verifies, and there is no service (rather than workers that crash-loop)."""
         api_keys_from_env()
+        ChampionWatcher(ModelRegistry(_home() / "bentoml"), poll_seconds=3600).close()
 
     @bentoml.api(route="/predict")
     def predict(
@@ -213,6 +215,10 @@ DelayService.add_asgi_middleware(PublishedSpec, service=DelayService)  # type: i
 
 def _report_refusal(refusal: Refusal, active: bool) -> None:
     model_refused.labels(alias=refusal.alias, tag=refusal.tag).set(int(active))
+
+
+def _home() -> Path:
+    return Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve()
 
 
 def _predict(served: Served, matrix: np.ndarray) -> np.ndarray:

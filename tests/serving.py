@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -87,3 +90,18 @@ def home_with_models(feature_home: Path, copy: Path) -> Path:
     champion, challenger = register_models(copy)
     promote(copy, champion, challenger)
     return copy
+
+
+def run_briefly(command: list[str], env: dict[str, str], seconds: float) -> tuple[int, str]:
+    """Runs `command` to its end; past `seconds` it and its children are killed (no orphans)."""
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, _ = process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return process.returncode, out

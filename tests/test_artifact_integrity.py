@@ -7,8 +7,10 @@ every refusal here happens without the pytest process parsing a broken file.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -22,8 +24,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from bentos.champion import ChampionWatcher
 from flightpath.cli import main
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
-from resources.model_registry import bentoml_home
-from tests.serving import ROOT, clone_model, flights_of, promote, register_models, serving
+from flightpath.service_process import free_port
+from resources.home import bentoml_home
+from tests.serving import (
+    ROOT,
+    clone_model,
+    flights_of,
+    promote,
+    register_models,
+    run_briefly,
+    serving,
+)
 
 DAY = date(2013, 1, 17)  # the online store holds the end of this day (see feature_home)
 SERVICE_SECONDS = 30  # the watcher polls once a second; a refusal or a swap shows well before
@@ -200,6 +211,21 @@ def test_the_service_starts_on_the_last_champion_that_verifies_or_refuses_to_sta
     _truncate("model.txt")(_stored(registry, good))
     with pytest.raises(RuntimeError, match=f"no champion.*{re.escape(later)}.*{re.escape(good)}"):
         ChampionWatcher(registry, poll_seconds=60)
+
+
+def test_bentoml_serve_exits_when_no_champion_verifies(home: Path, tmp_path: Path) -> None:
+    """Refused in `bentoml serve`'s own process, with the reason: no worker crash-loop."""
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("prediction_log", "serve-*.log"))
+    registry = ModelRegistry(bentoml_home(copy))
+    for tag in registry.aliases()[CHAMPION]:
+        _truncate("model.txt")(_stored(registry, tag))
+    env = {**os.environ, "FLIGHTPATH_HOME": str(copy), "BENTOML_HOME": str(bentoml_home(copy)),
+           "FLIGHTPATH_API_KEYS": "k"}  # fmt: skip
+    command = [str(Path(sys.executable).parent / "bentoml"), "serve", "bentos.service:DelayService",
+               "--port", str(free_port())]  # fmt: skip
+    code, out = run_briefly(command, env, 120)
+    assert code != 0 and "no champion" in out and "verifies" in out, out[-2000:]
 
 
 def test_cli_promote_refuses_broken_unknown_and_malformed_tags_in_one_line(

@@ -30,7 +30,7 @@ from bentos.schema import Flight
 from flightpath.codes import TAILNUM_PATTERN
 from flightpath.service_process import free_port
 from resources.home import bentoml_home
-from tests.serving import API_KEY, ROOT, flights_of, home_with_models, serving
+from tests.serving import API_KEY, flights_of, home_with_models, run_briefly, serving
 
 DAY = date(2013, 1, 17)
 BIN = Path(sys.executable).parent
@@ -266,32 +266,17 @@ def _without_keys(home: Path, **extra: str) -> dict[str, str]:
     return {**env, "FLIGHTPATH_HOME": str(home), "BENTOML_HOME": str(bentoml_home(home)), **extra}
 
 
-def _run_briefly(command: list[str], env: dict[str, str], seconds: float) -> tuple[int, str]:
-    """Runs `command` to its end; past `seconds` it and its children are killed (no orphans)."""
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        out, _ = process.communicate(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
-    return process.returncode, out
-
-
 def test_bentoml_serve_refuses_to_start_without_keys(home: Path) -> None:
     command = [str(BIN / "bentoml"), "serve", "bentos.service:DelayService", "--port",
                str(free_port())]  # fmt: skip
-    code, out = _run_briefly(command, _without_keys(home), 120)
+    code, out = run_briefly(command, _without_keys(home), 120)
     assert code != 0 and "refusing to start without API keys" in out
 
 
 def test_flightpath_serve_refuses_without_keys_and_says_so_when_auth_is_off(
     home: Path, flights: list[dict]
 ) -> None:
-    code, out = _run_briefly([str(BIN / "flightpath"), "serve"], _without_keys(home), 60)
+    code, out = run_briefly([str(BIN / "flightpath"), "serve"], _without_keys(home), 60)
     assert code == 2 and "--no-auth" in out and "FLIGHTPATH_API_KEYS" in out
 
     port = free_port()
