@@ -63,8 +63,8 @@ def train_lgbm_dask(
     params: dict[str, object] | None = None,
 ) -> LgbmDelayModel:
     """`train_lgbm`'s model, its rows split over the cluster's workers (data-parallel)."""
-    # Sorted workers hold chunks in order, so LightGBM's ranks (the order of worker holding
-    # chunk 0, 1, ...) and with them the model are the same from run to run.
+    # Chunk i is scattered to worker i: left to the scheduler, both chunks can land on one
+    # worker, which then trains alone, and eval chunks need not sit next to their train chunk.
     workers = sorted(client.scheduler_info()["workers"])
     # Shuffled rows: each rank bins its share of the features from its own rows only, which
     # must stand for the whole window rather than a few consecutive days of it.
@@ -78,8 +78,8 @@ def train_lgbm_dask(
     estimator.fit(
         _placed(client, [train[0][rows] for rows in pieces], workers),
         _placed(client, [train[1][rows] for rows in pieces], workers),
-        eval_set=[(_placed(client, [valid[0]] * len(workers), workers),
-                   _placed(client, [valid[1]] * len(workers), workers))],
+        eval_X=(_placed(client, [valid[0]] * len(workers), workers),),
+        eval_y=(_placed(client, [valid[1]] * len(workers), workers),),
         feature_name=spec.features,
         categorical_feature=spec.categorical,
         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
