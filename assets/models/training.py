@@ -2,7 +2,7 @@
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import pandas as pd
@@ -11,6 +11,7 @@ from assets.models.lineage import code_version, training_set_lineage
 from flightpath.lineage import Partitions
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import PARAMS, train_lgbm
+from flightpath.models.lgbm_dask import dask_client, train_lgbm_dask
 from flightpath.models.metrics import scores
 from flightpath.models.mlp import MlpConfig, train_mlp, training_device
 from flightpath.models.splits import Split, split_frame, xy
@@ -34,6 +35,13 @@ class ModelWindow(dg.Config):
             *(date.fromisoformat(d) for d in (self.train_start, self.train_end, self.valid_end,
                                               self.test_end))
         )  # fmt: skip
+
+
+class LgbmTraining(ModelWindow):
+    """The window, and where LightGBM trains: in this process, or data-parallel on Dask."""
+
+    engine: Literal["local", "dask"] = "local"
+    dask_scheduler: str | None = None  # e.g. tcp://10.0.0.5:8786; None: a local 2-process cluster
 
 
 def _parts(lake: Lake, window: ModelWindow) -> dict[str, pd.DataFrame]:
@@ -102,14 +110,23 @@ def _register(
 )
 def delay_model_lgbm(
     context: dg.AssetExecutionContext,
-    config: ModelWindow,
+    config: LgbmTraining,
     lake: Lake,
     model_registry: ModelRegistryResource,
 ) -> dg.MaterializeResult:
     parts = _parts(lake, config)
     spec = FeatureSpec.fit(parts["train"])
-    model = train_lgbm(spec, xy(spec, parts["train"]), xy(spec, parts["valid"]))
-    settings = {"params": PARAMS, "best_iteration": model.booster.best_iteration}
+    train, valid = xy(spec, parts["train"]), xy(spec, parts["valid"])
+    if config.engine == "dask":
+        with dask_client(config.dask_scheduler) as client:
+            model = train_lgbm_dask(spec, train, valid, client)
+    else:
+        model = train_lgbm(spec, train, valid)
+    settings = {
+        "params": PARAMS,
+        "best_iteration": model.booster.best_iteration,
+        "engine": config.engine,
+    }
     return _register(
         context, model_registry, "delay_model_lgbm", "lightgbm", model, config, parts, settings
     )

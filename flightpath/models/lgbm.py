@@ -76,6 +76,17 @@ def check_model_text(text: bytes) -> None:
         raise ValueError(f"its pandas_categorical line is not JSON: {error}") from None
 
 
+def training_params(
+    spec: FeatureSpec, params: dict[str, object] | None = None
+) -> dict[str, object]:
+    """PARAMS with overrides and the monotone constraints, for every training engine."""
+    return {
+        **PARAMS,
+        **(params or {}),
+        "monotone_constraints": [int(name in INCREASING) for name in spec.features],
+    }
+
+
 def train_lgbm(
     spec: FeatureSpec,
     train: tuple[np.ndarray, np.ndarray],
@@ -83,11 +94,7 @@ def train_lgbm(
     params: dict[str, object] | None = None,
 ) -> LgbmDelayModel:
     """Fit on `train`, stop when the validation log loss has not improved for 50 rounds."""
-    settings = {
-        **PARAMS,
-        **(params or {}),
-        "monotone_constraints": [int(name in INCREASING) for name in spec.features],
-    }
+    settings = training_params(spec, params)
     categorical = spec.categorical
     train_set = lgb.Dataset(*train, categorical_feature=categorical, feature_name=spec.features)
     valid_set = lgb.Dataset(*valid, categorical_feature=categorical, reference=train_set)
