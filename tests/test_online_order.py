@@ -13,6 +13,7 @@ import pytest
 
 from assets.features import feature_store, skew
 from assets.features.feature_store import ENTITY_VIEWS, end_of_day_utc
+from assets.partitions import daily_partitions
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import LandingZone
@@ -180,3 +181,31 @@ def test_a_wrong_online_value_fails_the_run(home: Path, store: FeatureStoreResou
         assert not result.success
         run = instance.get_run_by_id(result.run_id)
         assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+
+
+EMPTY_DAY = "2013-03-31"  # the lake ends on Jan 20: no key flew in the 30 days before it
+
+
+@dg.asset(partitions_def=daily_partitions, deps=[feature_store.online_features])
+def served_from_online_store() -> None:
+    """Stands for whatever reads the online store after the day's snapshot."""
+
+
+def test_the_check_blocks_downstream_on_an_empty_sample_and_not_on_a_full_one(
+    home: Path, store: FeatureStoreResource
+) -> None:
+    resources = _resources(home, store)
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([feature_store.feast_registry], resources=resources).success
+        for day, blocked in ((EMPTY_DAY, True), (NEWER, False)):
+            result = dg.materialize(
+                [feature_store.online_features, skew.online_matches_offline,
+                 served_from_online_store],
+                partition_key=day, resources=resources, instance=instance, raise_on_error=False,
+            )  # fmt: skip
+            evaluation = _check(result)
+            assert evaluation.passed is not blocked, evaluation.metadata
+            if blocked:
+                assert evaluation.metadata["values_compared"].value == 0
+            downstream = result.asset_materializations_for_node("served_from_online_store")
+            assert bool(downstream) is not blocked and result.success is not blocked

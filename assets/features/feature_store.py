@@ -114,9 +114,10 @@ def online_features(
 def online_instants(store: "FeatureStore", view: str, keys: Iterable[Any]) -> pd.Series:
     """The instant each key's online row of `view` is as of (UTC); the epoch where it has none."""
     key, columns = ENTITY_VIEWS[view]
-    response = store.get_online_features(
-        features=[f"{view}:{columns[0]}"], entity_rows=[{key: value} for value in keys]
-    )
+    rows = [{key: value} for value in keys]
+    if not rows:  # Feast fails on a read of no entity at all
+        return pd.Series([], dtype="datetime64[ns, UTC]")
+    response = store.get_online_features(features=[f"{view}:{columns[0]}"], entity_rows=rows)
     seconds = response.to_dict(include_event_timestamps=True)[f"{columns[0]}__ts"]
     return pd.Series(pd.to_datetime(seconds, unit="s", utc=True))
 
