@@ -28,27 +28,43 @@ def latest_feature_day(instance: dg.DagsterInstance) -> date | None:
     return date.fromisoformat(max(days)) if days else None
 
 
-# A retraining that crashed or was cancelled trained nothing: it starts no cool-down.
-NOT_RETRAINED = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
-RETRAINED = [status for status in dg.DagsterRunStatus if status not in NOT_RETRAINED]
+EVALUATION = dg.AssetKey("model_evaluation")
+RECENT_RETRAININGS = 50  # enough history to find the last one that trained
+
+
+def trained(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether a retraining trained and was judged: it runs, it succeeded, or it failed at the
+    gate (its evaluation was written before the blocking check stopped the run). One that
+    crashed before its evaluation, or was cancelled, trained nothing: it starts no cool-down."""
+    if run.status == dg.DagsterRunStatus.CANCELED:
+        return False
+    if run.status != dg.DagsterRunStatus.FAILURE:
+        return True
+    records = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return any(record.asset_key == EVALUATION for record in records)
+
+
+def _retrainings(instance: dg.DagsterInstance, **tags: str) -> list[dg.DagsterRun]:
+    """The latest retraining runs, newest first."""
+    found = dg.RunsFilter(job_name=retrain_job.name, tags=tags or None)
+    return list(instance.get_runs(found, limit=RECENT_RETRAININGS))
 
 
 def last_retrain_through(instance: dg.DagsterInstance) -> date | None:
-    """The day the latest retraining trained through, whatever asked for it, if it ran to the
-    end or is running: one the gate refused counts, one that crashed does not."""
-    runs = instance.get_runs(dg.RunsFilter(job_name=retrain_job.name, statuses=RETRAINED), limit=1)
-    through = runs[0].tags.get(THROUGH) if runs else None
+    """The day the latest retraining that trained (see `trained`) trained through, whatever
+    asked for it."""
+    run = next((r for r in _retrainings(instance) if trained(instance, r)), None)
+    through = run.tags.get(THROUGH) if run else None
     return date.fromisoformat(through) if through else None
 
 
 def _run_key(instance: dg.DagsterInstance, through: date) -> str:
     """One retraining per feed day, and a fresh key for each retry of one that crashed (the
     daemon drops a request whose run key it has seen)."""
-    crashed = instance.get_runs_count(
-        dg.RunsFilter(
-            job_name=retrain_job.name, statuses=NOT_RETRAINED, tags={THROUGH: through.isoformat()}
-        )
-    )
+    runs = _retrainings(instance, **{THROUGH: through.isoformat()})
+    crashed = sum(not trained(instance, run) for run in runs)
     return f"retrain@{through}" + (f"#retry{crashed}" if crashed else "")
 
 

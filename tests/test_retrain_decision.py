@@ -174,7 +174,6 @@ def test_cooldown_boundary(instance: dg.DagsterInstance, days_since: int, retrai
 def test_a_retrain_that_ran_or_runs_starts_the_cooldown(
     instance: dg.DagsterInstance, status: dg.DagsterRunStatus
 ) -> None:
-    # SUCCESS includes a candidate the gate refused: the run ended well, nothing was promoted.
     _retrain_run(instance, FEATURES_THROUGH - timedelta(days=1), status)
     _monitor(instance, "live_performance", FEATURES_THROUGH, LIVE_ALERT)
     assert not _tick(instance).run_requests
@@ -187,3 +186,46 @@ def test_a_crashed_retrain_does_not_silence_retraining(instance: dg.DagsterInsta
     assert request.tags[THROUGH] == FEATURES_THROUGH.isoformat()
     # The daemon drops a request whose run key it has already seen: a retry needs its own.
     assert request.run_key != crashed.tags["dagster/run_key"]
+
+
+@dg.asset(
+    name="model_evaluation",
+    check_specs=[dg.AssetCheckSpec("promotion_gate", asset="model_evaluation", blocking=True)],
+)
+def refused_evaluation() -> dg.MaterializeResult:
+    """Stands for a retraining whose candidate the gate refused: evaluated, then blocked."""
+    return dg.MaterializeResult(
+        check_results=[dg.AssetCheckResult(check_name="promotion_gate", passed=False)]
+    )
+
+
+@dg.asset(name="model_evaluation")
+def crashed_evaluation() -> None:
+    """Stands for a retraining that died before it was evaluated."""
+    raise RuntimeError("the training pod ran out of memory")
+
+
+def _stand_in_retrain(
+    instance: dg.DagsterInstance, evaluation: dg.AssetsDefinition, through: date
+) -> dg.DagsterRun:
+    """A real run of a job named `retrain`, as the retrain sensor's runs are."""
+    job = dg.Definitions(
+        assets=[evaluation], jobs=[dg.define_asset_job("retrain", [evaluation])]
+    ).resolve_job_def("retrain")
+    result = job.execute_in_process(
+        instance=instance, tags={THROUGH: through.isoformat()}, raise_on_error=False
+    )
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+    return run
+
+
+@pytest.mark.parametrize(("evaluation", "retrains"), [(refused_evaluation, False),
+                                                      (crashed_evaluation, True)])  # fmt: skip
+def test_a_refused_retrain_starts_the_cooldown_and_a_crashed_one_does_not(
+    instance: dg.DagsterInstance, evaluation: dg.AssetsDefinition, retrains: bool
+) -> None:
+    """Both end FAILURE: the gate's blocking check fails its run. Only the crash trained nothing."""
+    _stand_in_retrain(instance, evaluation, FEATURES_THROUGH - timedelta(days=1))
+    _monitor(instance, "live_performance", FEATURES_THROUGH, LIVE_ALERT)
+    assert bool(_tick(instance).run_requests) is retrains
