@@ -126,7 +126,7 @@ def test_the_secret_check_fires_on_a_literal() -> None:
 
 def test_images_pin_what_pyproject_pins() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
-    assert _pins(re.findall(r'"([A-Za-z0-9_.\-\[\]]+==[^"]+)"', dockerfile)) == _pyproject_pins()
+    assert _pins(re.findall(r'"([A-Za-z0-9_.,\-\[\]]+==[^"]+)"', dockerfile)) == _pyproject_pins()
     bento = _pins(_documents(ROOT / "bentos" / "bentofile.yaml")[0]["python"]["packages"])
     assert bento.items() <= _pyproject_pins().items()
     assert "dagster" not in bento  # the service never imports Dagster
