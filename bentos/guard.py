@@ -11,10 +11,10 @@ import hmac
 import os
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from bentos.asgi import ASGIApp, Scope, header, reject
+from flightpath.api_keys import api_keys_from_env
 
 OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/docs", "/docs.json", "/schema.json")
 # Wrong keys from one client address: a burst of 10, then one guess a second.
@@ -38,19 +38,6 @@ class TokenBucket:
             allowed = tokens >= 1
             self._state[key] = (tokens - cost if allowed else tokens, now)
             return allowed
-
-
-def api_keys_from_env(environ: Mapping[str, str] = os.environ) -> list[bytes] | None:
-    """The accepted keys; None when authentication is explicitly off; no keys is an error."""
-    if environ.get("FLIGHTPATH_AUTH", "").lower() == "off":
-        return None
-    keys = {k.strip() for k in environ.get("FLIGHTPATH_API_KEYS", "").split(",") if k.strip()}
-    if not keys:
-        raise RuntimeError(
-            "refusing to start without API keys: set FLIGHTPATH_API_KEYS (comma-separated), "
-            "or FLIGHTPATH_AUTH=off to serve without authentication (a local demo only)"
-        )
-    return sorted(k.encode() for k in keys)
 
 
 def matching_key(sent: bytes, keys: list[bytes]) -> bytes | None:

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from bentos.champion import ChampionWatcher, Refusal, Served
 from bentos.client_errors import log_client_errors_as_info
-from bentos.guard import ApiKeyGuard, api_keys_from_env
+from bentos.guard import ApiKeyGuard
 from bentos.limits import BodyLimit
 from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable, ViewRow
 from bentos.openapi import PublishedSpec
@@ -37,6 +37,7 @@ from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
 from feature_repo.store import open_store
 from feature_repo.transforms import NEW_YORK, schedule_context_of
+from flightpath.api_keys import api_keys_from_env
 from flightpath.keys import flight_id
 from flightpath.models.registry import ModelRegistry
 

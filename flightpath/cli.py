@@ -213,7 +213,7 @@ def _serve(port: int, no_auth: bool) -> int:
     import json
     import shlex
 
-    from bentos.guard import api_keys_from_env
+    from flightpath.api_keys import api_keys_from_env
     from resources.home import bentoml_home
     from resources.lake import Lake
 
