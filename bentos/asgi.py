@@ -1,10 +1,12 @@
-"""What the service's ASGI middlewares share: the types, reading a header, a JSON refusal."""
+"""What the service's ASGI middlewares share: the types, reading a header, a refusal."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from bentos.error_body import error_body
 
 Scope = dict[str, Any]
 ASGIApp = Callable[
@@ -20,8 +22,11 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def reject(send: Any, status: int, message: str, extra: dict[str, str] | None = None) -> None:
-    body = json.dumps({"error": message}).encode()
+async def reject(
+    send: Any, status: int, field: str, message: str, extra: dict[str, str] | None = None
+) -> None:
+    """Answers `status` with the service's one error body, naming `field`."""
+    body = json.dumps(error_body([(field, message)])).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -16,7 +16,18 @@ from typing import Any
 from bentos.asgi import ASGIApp, Scope, header, reject
 from flightpath.api_keys import api_keys_from_env
 
-OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/docs", "/docs.json", "/schema.json")
+# The docs page at /docs is BentoML's Swagger UI at / with its assets under /static_content.
+OPEN_PATHS = (
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/docs.json",
+    "/schema.json",
+    "/static_content/",
+)
+KEY_HEADER = "X-API-Key"
 # Wrong keys from one client address: a burst of 10, then one guess a second.
 FAILURE_BURST, FAILURE_RATE = 10.0, 1.0
 
@@ -69,15 +80,17 @@ class ApiKeyGuard:
         else:
             address = (scope.get("client") or ("unknown",))[0]
             if not self.failures.take(address, cost=0):  # key guessing is bounded per address
-                await reject(send, 429, "too many wrong API keys", {"retry-after": "1"})
+                await reject(send, 429, KEY_HEADER, "too many wrong API keys", {"retry-after": "1"})
                 return
             found = matching_key(sent, self.keys)
             if found is None:
                 self.failures.take(address)
-                await reject(send, 401, "missing or unknown API key: send it as X-API-Key")
+                await reject(send, 401, KEY_HEADER, "missing or unknown API key")
                 return
             key = found
         if not self.bucket.take(key.decode("latin-1")):
-            await reject(send, 429, "rate limit exceeded for this key", {"retry-after": "1"})
+            await reject(
+                send, 429, KEY_HEADER, "rate limit exceeded for this key", {"retry-after": "1"}
+            )
             return
         await self.app(scope, receive, send)

@@ -27,11 +27,11 @@ class BodyLimit:
             return
         media = (header(scope, b"content-type") or JSON).split(b";")[0].strip().lower()
         if media != JSON:
-            await reject(send, 415, "send the request as application/json")
+            await reject(send, 415, "Content-Type", "send the request as application/json")
             return
         declared = header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            await reject(send, 413, f"a request body is at most {MAX_BODY_BYTES} bytes")
+            await reject(send, 413, "body", f"a request body is at most {MAX_BODY_BYTES} bytes")
             return
         body = bytearray()
         while True:
@@ -40,7 +40,7 @@ class BodyLimit:
                 return
             body += message.get("body", b"")
             if len(body) > MAX_BODY_BYTES:
-                await reject(send, 413, f"a request body is at most {MAX_BODY_BYTES} bytes")
+                await reject(send, 413, "body", f"a request body is at most {MAX_BODY_BYTES} bytes")
                 return
             if not message.get("more_body", False):
                 break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, BaseModel, Field, StrictInt, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt, ValidationInfo, field_validator
 
 from flightpath.codes import TAILNUM_PATTERN
 
@@ -24,7 +24,10 @@ class Flight(BaseModel):
         description="scheduled departure with its UTC offset",
         examples=["2013-01-31T06:15:00-05:00"],
     )
-    distance: float | None = Field(default=None, gt=0, le=6000, description="miles (logged)")
+    # NaN and infinity are refused as what they are, not as "greater than 6000".
+    distance: float | None = Field(
+        default=None, gt=0, le=6000, allow_inf_nan=False, description="miles (logged)"
+    )
 
     @field_validator("origin")
     @classmethod
@@ -32,6 +35,13 @@ class Flight(BaseModel):
         if origin not in NYC_AIRPORTS:
             raise ValueError(f"unknown origin airport {origin}: flights leave from {NYC_AIRPORTS}")
         return origin
+
+    @field_validator("dest")
+    @classmethod
+    def _elsewhere(cls, dest: str, info: ValidationInfo) -> str:
+        if dest == info.data.get("origin"):
+            raise ValueError(f"destination {dest} is the origin: a flight lands elsewhere")
+        return dest
 
     @field_validator("sched_dep")
     @classmethod
@@ -53,6 +63,17 @@ class Prediction(BaseModel):
     )
     degraded: bool = Field(description="some features were missing and fell back (see `missing`)")
     missing: list[str] = Field(default_factory=list)
+    features_age_hours: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="per view, hours from when its values were computed to the departure; "
+        "negative: computed after the departure",
+    )
+    stale: bool = Field(
+        default=False,
+        description="some view's values were computed after the departure, or longer before it "
+        "than the service's limit (FLIGHTPATH_MAX_FEATURE_AGE_HOURS): see `stale_views`",
+    )
+    stale_views: list[str] = Field(default_factory=list)
     contributions: dict[str, float] | None = Field(
         default=None, description="the top features' contributions in log-odds (explain=true)"
     )

@@ -6,7 +6,8 @@ Environment: FLIGHTPATH_HOME (data home: model registry, Feast store, prediction
 FLIGHTPATH_FEAST_PROFILE (feature_store.yaml or the production profile), FLIGHTPATH_FEAST_PROJECT
 (overrides the profile's project), FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off (no keys: without
 either it refuses to start), FLIGHTPATH_RATE_LIMIT (requests/s per key), FLIGHTPATH_THRESHOLD (0.5),
-FLIGHTPATH_CANARY_FRACTION (share of flights the challenger answers, sticky per flight; 0).
+FLIGHTPATH_CANARY_FRACTION (share of flights the challenger answers, sticky per flight; 0),
+FLIGHTPATH_MAX_FEATURE_AGE_HOURS (features older than this at the departure are `stale`; 48).
 """
 
 from __future__ import annotations
@@ -25,16 +26,21 @@ from zoneinfo import ZoneInfo
 
 import bentoml
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bentos.champion import ChampionWatcher, Refusal, Served
 from bentos.client_errors import log_client_errors_as_info
+from bentos.error_body import OneErrorShape
 from bentos.guard import ApiKeyGuard
 from bentos.limits import BodyLimit
+from bentos.metrics import service_metrics
 from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable, ViewRow
 from bentos.openapi import PublishedSpec
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
+from bentos.staleness import ages_at_departure, max_feature_age_hours, stale_views
+from bentos.third_party_warnings import hide_third_party_deprecations
 from feature_repo.store import open_store
 from feature_repo.transforms import NEW_YORK, schedule_context_of
 from flightpath.api_keys import api_keys_from_env
@@ -42,26 +48,9 @@ from flightpath.keys import flight_id
 from flightpath.models.registry import ModelRegistry
 
 TOP_CONTRIBUTIONS = 5
-
-predictions_total = bentoml.metrics.Counter(
-    name="flightpath_predictions_total",
-    documentation="Predictions answered, by model role",
-    labelnames=["role"],
-)
-degraded_total = bentoml.metrics.Counter(
-    name="flightpath_degraded_predictions_total",
-    documentation="Predictions answered with fallback features",
-    labelnames=["reason"],
-)
-# A promoted model the service refuses (its files do not verify) while it answers with the last
-# good one. The service stays ready: every replica would refuse the same files, so going unready
-# would take the whole service down over a model it does not need; this gauge is the alarm.
-model_refused = bentoml.metrics.Gauge(
-    name="flightpath_model_refused",
-    documentation="1 while a promoted model is refused and the last good one answers",
-    labelnames=["alias", "tag"],
-    multiprocess_mode="livemax",
-)
+# After the imports (one of them puts a "once" filter for deprecations in front of any
+# earlier one), before BentoML builds the service below.
+hide_third_party_deprecations()
 
 
 @bentoml.service(
@@ -76,11 +65,15 @@ model_refused = bentoml.metrics.Gauge(
 class DelayService:
     def __init__(self) -> None:
         log_client_errors_as_info()
+        self.metrics = service_metrics()
         home = _home()
         profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
         self.threshold = float(os.environ.get("FLIGHTPATH_THRESHOLD", "0.5"))
         self.canary = float(os.environ.get("FLIGHTPATH_CANARY_FRACTION", "0"))
-        self.models = ChampionWatcher(ModelRegistry(home / "bentoml"), on_refusal=_report_refusal)
+        self.max_feature_age_hours = max_feature_age_hours()
+        self.models = ChampionWatcher(
+            ModelRegistry(home / "bentoml"), on_refusal=self._report_refusal
+        )
         project = os.environ.get("FLIGHTPATH_FEAST_PROJECT") or None
         self.features = OnlineFeatures(open_store(str(home), profile, project))
         self.log = PredictionLog(home / "lake" / "prediction_log")
@@ -94,6 +87,7 @@ class DelayService:
         """In `bentoml serve`'s own process, before any worker: no keys, or no champion that
         verifies, and there is no service (rather than workers that crash-loop)."""
         api_keys_from_env()
+        max_feature_age_hours()
         ChampionWatcher(ModelRegistry(_home() / "bentoml"), poll_seconds=3600).close()
 
     @bentoml.api(route="/predict")
@@ -104,12 +98,9 @@ class DelayService:
     ) -> Predictions:
         """Probability of arriving more than 15 minutes late, per flight (1 to 500 flights)."""
         lineup = self.models.lineup  # one lineup per request, even if a swap happens meanwhile
-        known = set(lineup.champion.model.spec.vocabularies.get("dest", []))
-        unknown = sorted({f.dest for f in flights} - known)
-        if unknown:
-            raise bentoml.exceptions.InvalidArgument(f"unknown destination airport(s): {unknown}")
+        _refuse_unknown_destinations(flights, lineup.champion)
         request_id = uuid.uuid4().hex
-        records, as_of, missing = self._features(flights)
+        records, as_of, missing, ages, stale = self._features(flights)
         ids = [
             flight_id(f.carrier, f.flight, f.origin, f.sched_dep.astimezone(UTC)) for f in flights
         ]
@@ -128,11 +119,12 @@ class DelayService:
                     flight_id=ids[i], probability=float(probabilities[k]),
                     delayed=bool(probabilities[k] >= self.threshold), model=served.tag, role=role,
                     features_as_of=as_of[i], degraded=bool(missing[i]), missing=missing[i],
+                    features_age_hours=ages[i], stale=bool(stale[i]), stale_views=sorted(stale[i]),
                     contributions=contributions[k] if contributions else None,
                 )  # fmt: skip
                 logged.append(_log_row(request_id, ids[i], flights[i], served.tag, role,
                                        probabilities[k], records[i], missing[i]))  # fmt: skip
-            predictions_total.labels(role=role).inc(len(chosen))
+            self.metrics.predictions.labels(role=role).inc(len(chosen))
         self.log.append(logged)
         if lineup.challenger is not None:
             self.shadow.submit(self._shadow, lineup.challenger, request_id, ids, flights, records,
@@ -152,23 +144,28 @@ class DelayService:
         self.models.close()
         self.log.close()
 
-    def _features(
-        self, flights: list[Flight]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, str | None]], list[list[str]]]:
-        """Each flight's model inputs, when each view was computed, and what fell back."""
+    def _report_refusal(self, refusal: Refusal, active: bool) -> None:
+        self.metrics.model_refused.labels(alias=refusal.alias, tag=refusal.tag).set(int(active))
+
+    def _features(self, flights: list[Flight]) -> tuple[
+        list[dict[str, Any]], list[dict[str, str | None]], list[list[str]],
+        list[dict[str, float | None]], list[dict[str, str]],
+    ]:  # fmt: skip
+        """Each flight's model inputs, when each view was computed, what fell back, how old
+        each view is at the departure, and which views are stale (and why)."""
         keys = [{"origin": f.origin, "carrier": f.carrier, "route": f"{f.origin}-{f.dest}",
                  "tailnum": f.tailnum} for f in flights]  # fmt: skip
         try:
             rows = self.features.read(keys)
         except StoreUnreachable as outage:  # answer without the store's features
-            degraded_total.labels(reason=outage.reason).inc(len(flights))
+            self.metrics.degraded.labels(reason=outage.reason).inc(len(flights))
             rows = [{name: ViewRow({}, None) for name in VIEWS} for _ in flights]
         context = [
             schedule_context_of(f.sched_dep.astimezone(UTC),
                                 r["aircraft"].values.get("tail_prev_arrival_utc"))
             for f, r in zip(flights, rows, strict=True)
         ]  # fmt: skip
-        records, as_of, missing = [], [], []
+        records, as_of, missing, ages, stale = [], [], [], [], []
         for flight, row, extra in zip(flights, rows, context, strict=True):
             record: dict[str, Any] = {"carrier": flight.carrier, "origin": flight.origin,
                                       "dest": flight.dest}  # fmt: skip
@@ -179,11 +176,17 @@ class DelayService:
                     absent += self.features.columns[name]
             record.update({k: None if _is_nan(v) else v for k, v in extra.items()})
             if absent:
-                degraded_total.labels(reason="no_online_row").inc()
+                self.metrics.degraded.labels(reason="no_online_row").inc()
+            age = ages_at_departure(flight.sched_dep, {name: row[name].as_of for name in VIEWS})
+            late = stale_views(age, self.max_feature_age_hours)
+            for reason in set(late.values()):
+                self.metrics.stale.labels(reason=reason).inc()
             records.append(record)
             as_of.append({name: _iso(row[name].as_of) for name in VIEWS})
             missing.append(absent)
-        return records, as_of, missing
+            ages.append(age)
+            stale.append(late)
+        return records, as_of, missing, ages, stale
 
     def _is_canary(self, key: str) -> bool:
         """Sticky: a flight's hash, not a coin toss, decides, so retries get the same model."""
@@ -212,10 +215,27 @@ class DelayService:
 DelayService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(PublishedSpec, service=DelayService)  # type: ignore[attr-defined]
+DelayService.add_asgi_middleware(OneErrorShape)  # type: ignore[attr-defined]
 
 
-def _report_refusal(refusal: Refusal, active: bool) -> None:
-    model_refused.labels(alias=refusal.alias, tag=refusal.tag).set(int(active))
+def _refuse_unknown_destinations(flights: list[Flight], champion: Served) -> None:
+    """A 400 naming each flight whose destination the champion never saw in training."""
+    known = set(champion.model.spec.vocabularies.get("dest", []))
+    errors = [
+        InitErrorDetails(
+            type=PydanticCustomError(
+                "unknown_destination",
+                "destination {dest} is not among the {count} the model was trained on",
+                {"dest": f.dest, "count": len(known)},
+            ),
+            loc=("flights", i, "dest"),
+            input=f.dest,
+        )
+        for i, f in enumerate(flights)
+        if f.dest not in known
+    ]
+    if errors:  # raised as validation is: BentoML answers it, and it is logged, the same way
+        raise ValidationError.from_exception_data("Input", errors)
 
 
 def _home() -> Path:

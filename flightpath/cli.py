@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -236,7 +236,9 @@ def _serve(port: int, no_auth: bool) -> int:
             WHERE tailnum IS NOT NULL ORDER BY date DESC, sched_dep_utc DESC LIMIT 1"""
     ).to_dict("records")
     flight["flight"] = int(flight["flight"])
-    flight["sched_dep"] = flight.pop("sched_dep_utc").isoformat()
+    # The same flight a day later: the features are as of the end of the last day landed, and
+    # the next day's flights are what they serve (an earlier one is answered `stale`).
+    flight["sched_dep"] = (flight.pop("sched_dep_utc") + timedelta(days=1)).isoformat()
     key_header = " -H 'X-API-Key: <one of FLIGHTPATH_API_KEYS>'" if auth else ""
     body = shlex.quote(json.dumps({"flights": [flight], "explain": True}))
     print(f"Starting the prediction service on http://127.0.0.1:{port} (docs at /docs). "

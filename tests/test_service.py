@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -14,8 +15,11 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from openapi_spec_validator import validate
 
+from bentos.error_body import ErrorBody
 from bentos.guard import FAILURE_BURST, FAILURE_RATE
+from bentos.staleness import MAX_AGE_VARIABLE
 from flightpath.cli import main
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from resources.home import bentoml_home
@@ -75,26 +79,75 @@ def test_one_flight_and_a_batch(client: httpx.Client, flights: list[dict], home:
     assert body["predictions"][0]["probability"] == pytest.approx(answer["probability"])
 
 
+# The change to the second flight of a request, the field named, and what its message says.
 BAD_FLIGHTS = {
-    "unknown origin": ({"origin": "BOS"}, "unknown origin airport BOS"),
-    "unknown destination": ({"dest": "QQQ"}, "unknown destination airport"),
-    "time without zone": ({"sched_dep": "2013-01-17T08:00:00"}, "timezone"),
-    "malformed time": ({"sched_dep": "17/01/2013 8am"}, "sched_dep"),
-    "time outside the feed": ({"sched_dep": "2015-06-01T08:00:00Z"}, "outside the feed"),
-    "flight number out of range": ({"flight": 0}, "flight"),
-    "negative distance": ({"distance": -5}, "distance"),
-    "carrier not a code": ({"carrier": "United"}, "carrier"),
-}
+    "unknown origin": ({"origin": "BOS"}, "origin", "unknown origin airport BOS"),
+    "unknown destination": ({"dest": "QQQ"}, "dest", "destination QQQ is not among"),
+    "destination is the origin": (
+        {"origin": "JFK", "dest": "JFK"}, "dest", "destination JFK is the origin"
+    ),
+    "time without zone": ({"sched_dep": "2013-01-17T08:00:00"}, "sched_dep", "timezone"),
+    "malformed time": ({"sched_dep": "17/01/2013 8am"}, "sched_dep", "datetime"),
+    "time outside the feed": (
+        {"sched_dep": "2015-06-01T08:00:00Z"}, "sched_dep", "outside the feed"
+    ),
+    "flight number out of range": ({"flight": 0}, "flight", "greater than or equal to 1"),
+    "negative distance": ({"distance": -5}, "distance", "greater than 0"),
+    "NaN distance": ({"distance": "NaN"}, "distance", "finite number"),
+    "carrier not a code": ({"carrier": "United"}, "carrier", "pattern"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BAD_FLIGHTS)
-def test_bad_flights_get_a_400_that_says_why(
+def test_bad_flights_get_a_400_naming_the_field_and_why(
     client: httpx.Client, flights: list[dict], case: str
 ) -> None:
-    change, expected = BAD_FLIGHTS[case]
+    change, field, expected = BAD_FLIGHTS[case]
     response = _predict(client, [flights[0], {**flights[1], **change}])
     assert response.status_code == 400
-    assert expected in response.text
+    body = ErrorBody.model_validate_json(response.text)
+    [problem] = body.fields
+    assert problem.field == f"flights.1.{field}" and expected in problem.message, body
+    assert body.error.startswith(f"flights.1.{field}: ")
+
+
+def _refusals(client: httpx.Client, flights: list[dict]) -> dict[str, httpx.Response]:
+    """One request per way the service says no, whoever says it (BentoML, pydantic, ours)."""
+    url, json_type, no_tail = "/predict", {"content-type": "application/json"}, dict(flights[0])
+    del no_tail["tailnum"]
+    return {
+        "body": client.post(url, content=b"{not json", headers=json_type),
+        "flights": _predict(client, []),
+        "flights.0.tailnum": _predict(client, [no_tail]),
+        "explain": _predict(client, flights[:1], explain="perhaps"),
+        "X-API-Key": client.post(url, json={"flights": flights[:1]}, headers={"X-API-Key": ""}),
+        "Content-Type": client.post(url, content=b"x", headers={"content-type": "text/plain"}),
+        "path": client.get("/no-such-route"),
+    }
+
+
+def test_every_refusal_has_one_body_shape_naming_the_field(
+    client: httpx.Client, flights: list[dict]
+) -> None:
+    for field, response in _refusals(client, flights).items():
+        assert 400 <= response.status_code < 500, (field, response.status_code)
+        body = ErrorBody.model_validate_json(response.text)
+        assert [p.field for p in body.fields] == [field], (field, response.text)
+        assert response.headers["content-type"] == "application/json"
+
+
+def test_the_docs_are_where_the_readme_and_the_banner_say(client: httpx.Client) -> None:
+    """`/docs` in a browser (no key): the Swagger UI, its assets, and the document it reads."""
+    readme = (ROOT / "README.md").read_text()
+    assert "at `/docs`" in readme
+    anonymous = httpx.Client(base_url=client.base_url, timeout=30)
+    page = anonymous.get("/docs", follow_redirects=True)
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assets = re.findall(r'(?:href|src)="\./(static_content/[^"]+)"', page.text)
+    assert len(assets) >= 4
+    for asset in assets:
+        assert anonymous.get(f"/{asset}").status_code == 200, asset
+    assert anonymous.get("/docs.json").json()["paths"]["/predict"]
 
 
 def test_missing_fields_empty_and_oversized_batches_and_bad_json_are_400(
@@ -141,11 +194,53 @@ def test_fuzzed_requests_never_get_a_5xx(client: httpx.Client, flights: list[dic
     assert set(statuses.values()) == {400}, statuses
 
 
-def test_openapi_describes_predict(client: httpx.Client) -> None:
+def test_openapi_describes_predict_and_is_valid_for_its_version(client: httpx.Client) -> None:
     spec = client.get("/docs.json").json()
+    validate(spec)  # by the version the document declares (3.1.0)
     assert "/predict" in spec["paths"]
     schema = str(spec["components"])
-    assert "sched_dep" in schema and "tailnum" in schema
+    assert "sched_dep" in schema and "tailnum" in schema and "stale" in schema
+    responses = spec["paths"]["/predict"]["post"]["responses"]
+    for code in ("400", "401", "404", "413", "415", "429"):
+        [media] = responses[code]["content"].values()
+        assert media["schema"] == {"$ref": "#/components/schemas/ErrorBody"}, code
+
+
+def _stale(answer: dict) -> tuple[bool, list[str], set[float | None]]:
+    return answer["stale"], answer["stale_views"], set(answer["features_age_hours"].values())
+
+
+def test_features_are_fresh_or_flagged_stale_at_the_departure(
+    client: httpx.Client, flights: list[dict], home: Path
+) -> None:
+    """The store holds features as of the end of Jan 17 (05:00 UTC on the 18th)."""
+    next_day = flights_of(home, date(2013, 1, 18), 3)
+    march = [{**f, "sched_dep": "2013-03-05T08:00:00-05:00"} for f in next_day]
+    fresh, future, old = (_predict(client, batch).json()["predictions"]
+                          for batch in (next_day, flights[:3], march))  # fmt: skip
+    for answer in fresh:
+        stale, views, ages = _stale(answer)
+        assert not stale and views == [] and all(a is not None and 0 <= a <= 24 for a in ages)
+    for answer in future:  # Jan 17 flights, answered with the day's end: their future
+        stale, views, ages = _stale(answer)
+        assert stale and len(views) == 5 and all(a is not None and a < 0 for a in ages)
+    [march_first] = old[:1]
+    assert _stale(march_first) == (True, sorted(march_first["features_as_of"]), {1112.0})
+    metrics = httpx.get(f"{client.base_url}/metrics").text
+    for reason in ("future", "too_old"):
+        assert f'flightpath_stale_predictions_total{{reason="{reason}"}}' in metrics
+
+
+def test_the_age_limit_is_configured_and_the_service_log_is_quiet(home: Path) -> None:
+    """A 1-hour limit flags a next-day flight; BentoML's own deprecations stay out of the log."""
+    next_day = flights_of(home, date(2013, 1, 18), 1)
+    with serving(home, **{MAX_AGE_VARIABLE: "1"}) as client:
+        [answer] = _predict(client, next_day).json()["predictions"]
+        port = client.base_url.port
+    assert answer["stale"] and min(answer["features_age_hours"].values()) > 1
+    log = (home / f"serve-{port}.log").read_text()
+    assert "Service flight_delay initialized" in log and "Running cleanup hook" in log
+    assert "Warning" not in log, log
 
 
 def test_every_answer_is_logged_with_the_shadow_challenger(

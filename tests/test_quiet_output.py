@@ -1,0 +1,40 @@
+"""What a command leaves on stderr: nothing that is not the user's concern."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.serving import ROOT
+
+# A training set from the Feast store in a fresh interpreter, as `flightpath train` reads it.
+READ_TRAINING_SET = """
+import sys
+from datetime import date
+from assets.features.feature_store import flight_labels
+from feature_repo.store import open_store
+from flightpath.models.features import LABEL
+from resources.lake import Lake
+
+home = sys.argv[1]
+labels = flight_labels(Lake(root=f"{home}/lake"), date(2013, 1, 16), date(2013, 1, 16))
+store = open_store(home)
+frame = store.get_historical_features(
+    entity_df=labels.dropna(subset=[LABEL]).head(50),
+    features=store.get_feature_service("delay_model_training"),
+).to_df()
+print(len(frame))
+"""
+
+
+def test_reading_feast_leaves_no_duckdb_leak_report_at_exit(feature_home: Path) -> None:
+    """Feast's DuckDB connection (ibis's default backend) is closed at exit: DuckDB's bindings
+    printed dozens of "nanobind: leaked" lines, glued to the next command's output."""
+    done = subprocess.run(
+        [sys.executable, "-c", READ_TRAINING_SET, str(feature_home)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) == 50
+    assert "nanobind" not in done.stderr and "leaked" not in done.stderr, done.stderr[-2000:]
