@@ -38,7 +38,10 @@ def remembered_verdict(
     references: Hashable,
     judge: Callable[[], Verdict],
 ) -> Verdict:
-    """`judge()`'s verdict on `raw`, or the one this process reached on identical input."""
+    """`judge()`'s verdict on `raw`, or the one this process reached on identical input.
+
+    The verdict is shared between the steps that ask: they read it and never change it.
+    """
     key = (table, day, references, _fingerprint(raw))
     entry = _recent.get(key)
     if entry is not None and _identical(entry.rows, raw):
