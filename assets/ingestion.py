@@ -13,6 +13,7 @@ from assets.quality.gx_bridge import check_results, check_specs
 from assets.quality.rules import Rule
 from assets.quality.suites import FLIGHT_RULES, WEATHER_RULES
 from assets.quality.verdict import Verdict, judge_flights, judge_weather
+from assets.quality.verdict_memo import remembered_verdict
 from assets.reference import airport_timezones, carriers
 from resources.lake import Lake
 from resources.landing import LandingZone
@@ -94,12 +95,18 @@ def _raw_daily_asset(
     return _raw_daily
 
 
+# The raw step and the validation step both judge a day: in one process the rules run once.
 def judge_landed_flights(raw: pd.DataFrame, day: date, lake: Lake) -> Verdict:
-    return judge_flights(raw, day, carriers(lake), airport_timezones(lake))
+    known_carriers, timezones = carriers(lake), airport_timezones(lake)
+    references = (tuple(known_carriers), tuple(sorted(timezones.items())))
+    return remembered_verdict(
+        "flights", raw, day, references,
+        lambda: judge_flights(raw, day, known_carriers, timezones),
+    )  # fmt: skip
 
 
 def judge_landed_weather(raw: pd.DataFrame, day: date, lake: Lake) -> Verdict:
-    return judge_weather(raw, day)
+    return remembered_verdict("weather", raw, day, (), lambda: judge_weather(raw, day))
 
 
 # The flights rules check carriers and destinations against the reference tables.

@@ -38,10 +38,11 @@ def test_replay_then_ingest_materialises_every_landed_day(tmp_path: Path) -> Non
             }, key  # fmt: skip
         assert instance.get_latest_materialization_event(dg.AssetKey("airports")) is not None
 
-    again = _run(
-        [str(BIN / "flightpath"), "ingest", "--through", "2013-01-02", "--quiet"], tmp_path
-    )
+    again = _run([str(BIN / "flightpath"), "ingest", "--through", "2013-01-02"], tmp_path)
     assert again.returncode == 0 and "skipped 2 already done" in again.stdout
+    # Without --quiet each stage shows its own bar, named after the job the UI lists.
+    assert "reference_ingest: 100%" in again.stderr and "1/1" in again.stderr, again.stderr
+    assert "daily_ingest: 100%" in again.stderr and "2/2" in again.stderr, again.stderr
 
     features = _run(
         [str(BIN / "flightpath"), "features", "--through", "2013-01-02", "--quiet"], tmp_path

@@ -1,0 +1,77 @@
+"""The verdicts this process reached last, so that a landed day's rules run once, not per step.
+
+The raw step judges a day to report its checks; the validation step then judges the raw
+partition again to split its rows. The rules are a pure function of the rows, the day and the
+reference tables, so when both steps run in one process (the CLI, the in-process executor) the
+second step is given the first step's verdict. Only an identical input is a hit: same columns,
+dtypes and values (pandas `equals`), same day, same references. Anything else is judged afresh.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from assets.quality.verdict import Verdict
+
+# A day's flights and weather, with room for the day after: a run never needs more.
+KEPT_VERDICTS = 4
+
+
+@dataclass(frozen=True)
+class _Entry:
+    rows: pd.DataFrame  # a private copy: the caller's frame may change after it was judged
+    verdict: Verdict
+
+
+_recent: OrderedDict[Hashable, _Entry] = OrderedDict()
+
+
+def remembered_verdict(
+    table: str,
+    raw: pd.DataFrame,
+    day: date,
+    references: Hashable,
+    judge: Callable[[], Verdict],
+) -> Verdict:
+    """`judge()`'s verdict on `raw`, or the one this process reached on identical input.
+
+    The verdict is shared between the steps that ask: they read it and never change it.
+    """
+    key = (table, day, references, _fingerprint(raw))
+    entry = _recent.get(key)
+    if entry is not None and _identical(entry.rows, raw):
+        _recent.move_to_end(key)
+        return entry.verdict
+    rows = raw.copy()
+    verdict = judge()
+    _recent[key] = _Entry(rows, verdict)
+    while len(_recent) > KEPT_VERDICTS:
+        _recent.popitem(last=False)
+    return verdict
+
+
+def forget_verdicts() -> None:
+    _recent.clear()
+
+
+def _fingerprint(frame: pd.DataFrame) -> Hashable:
+    """Cheap and order-sensitive; a collision only costs the full comparison in `_identical`."""
+    try:
+        values = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
+    except TypeError:  # cells pandas cannot hash (lists, dicts): compare shape alone
+        values = b""
+    return tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)), frame.shape, values
+
+
+def _identical(left: pd.DataFrame, right: pd.DataFrame) -> bool:
+    return (
+        list(left.columns) == list(right.columns)
+        and left.dtypes.equals(right.dtypes)
+        and left.index.equals(right.index)
+        and left.equals(right)
+    )
