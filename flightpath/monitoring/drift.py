@@ -138,9 +138,7 @@ def _numeric(name: str, reference: NumericProfile, values: pa.ChunkedArray) -> F
     return _result(name, "numeric", rows, nulls, list(table.values()), test, sketch.bound)
 
 
-def _categorical(
-    name: str, reference: CategoricalProfile, values: pa.ChunkedArray
-) -> FeatureDrift:
+def _categorical(name: str, reference: CategoricalProfile, values: pa.ChunkedArray) -> FeatureDrift:
     counted = pc.value_counts(pc.drop_null(values))
     now = dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(),
                    strict=True))  # fmt: skip
