@@ -65,10 +65,8 @@ def model_profile(lake: Lake, registry: ModelRegistry, tag: str) -> tuple[Refere
         "computed from the reference rows in the lake (the model was saved without a profile); "
         f"kept in the lake as {table}"
     )
-    try:
+    if lake.table_path(table).exists():
         return ReferenceProfile.from_frame(lake.read_table(table)), how
-    except FileNotFoundError:
-        pass
     split = Split.from_metadata(registry.metadata(tag)["split"])
     test = split_frame(lake.read_table("training_set"), split)["test"]
     model = registry.load(tag)
