@@ -1,23 +1,30 @@
-"""Drift statistics: `flightpath.monitoring.drift.feature_drift` against pandas + scipy.
+"""Daily drift from a saved reference profile, against pandas + scipy and evidently.
 
-    python -m benchmarks.drift [--sizes 77911,1000000,5000000] [--repeat 3] [--dir /tmp/bench-drift]
+    python -m benchmarks.drift [--sizes 26398,5000000] [--repeat 1] [--dir /tmp/bench-drift]
+        [--source <training_set.parquet>]
 
 Inputs, under `--dir` (built once, kept): `current.parquet`, the last 7,000 rows (by
-`sched_dep_utc`) of the real training set, and `reference_<rows>.parquet`, that training set
-stacked until it has `rows` rows, every copy after the first with Gaussian jitter (1% of the
-column's standard deviation) on the float columns with more than 100 distinct values; NULLs stay
-NULL. Both ways go from those files to per-feature results, with the asset's arguments: the
-reference filtered to a window of New York days (here its whole span, as `reference_rows`
-writes it), NUMERIC = the model's numeric features, CATEGORICAL = carrier / origin / dest.
-  * ours: `feature_drift` on a fresh DuckDB connection over `read_parquet`;
+`sched_dep_utc`) of a real training set (`--source`), and `reference_<rows>.parquet`, that
+training set stacked until it has `rows` rows, every copy after the first with Gaussian jitter
+(1% of the column's standard deviation) on the float columns with more than 100 distinct values;
+NULLs stay NULL. Every way goes from those files to per-feature results, with the asset's
+arguments: the reference filtered to a window of New York days (here its whole span, as
+`reference_rows` writes it), NUMERIC = the model's numeric features, CATEGORICAL = carrier /
+origin / dest.
+  * build (once per model, at training): `reference_profile` of the reference, written to
+    `profile_<rows>.parquet` as the training asset writes it into the model's directory;
+  * profile (each day): that file read and parsed, then `drift_against` over the current file
+    only: what the `feature_drift` asset does every day;
   * naive: `pd.read_parquet` (the feature columns and `sched_dep_utc`), the same window, then per
     column decile edges (`np.quantile`, linear), `np.histogram`, PSI, `scipy.stats.ks_2samp`;
-    per categorical `value_counts` and `scipy.stats.chisquare`.
+    per categorical `value_counts` and `scipy.stats.chisquare`;
+  * evidently: the same `pd.read_parquet` and window, then evidently's `Report([DataDriftPreset()])`
+    with its default per-column methods (installed for the benchmark only, not a dependency).
 Each timing runs in a fresh process, after the machine has been quiet (other processes below
 `--quiet-cores` for 5 s, waiting at most `--max-wait` s); it reports the CPU other processes
-used meanwhile (above `--quiet-cores`, it is run again, at most `--tries` times in all), and the
-process's peak RSS (VmHWM, imports included). Medians of `--repeat`; results go to
-`<dir>/results/drift.json`, Markdown tables to stdout.
+used meanwhile (above `--quiet-cores`, it is run again, at most `--tries` times in all), the
+process's peak RSS (VmHWM, imports included) and its growth over the RSS after imports.
+Medians of `--repeat`; results go to `<dir>/results/drift.json`, Markdown tables to stdout.
 The first naive run also recomputes drift.py's own definitions in numpy (untimed), so that a
 difference between the ways splits into what is by design and what would be a bug.
 """
@@ -25,6 +32,7 @@ difference between the ways splits into what is by design and what would be a bu
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import time
 from datetime import date
@@ -43,10 +51,12 @@ from scipy.stats import chisquare, ks_2samp
 from benchmarks.common import emit, measure, peak_rss_mib, save, table
 from flightpath.models.features import CATEGORICAL, FEATURES
 from flightpath.models.splits import NEW_YORK
-from flightpath.monitoring.drift import FLOOR, feature_drift
+from flightpath.monitoring.drift import FLOOR, drift_against
+from flightpath.monitoring.profile import ReferenceProfile, reference_profile
 
 NUMERIC = [name for name in FEATURES if name not in CATEGORICAL]  # as the asset's NUMERIC
 SOURCE = Path("/tmp/fpdev/lake/training_set.parquet")
+WAYS = ("build", "profile", "naive", "evidently")
 BINS = 10
 Result = dict[str, dict[str, float]]  # feature -> psi, statistic, p_value
 
@@ -73,9 +83,11 @@ def _rss_mib() -> float:
 # --- inputs ---
 
 
-def prepare(folder: Path, sizes: list[int], current_rows: int) -> tuple[Path, dict[int, Path]]:
+def prepare(
+    folder: Path, sizes: list[int], current_rows: int, source_path: Path
+) -> tuple[Path, dict[int, Path]]:
     folder.mkdir(parents=True, exist_ok=True)
-    source = pq.read_table(SOURCE)
+    source = pq.read_table(source_path)
     current = folder / "current.parquet"
     if not current.exists():
         order = pc.sort_indices(source, [("sched_dep_utc", "ascending")])
@@ -115,21 +127,62 @@ def window(path: Path) -> tuple[date, date]:
     return local.min(), local.max()
 
 
-# --- the two ways (children) ---
+# --- the ways (children) ---
 
 
-def ours(reference: str, current: str, first: str, last: str) -> Result:
-    """The asset's call: `reference_rows`'s expression over the file, the current file."""
+def _reference_rows(reference: str, first: str, last: str) -> str:
+    """`reference_rows`' expression over the file."""
     day = f"(sched_dep_utc AT TIME ZONE '{NEW_YORK}')::DATE"
     where = f"{day} BETWEEN DATE '{first}' AND DATE '{last}'"
-    source = f"(SELECT * FROM read_parquet('{reference}') WHERE {where})"
-    config: dict[str, Any] = {"temp_directory": "/tmp/flightpath-duckdb"}  # as Lake.connect
-    with duckdb.connect(config=config) as connection:
-        stats = feature_drift(
-            connection, source, f"read_parquet('{current}')", NUMERIC, CATEGORICAL, BINS
+    return f"(SELECT * FROM read_parquet('{reference}') WHERE {where})"
+
+
+def _profile_path(reference: str) -> Path:
+    return Path(reference).with_name(Path(reference).name.replace("reference_", "profile_"))
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(config={"temp_directory": "/tmp/flightpath-duckdb"})  # as Lake.connect
+
+
+def build(reference: str, first: str, last: str) -> Result:
+    """Once per model: the profile, written as the training asset writes it."""
+    with _connect() as connection:
+        profile = reference_profile(
+            connection, _reference_rows(reference, first, last), NUMERIC, CATEGORICAL, BINS
         )
-    return {s.feature: {"psi": s.psi, "statistic": s.statistic, "p_value": s.p_value}
-            for s in stats}  # fmt: skip
+    profile.write(_profile_path(reference))
+    return {"profile": {"bytes": float(_profile_path(reference).stat().st_size),
+                        "ks_bound": profile.describe()["ks_bound"]}}  # fmt: skip
+
+
+def daily(reference: str, current: str) -> Result:
+    """Each day: the saved profile (as `ModelRegistry.drift_profile` parses it), then the
+    current window only."""
+    profile = ReferenceProfile.from_parquet(_profile_path(reference).read_bytes())
+    with _connect() as connection:
+        stats = drift_against(
+            profile, connection, f"read_parquet('{current}')", NUMERIC, CATEGORICAL
+        )
+    return {s.feature: {"psi": s.psi, "statistic": s.statistic, "p_value": s.p_value,
+                        "bound": s.statistic_bound} for s in stats}  # fmt: skip
+
+
+def evidently(ref: pd.DataFrame, cur: pd.DataFrame) -> Result:
+    """evidently's DataDriftPreset with its defaults; per column its drift score."""
+    # Imported by name: evidently is installed for this benchmark only, not a dependency.
+    api, presets = importlib.import_module("evidently"), importlib.import_module("evidently.presets")
+    definition = api.DataDefinition(numerical_columns=NUMERIC, categorical_columns=CATEGORICAL)
+    snapshot = api.Report([presets.DataDriftPreset()]).run(
+        current_data=api.Dataset.from_pandas(cur, data_definition=definition),
+        reference_data=api.Dataset.from_pandas(ref, data_definition=definition),
+    )
+    out: Result = {}
+    for metric in snapshot.dict()["metrics"]:
+        column = metric["config"].get("column")
+        if column is not None:
+            out[column] = {"score": float(metric["value"]), "method": metric["config"]["method"]}
+    return out
 
 
 def _psi(reference: np.ndarray, current: np.ndarray) -> float:
@@ -201,20 +254,26 @@ def as_drift_py(ref: pd.DataFrame, cur: pd.DataFrame) -> Result:
 
 
 def child(way: str, reference: str, current: str, first: str, last: str, check: str) -> None:
+    if way == "evidently":  # its import (some 20 s) is not part of the timing
+        importlib.import_module("evidently.presets")
     imported = _rss_mib()
     start = _clock()
-    if way == "ours":
-        found = ours(reference, current, first, last)
+    if way == "build":
+        found = build(reference, first, last)
+    elif way == "profile":
+        found = daily(reference, current)
     else:
         ref, cur = _load(reference, current, first, last)
-        found = naive(ref, cur)
+        found = naive(ref, cur) if way == "naive" else evidently(ref, cur)
     seconds, cpu, others = _others(start)
+    peak = peak_rss_mib()
     result: dict[str, Any] = {
         "seconds": seconds,
         "cpu_s": cpu,
         "others_cores": others,
         "import_rss_mib": imported,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": peak,
+        "growth_mib": peak - imported,
         "features": found,
     }
     if check == "1" and way == "naive":
@@ -238,9 +297,10 @@ def wait_quiet(threshold: float, limit: float, span: float = 5.0) -> dict[str, f
 
 
 def compare(ours_: Result, naive_: Result, exact: Result) -> list[dict[str, Any]]:
-    """Per feature: ours against naive; their PSI gap split into drift.py's NULL bin and its
-    edges (inverted_cdf, right-closed) against np.quantile + np.histogram (linear, left-closed);
-    and ours against drift.py's definitions recomputed in numpy (should be ~0)."""
+    """Per feature: the profile way against naive; their PSI gap split into drift.py's NULL bin
+    and its edges (inverted_cdf, right-closed) against np.quantile + np.histogram (linear,
+    left-closed); KS D against `ks_2samp`'s exact D, with the sketch's stated bound; and the
+    profile way against drift.py's definitions recomputed in numpy (should be ~0)."""
     rows = []
     for name in [*NUMERIC, *CATEGORICAL]:
         o, n, e = ours_[name], naive_[name], exact[name]
@@ -254,11 +314,10 @@ def compare(ours_: Result, naive_: Result, exact: Result) -> list[dict[str, Any]
             "of it edges": e["psi_without_nulls"] - n["psi"] if numeric else None,
             "D / χ² ours": o["statistic"],
             "Δ D / χ²": o["statistic"] - n["statistic"],
+            "D bound": o["bound"] if numeric else None,
             "p ours": o["p_value"],
             "p naive": n["p_value"],
-            "ours vs numpy(drift.py)": max(
-                abs(o["psi"] - e["psi"]), abs(o["statistic"] - e.get("statistic", n["statistic"]))
-            ),
+            "psi ours vs numpy(drift.py)": abs(o["psi"] - e["psi"]),
         })  # fmt: skip
     return rows
 
@@ -289,36 +348,42 @@ def timed(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(s) for s in args.sizes.split(",")]
-    current, references = prepare(args.dir, sizes, args.current_rows)
-    first, last = window(SOURCE)
-    out: dict[str, Any] = {"window": [str(first), str(last)], "sizes": {}}
+    current, references = prepare(args.dir, sizes, args.current_rows, args.source)
+    first, last = window(args.source)
+    out: dict[str, Any] = {"source": str(args.source), "window": [str(first), str(last)],
+                           "sizes": {}}  # fmt: skip
     for n in sizes:
-        runs: dict[str, list[dict[str, Any]]] = {"ours": [], "naive": []}
+        runs: dict[str, list[dict[str, Any]]] = {way: [] for way in WAYS}
         for repeat in range(args.repeat):
-            for way in ("ours", "naive") if repeat % 2 == 0 else ("naive", "ours"):
+            for way in WAYS:  # build first: the profile way reads what it wrote
                 found = timed(args, way, references[n], current, first, last, repeat=repeat)
                 runs[way].append(found)
-        ours_s = statistics.median(r["seconds"] for r in runs["ours"])
-        naive_s = statistics.median(r["seconds"] for r in runs["naive"])
+        median = {w: statistics.median(r["seconds"] for r in rs) for w, rs in runs.items()}
         agreement = compare(
-            runs["ours"][0]["features"],
+            runs["profile"][0]["features"],
             runs["naive"][0]["features"],
             next(r for r in runs["naive"] if "as_drift_py" in r)["as_drift_py"],
         )
+        numeric = agreement[: len(NUMERIC)]
         out["sizes"][n] = {
             "summary": {
                 "rows": n,
-                "ours s": ours_s,
-                "naive s": naive_s,
-                "naive ÷ ours": naive_s / ours_s,
-                "ours CPU s": statistics.median(r["cpu_s"] for r in runs["ours"]),
-                "naive CPU s": statistics.median(r["cpu_s"] for r in runs["naive"]),
-                "ours peak MiB": max(r["peak_rss_mib"] for r in runs["ours"]),
-                "naive peak MiB": max(r["peak_rss_mib"] for r in runs["naive"]),
+                "profile (daily) s": median["profile"],
+                "naive s": median["naive"],
+                "evidently s": median["evidently"],
+                "naive ÷ profile": median["naive"] / median["profile"],
+                "evidently ÷ profile": median["evidently"] / median["profile"],
+                "build (once) s": median["build"],
+                **{f"{w} peak MiB": max(r["peak_rss_mib"] for r in runs[w]) for w in WAYS},
+                "profile growth MiB": max(r["growth_mib"] for r in runs["profile"]),
+                "profile file MB": runs["build"][0]["features"]["profile"]["bytes"] / 1e6,
                 "others' cores (max)": max(r["others_cores"] for w in runs.values() for r in w),
                 "noisy tries discarded": sum(len(r["discarded"]) for w in runs.values() for r in w),
-                "max |Δ KS D|": max(abs(r["Δ D / χ²"]) for r in agreement[: len(NUMERIC)]),
-                "max ours vs numpy(drift.py)": max(r["ours vs numpy(drift.py)"] for r in agreement),
+                "max |Δ KS D|": max(abs(r["Δ D / χ²"]) for r in numeric),
+                "max D bound": max(r["D bound"] for r in numeric),
+                "max psi ours vs numpy(drift.py)": max(
+                    r["psi ours vs numpy(drift.py)"] for r in agreement
+                ),
             },
             "runs": {
                 w: [{k: v for k, v in r.items() if k != "as_drift_py"} for r in rs]
@@ -341,8 +406,9 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
-    parser.add_argument("--sizes", default="77911,1000000,5000000", help="reference rows")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", default="26398,5000000", help="reference rows")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--source", type=Path, default=SOURCE, help="a real training set")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/bench-drift"))
     parser.add_argument("--current-rows", type=int, default=7000)
     parser.add_argument("--quiet-cores", type=float, default=0.2)

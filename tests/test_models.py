@@ -19,12 +19,15 @@ import yaml
 from assets import serving
 from assets.features import feature_store
 from assets.models import evaluation, promotion, training
+from assets.monitoring.drift_reference import NUMERIC, SAVED, SCORE, model_profile
 from bentos.prediction_log import PredictionLog
 from bentos.schema import Flight
 from bentos.service import _log_row
 from flightpath.cli import main
 from flightpath.lineage import LineageError, render, trace
+from flightpath.models.artifacts import MANIFEST
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry
+from flightpath.monitoring.profile import PROFILE_FILE, ReferenceProfile
 from flightpath.run_tags import REASON
 from resources.home import bentoml_home
 from resources.lake import Lake
@@ -168,6 +171,36 @@ def test_models_carry_their_lineage(first_run: dg.ExecuteInProcessResult, model_
         assert len(metadata["code_version"]["source"]) == 12
         assert metadata["metrics"]["test"]["roc_auc"] > 0.6
         assert metadata["rows"]["train"] > metadata["rows"]["test"] > 1000
+
+
+def test_models_carry_their_drift_profile_and_older_models_fall_back_to_the_lake(
+    first_run: dg.ExecuteInProcessResult, model_home: Path
+) -> None:
+    registry, lake = _registry(model_home), Lake(root=str(model_home / "lake"))
+    tag = str(registry.latest("delay_model_lgbm").tag)
+    assert PROFILE_FILE in json.loads((Path(registry.get(tag).path) / MANIFEST).read_text())
+    saved, source = model_profile(lake, registry, tag)
+    assert source == SAVED
+    described = registry.metadata(tag)["drift_profile"]
+    assert described["rows"][SCORE] == registry.metadata(tag)["rows"]["test"]
+    assert described["rows"][NUMERIC[0]] == registry.metadata(tag)["rows"]["train"]
+
+    # A model saved before profiles: the same model without the file.
+    older = clone_model(registry, tag)
+    assert registry.drift_profile(older) is None
+    computed, source = model_profile(lake, registry, older)
+    assert source.startswith("computed from the reference rows")
+    assert lake.table_path(f"drift_profile/{older.replace(':', '-')}").exists()
+    # The lake's training set is the one the model trained on: the same profile, to the bit.
+    features = [name for name in saved.features if name != SCORE]
+    assert (
+        ReferenceProfile({n: saved.features[n] for n in features})
+        .to_frame()
+        .equals(ReferenceProfile({n: computed.features[n] for n in features}).to_frame())
+    )
+    assert computed.features[SCORE].rows == saved.features[SCORE].rows
+    again, _ = model_profile(lake, registry, older)  # read back from the lake this time
+    assert again.to_frame().equals(computed.to_frame())
 
 
 def test_artifacts_are_safe_formats_and_reload_to_the_same_scores(

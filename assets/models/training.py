@@ -8,12 +8,14 @@ import dagster as dg
 import pandas as pd
 
 from assets.models.lineage import code_version, training_set_lineage
+from assets.monitoring.drift_reference import training_profile
 from flightpath.lineage import Partitions
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import PARAMS, train_lgbm
 from flightpath.models.metrics import scores
 from flightpath.models.mlp import MlpConfig, train_mlp, training_device
 from flightpath.models.splits import Split, split_frame, xy
+from flightpath.monitoring.profile import PROFILE_FILE
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
@@ -57,11 +59,14 @@ def _register(
     parts: dict[str, pd.DataFrame],
     settings: dict[str, Any],
 ) -> dg.MaterializeResult:
-    """Score the model on validation and test rows, save it with its lineage, report."""
-    metrics = {
-        part: scores(labels, model.predict(matrix))
-        for part, (matrix, labels) in ((p, xy(model.spec, parts[p])) for p in ("valid", "test"))
-    }
+    """Score the model on validation and test rows, save it with its lineage and its drift
+    reference profile (training rows, test scores), report."""
+    predicted = {}
+    for part in ("valid", "test"):
+        matrix, labels = xy(model.spec, parts[part])
+        predicted[part] = (labels, model.predict(matrix))
+    metrics = {part: scores(*pair) for part, pair in predicted.items()}
+    profile = training_profile(parts["train"], window.split(), predicted["test"][1])
     lineage = training_set_lineage(context.instance)
     partitions = Partitions(dict(lineage["feature_partitions"]))
     metadata = {
@@ -74,9 +79,11 @@ def _register(
         "code_version": code_version(),
         "dagster_run_id": context.run.run_id,
         "metrics": metrics,
+        "drift_profile": {"file": PROFILE_FILE, **profile.describe()},
     }
     with registry.registry().create(name, framework, metadata) as entry:
         model.save(Path(entry.path))
+        profile.write(Path(entry.path) / PROFILE_FILE)
     tag = str(entry.tag)
     return dg.MaterializeResult(
         metadata={

@@ -6,16 +6,18 @@ import dagster as dg
 import pandas as pd
 
 from assets.automation import after_upstream_days
-from assets.features.flight_features import HISTORY_DAYS as WINDOW_DAYS
 from assets.monitoring.dashboard import history_chart
+from assets.monitoring.drift_reference import (
+    NUMERIC,
+    SCORE,
+    model_profile,
+    reference_window,
+)
 from assets.partitions import daily_partitions, partition_day
 from assets.serving import batch_predictions
-from flightpath.models.features import CATEGORICAL, FEATURES
-from flightpath.models.registry import ModelRegistry
-from flightpath.models.splits import NEW_YORK, Split, split_frame
-from flightpath.monitoring.drift import FeatureDrift
-from flightpath.monitoring.drift import feature_drift as drift_of
-from flightpath.replay import FIRST_DAY
+from flightpath.models.features import CATEGORICAL
+from flightpath.models.splits import Split
+from flightpath.monitoring.drift import FeatureDrift, drift_against
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
@@ -30,48 +32,6 @@ HISTORY_DAYS = 60  # how far back the dashboard looks
 # `month` is not a model feature at all.
 NOT_ALERTING = {"temp": "seasonal", "dewp": "seasonal", "humid": "seasonal",
                 "pressure": "seasonal", "weekday": "calendar"}  # fmt: skip
-WARM_UP_DAYS = WINDOW_DAYS  # flight_features' longest window, and the day it may straddle
-MIN_REFERENCE_DAYS = 14
-NUMERIC = [name for name in FEATURES if name not in CATEGORICAL]
-
-
-def reference_window(split: Split) -> tuple[date, date]:
-    """The champion's training days, less the feed's warm-up when enough days remain.
-
-    In the feed's first month the 7- and 30-day windows are still filling up, so counts and
-    rates there look like no later week (PSI above 1 against any of them): a reference that
-    includes them would flag drift forever.
-    """
-    first, last = split.windows()["train"]
-    settled = FIRST_DAY + timedelta(days=WARM_UP_DAYS)
-    if (last - settled).days + 1 >= MIN_REFERENCE_DAYS:
-        first = max(first, settled)
-    return first, last
-
-
-def reference_rows(lake: Lake, window: tuple[date, date]) -> str:
-    """The reference's rows, as a DuckDB table expression over the training set."""
-    first, last = window
-    return (
-        f"(SELECT * FROM read_parquet('{lake.table_path('training_set')}') WHERE "
-        f"(sched_dep_utc AT TIME ZONE '{NEW_YORK}')::DATE BETWEEN DATE '{first}' AND DATE '{last}')"
-    )
-
-
-def reference_scores(lake: Lake, registry: ModelRegistry, tag: str) -> str:
-    """The model's scores on its own test window: what its predictions looked like unseen.
-
-    Computed once per model and kept in the lake, keyed by tag (a tag never changes meaning).
-    """
-    table = f"drift_reference/{tag.replace(':', '-')}"
-    if not lake.table_path(table).exists():
-        split = Split.from_metadata(registry.metadata(tag)["split"])
-        test = split_frame(lake.read_table("training_set"), split)["test"]
-        model = registry.load(tag)
-        lake.write_table(
-            table, pd.DataFrame({"probability": model.predict(model.spec.matrix(test))})
-        )
-    return f"read_parquet('{lake.table_path(table)}')"
 
 
 def alerts(
@@ -101,8 +61,9 @@ def alerts(
         )
     ],
     description="Per feature, PSI and a KS (numeric) or chi-square (categorical) statistic of "
-    "the trailing week's flights against the champion's training rows, in DuckDB; the same for "
-    "the champion's scores against its scores on its test window. Seasonal features are "
+    "the trailing week's flights against the champion's training rows; the same for the "
+    "champion's scores against its scores on its test window. Both references come from the "
+    "profile saved with the model, so only the trailing week is read. Seasonal features are "
     "reported, not alerting.",
     kinds={"duckdb"},
 )
@@ -120,13 +81,14 @@ def feature_drift(
     )["m"]
     registry = model_registry.registry()
     reference = reference_window(Split.from_metadata(registry.metadata(tag)["split"]))
+    profile, profile_source = model_profile(lake, registry, tag)
     with lake.connect() as connection:
-        stats = drift_of(connection, reference_rows(lake, reference), current, NUMERIC, CATEGORICAL)
-        [prediction] = drift_of(
+        stats = drift_against(profile, connection, current, NUMERIC, CATEGORICAL)
+        [prediction] = drift_against(
+            profile,
             connection,
-            reference_scores(lake, registry, tag),
-            f"(SELECT probability FROM {current} WHERE model = '{tag}')",
-            ["probability"],
+            f"(SELECT {SCORE} FROM {current} WHERE model = '{tag}')",
+            [SCORE],
             [],
         )
     found = alerts(stats, prediction, monitoring)
@@ -144,6 +106,8 @@ def feature_drift(
             "window": f"{first} .. {day}",
             "current_rows": stats[0].current_rows,
             "reference_rows": stats[0].reference_rows,
+            "reference_profile": profile_source,
+            "ks_bound": max(s.statistic_bound for s in [*stats, prediction]),
             "prediction_psi": prediction.psi,
             "max_psi": max(s.psi for s in stats if s.feature not in NOT_ALERTING),
             "alerts": dg.MetadataValue.json(found),

@@ -35,6 +35,7 @@ from flightpath.models.artifacts import (
 )
 from flightpath.models.features import FeatureSpec
 from flightpath.models.probe import probe
+from flightpath.monitoring.profile import PROFILE_FILE, ReferenceProfile
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -138,6 +139,20 @@ class ModelRegistry:
         except ArtifactError as error:
             raise RegistryError(f"{model.tag} refused: {error}") from None
         return str(model.tag)
+
+    def drift_profile(self, tag: str) -> ReferenceProfile | None:
+        """The reference profile saved with the model, once its checksums verify; None for a
+        model saved without one (before profiles were)."""
+        model = self.get(tag)
+        try:
+            data = verified_files(Path(model.path)).get(PROFILE_FILE)
+            return None if data is None else ReferenceProfile.from_parquet(data)
+        except ArtifactError as error:
+            raise RegistryError(f"{model.tag} refused: {error}") from None
+        except (ValueError, OSError) as error:  # checksummed at save, so written broken
+            raise RegistryError(
+                f"{model.tag} refused: {PROFILE_FILE} does not load: {error}"
+            ) from None
 
     def damage(self, tag: str) -> str | None:
         """What is wrong with the tag's files by their checksums, or None (cheap: nothing is

@@ -1,26 +1,39 @@
 """Distribution drift of features between a reference sample and a current one.
 
-DuckDB does the counting (per bin, per distinct value), so the reference can be millions of
-rows in a parquet file; Python only combines the small per-bin tables and looks up p-values.
-Each statistic is one query over all its columns, unpivoted to (feature, value) rows.
+The reference enters as a `ReferenceProfile`, computed once (when the model is trained), so a
+day's drift reads only the current window: DuckDB fetches its columns, numpy bins and counts
+them against the profile. PSI is over the reference's deciles with NULLs a bin of their own;
+KS D comes from the profile's `EcdfSketch`, within its stated `bound` of the exact D.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.stats import chi2, kstwobign
+
+from flightpath.monitoring.ecdf_sketch import ks_distance
+from flightpath.monitoring.profile import (
+    BINS,
+    CategoricalProfile,
+    NumericProfile,
+    ReferenceProfile,
+    quote,
+    reference_profile,
+)
 
 FLOOR = 1e-4
 """The share given to a bin empty on one side, so that PSI stays finite."""
 
 Table = dict[Any, tuple[int, int]]
-"""Per bin or value (None: NULL): (reference rows, current rows)."""
+"""Per bin or value (None: NULL): (reference rows, current rows), in a fixed order (sorted,
+NULL last), so that a statistic sums its terms in the same order every time."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,7 @@ class FeatureDrift:
     current_rows: int
     reference_missing: float  # share of NULLs
     current_missing: float
+    statistic_bound: float = 0.0  # KS D is within this of the exact D (0: exact)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,170 +61,95 @@ def feature_drift(
     current: str,
     numeric: list[str],
     categorical: list[str],
-    bins: int = 10,
+    bins: int = BINS,
 ) -> list[FeatureDrift]:
-    """Drift of each column, numeric ones first, in the order given.
+    """Drift of each column, numeric ones first: the reference's profile, then `drift_against`.
 
     `reference` and `current` are DuckDB table expressions: a table or view name,
-    `read_parquet('...')` or `(SELECT ...)`. Numeric columns are compared as DOUBLE over
-    `bins` equal-frequency bins of the reference, categorical ones as VARCHAR over the
-    reference's categories plus "other" (categories it never saw).
+    `read_parquet('...')` or `(SELECT ...)`. For a reference used more than once, keep its
+    profile (`reference_profile`) and call `drift_against`.
     """
-    if bins < 2:
-        raise ValueError(f"bins must be at least 2, not {bins}")
-    reference_rows, current_rows = _row_counts(connection, reference, current)
-    found: list[tuple[str, str, Table, list[tuple[int, int]], tuple[float, float]]] = []
-    if numeric:
-        binned = _numeric_bins(connection, reference, current, numeric, bins)
-        ks = _ks(connection, reference, current, numeric)
-        for feature in numeric:
-            test = _ks_test(*ks.get(feature, (0, 0, math.nan)))
-            table = binned[feature]
-            found.append((feature, "numeric", table, list(table.values()), test))
-    if categorical:
-        counted = _categorical_counts(connection, reference, current, categorical)
-        for feature in categorical:
-            table = counted[feature]
-            per_bin = _category_bins(table)
-            found.append((feature, "categorical", table, per_bin, _chi_square(per_bin)))
-    return [
-        FeatureDrift(
-            feature=feature,
-            kind=kind,
-            psi=_psi(per_bin),
-            statistic=statistic,
-            p_value=p_value,
-            reference_rows=reference_rows,
-            current_rows=current_rows,
-            reference_missing=table.get(None, (0, 0))[0] / reference_rows,
-            current_missing=table.get(None, (0, 0))[1] / current_rows,
-        )
-        for feature, kind, table, per_bin, (statistic, p_value) in found
-    ]
+    profile = reference_profile(connection, reference, numeric, categorical, bins)
+    return drift_against(profile, connection, current, numeric, categorical)
 
 
-def _row_counts(
-    connection: duckdb.DuckDBPyConnection, reference: str, current: str
-) -> tuple[int, int]:
-    query = f"SELECT (SELECT count(*) FROM {reference}), (SELECT count(*) FROM {current})"
-    [(reference_rows, current_rows)] = connection.sql(query).fetchall()
-    for name, source, rows in (
-        ("reference", reference, reference_rows),
-        ("current", current, current_rows),
-    ):
-        if rows == 0:
-            raise ValueError(f"the {name} sample {source!r} has no rows: drift is undefined")
-    return int(reference_rows), int(current_rows)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _long(source: str, columns: list[str], cast: str) -> str:
-    """`source` as (feature, value) rows, one per row and column, NULLs kept."""
-    select = ", ".join(f"CAST({_quote(c)} AS {cast}) AS {_quote(c)}" for c in columns)
-    names = ", ".join(_quote(c) for c in columns)
-    return (
-        f"SELECT * FROM (SELECT {select} FROM {source}) "
-        f"UNPIVOT INCLUDE NULLS (value FOR feature IN ({names}))"
-    )
-
-
-def _sides(reference: str, current: str, columns: list[str], cast: str) -> str:
-    """Both samples as (is_current, feature, value) rows."""
-    return (
-        f"SELECT false AS is_current, feature, value FROM ({_long(reference, columns, cast)}) "
-        f"UNION ALL "
-        f"SELECT true AS is_current, feature, value FROM ({_long(current, columns, cast)})"
-    )
-
-
-SIDE_COUNTS = (
-    "count(*) FILTER (WHERE NOT is_current) AS reference, "
-    "count(*) FILTER (WHERE is_current) AS current"
-)
-
-
-def _numeric_bins(
+def drift_against(
+    profile: ReferenceProfile,
     connection: duckdb.DuckDBPyConnection,
-    reference: str,
     current: str,
-    columns: list[str],
-    bins: int,
-) -> dict[str, Table]:
-    """Rows per bin: a value's bin is the number of the reference's quantile edges below it.
-
-    Edges are reference values (`quantile_disc`), so each bin is right-closed and a tied value
-    never straddles two bins; repeated edges give the same label to every value between them,
-    which is what collapsing them would do (a column with few distinct values has fewer bins).
-    """
-    quantiles = [k / bins for k in range(1, bins)]
-    query = f"""
-        WITH sides AS ({_sides(reference, current, columns, "DOUBLE")}),
-        edges AS (
-            SELECT feature, coalesce(quantile_disc(value, {quantiles}), []::DOUBLE[]) AS edges
-            FROM sides WHERE NOT is_current GROUP BY feature
-        )
-        SELECT feature,
-               CASE WHEN value IS NOT NULL
-                    THEN len(list_filter(edges, lambda edge: edge < value)) END AS bin,
-               {SIDE_COUNTS}
-        FROM sides JOIN edges USING (feature)
-        GROUP BY ALL
-    """
-    return _tables(connection.sql(query).fetchall())
-
-
-def _ks(
-    connection: duckdb.DuckDBPyConnection, reference: str, current: str, columns: list[str]
-) -> dict[str, tuple[int, int, float]]:
-    """Per feature: (reference non-null rows, current non-null rows, two-sample KS D).
-
-    D is the largest gap between the two empirical CDFs, evaluated after each distinct
-    value, so that tied values step both CDFs at once.
-    """
-    query = f"""
-        WITH counts AS (
-            SELECT feature, value, {SIDE_COUNTS}
-            FROM ({_sides(reference, current, columns, "DOUBLE")})
-            WHERE value IS NOT NULL GROUP BY feature, value
-        ),
-        cumulative AS (
-            SELECT feature,
-                   sum(reference) OVER (PARTITION BY feature) AS n,
-                   sum(current) OVER (PARTITION BY feature) AS m,
-                   sum(reference) OVER (PARTITION BY feature ORDER BY value) AS reference_upto,
-                   sum(current) OVER (PARTITION BY feature ORDER BY value) AS current_upto
-            FROM counts
-        )
-        SELECT feature, any_value(n), any_value(m),
-               max(abs(reference_upto / nullif(n, 0) - current_upto / nullif(m, 0)))
-        FROM cumulative GROUP BY feature
-    """
-    return {
-        feature: (int(n), int(m), math.nan if d is None else float(d))
-        for feature, n, m, d in connection.sql(query).fetchall()
-    }
+    numeric: list[str],
+    categorical: list[str],
+) -> list[FeatureDrift]:
+    """Drift of each column of `current` (a DuckDB table expression) against the profile,
+    numeric ones first, in the order given. Numeric columns are compared as DOUBLE over the
+    profile's decile bins, categorical ones as VARCHAR over its values plus "other"."""
+    lacking = [name for name in [*numeric, *categorical] if name not in profile.features]
+    if lacking:
+        raise ValueError(f"the reference profile has no feature(s) {lacking}")
+    columns = [f"CAST({quote(c)} AS DOUBLE)" for c in numeric]
+    columns += [f"CAST({quote(c)} AS VARCHAR)" for c in categorical]
+    window = connection.sql(f"SELECT {', '.join(columns)} FROM {current}").to_arrow_table()
+    if window.num_rows == 0:
+        raise ValueError(f"the current sample {current!r} has no rows: drift is undefined")
+    found = []
+    for name, values in zip([*numeric, *categorical], window.columns, strict=True):
+        reference = profile.features[name]
+        if name in numeric and isinstance(reference, NumericProfile):
+            found.append(_numeric(name, reference, values))
+        elif name in categorical and isinstance(reference, CategoricalProfile):
+            found.append(_categorical(name, reference, values))
+        else:
+            raise ValueError(f"{name} is profiled as {type(reference).__name__}, not as asked")
+    return found
 
 
-def _categorical_counts(
-    connection: duckdb.DuckDBPyConnection, reference: str, current: str, columns: list[str]
-) -> dict[str, Table]:
-    """Rows per distinct value (as VARCHAR) of each column."""
-    query = f"""
-        SELECT feature, value, {SIDE_COUNTS}
-        FROM ({_sides(reference, current, columns, "VARCHAR")})
-        GROUP BY feature, value
-    """
-    return _tables(connection.sql(query).fetchall())
+def _result(
+    name: str, kind: str, rows: tuple[int, int], missing: tuple[int, int],
+    per_bin: list[tuple[int, int]], test: tuple[float, float], bound: float,
+) -> FeatureDrift:  # fmt: skip
+    return FeatureDrift(
+        feature=name,
+        kind=kind,
+        psi=_psi(per_bin),
+        statistic=test[0],
+        p_value=test[1],
+        reference_rows=rows[0],
+        current_rows=rows[1],
+        reference_missing=missing[0] / rows[0],
+        current_missing=missing[1] / rows[1],
+        statistic_bound=bound if kind == "numeric" and not math.isnan(test[0]) else 0.0,
+    )
 
 
-def _tables(rows: list[tuple[Any, ...]]) -> dict[str, Table]:
-    tables: dict[str, Table] = defaultdict(dict)
-    for feature, key, reference, current in rows:
-        tables[feature][key] = (int(reference), int(current))
-    return tables
+def _numeric(name: str, reference: NumericProfile, values: pa.ChunkedArray) -> FeatureDrift:
+    present = pc.drop_null(values).to_numpy()
+    missing = len(values) - len(present)
+    # A value's bin is the number of edges below it: right-closed bins whose edges are reference
+    # values, so a tied value never straddles two bins (repeated edges leave some bins empty).
+    labels, counts = np.unique(np.searchsorted(reference.edges, present), return_counts=True)
+    now = dict(zip(labels.tolist(), counts.tolist(), strict=True))
+    table: Table = {b: (reference.bin_rows.get(b, 0), now.get(b, 0))
+                    for b in sorted(set(reference.bin_rows) | set(now))}  # fmt: skip
+    if reference.missing or missing:
+        table[None] = (reference.missing, missing)
+    sketch = reference.ecdf
+    test = _ks_test(sketch.rows, len(present), ks_distance(sketch, present))
+    rows, nulls = (reference.rows, len(values)), (reference.missing, missing)
+    return _result(name, "numeric", rows, nulls, list(table.values()), test, sketch.bound)
+
+
+def _categorical(name: str, reference: CategoricalProfile, values: pa.ChunkedArray) -> FeatureDrift:
+    counted = pc.value_counts(pc.drop_null(values))
+    now = dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(),
+                   strict=True))  # fmt: skip
+    missing = len(values) - sum(now.values())
+    table: Table = {v: (reference.category_rows.get(v, 0), now.get(v, 0))
+                    for v in sorted(set(reference.category_rows) | set(now))}  # fmt: skip
+    if reference.missing or missing:
+        table[None] = (reference.missing, missing)
+    per_bin = _category_bins(table)
+    rows, nulls = (reference.rows, len(values)), (reference.missing, missing)
+    return _result(name, "categorical", rows, nulls, per_bin, _chi_square(per_bin), 0.0)
 
 
 def _category_bins(table: Table) -> list[tuple[int, int]]:
