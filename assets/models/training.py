@@ -7,6 +7,7 @@ from typing import Any, Literal
 import dagster as dg
 import pandas as pd
 
+from assets import groups
 from assets.models.lineage import code_version, training_set_lineage
 from flightpath.lineage import Partitions
 from flightpath.models.features import FeatureSpec
@@ -17,7 +18,7 @@ from flightpath.models.splits import Split, split_frame, xy
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
-GROUP = "models"
+GROUP = groups.MODELS
 FEATURE_SERVICE = "delay_model_training"
 
 
