@@ -1,7 +1,6 @@
 """The README's main command path, as a user runs it: the CLI on a fresh data home."""
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +9,10 @@ import dagster as dg
 import pytest
 
 from resources.home import dagster_home
+from tests.readme import readme_materialize_line
 
 REPO_ROOT = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent
-README = REPO_ROOT / "README.md"
 
 
 def _run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
@@ -92,13 +91,6 @@ def test_the_readme_materialize_line_lands_in_the_dev_instance(
 def test_materialize_without_a_selection_is_refused_at_once() -> None:
     refused = _run_as_user([str(BIN / "flightpath"), "materialize", "--partition", "2013-01-01"])
     assert refused.returncode == 2 and "--select" in refused.stderr
-
-
-def readme_materialize_line() -> list[str]:
-    """The README's command for materialising a day by hand, as its words."""
-    found = re.search(r"`\.venv/bin/(flightpath materialize [^`]+)`", README.read_text())
-    assert found, "the README shows no `flightpath materialize` line"
-    return found.group(1).split()
 
 
 def _run_as_user(args: list[str]) -> subprocess.CompletedProcess[str]:

@@ -110,11 +110,11 @@ def model_evaluation(
     compared = [*models, BASELINE]
     colours, labels = curve_colours(compared), rows["label"].to_numpy()
     metrics = pd.DataFrame(
-        [
-            {"model": m, "roc_curve": colours[m], **scores(labels, rows[m].to_numpy())}
-            for m in compared
-        ]
+        [{"model": m, "curve": colours[m], **scores(labels, rows[m].to_numpy())} for m in compared]
     )
+    # The same for every model (the test rows): said once, in test_window, to keep the table
+    # narrow enough to be read without scrolling.
+    metrics = metrics.drop(columns=["rows", "delay_rate"])
     slices = pd.concat(
         [slice_scores(rows, by, compared, min_rows=200) for by in ("carrier", "origin", "month")]
     )
@@ -141,7 +141,7 @@ def model_evaluation(
             "decision": dg.MetadataValue.json(decision),
             "summary": summary,
             "test_window": f"{rows['month'].min()}..{rows['month'].max()} (months), "
-            f"{len(rows)} flights",
+            f"{len(rows)} flights, {labels.mean():.1%} delayed",
             # Seen at a glance: both tables and the ROC curves are drawn in place in the UI.
             "metrics": table(metrics),
             "roc_curves": dg.MetadataValue.md(roc_markdown(rows, compared)),
