@@ -51,6 +51,8 @@ DAYS = days_between("2013-01-01", "2013-01-03")  # what landed_home has landed
 DAY = "2013-01-02"  # the partition launched from the UI
 README_DAY = "2013-01-03"  # the partition the README's command line materialises
 RUN_TIMEOUT_S = 180
+# Playwright's default 5 s is less than a busy 2-core machine takes to draw a page's data.
+expect.set_options(timeout=30_000)
 MODEL_ASSETS = [
     feature_store.training_set,
     training.delay_model_lgbm,
