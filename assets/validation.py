@@ -6,6 +6,7 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
+from assets import groups
 from assets.ingestion import judge_landed_flights, judge_landed_weather
 from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
@@ -13,7 +14,7 @@ from assets.quality.contracts import FLIGHTS, SOURCE_FILE, WEATHER, Contract
 from assets.quality.verdict import Verdict
 from resources.lake import Lake
 
-GROUP = "validation"
+GROUP = groups.VALIDATION
 MAX_QUARANTINE_SHARE = 0.05  # more than this in one day points at the feed, not at a few bad rows
 
 
@@ -48,6 +49,7 @@ def validated_asset(
                 asset=valid_key,
                 blocking=True,
                 description=f"{' + '.join(contract.key)} is unique in the written partition",
+                partitions_def=daily_partitions,
             ),
             # Blocking: a day with this many bad rows points at the feed, and the rows that
             # survived are not a fair sample of the day for the features downstream.
@@ -56,6 +58,7 @@ def validated_asset(
                 asset=valid_key,
                 blocking=True,
                 description=f"at most {MAX_QUARANTINE_SHARE:.0%} of the day's rows quarantined",
+                partitions_def=daily_partitions,
             ),
         ],
     )

@@ -99,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     story_cmd.add_argument("--port", type=int, default=None, help="the service's (default: free)")
     story_cmd.add_argument("--no-serve", action="store_true", help="no service: batch only")
     commands.add_parser("dev", help="start the Dagster UI and daemon on this data home")
+    materialize_cmd = commands.add_parser(
+        "materialize",
+        help="`dagster asset materialize` on the instance `flightpath dev` shows: the run and "
+        "what it made appear in the UI",
+    )
+    materialize_cmd.add_argument(
+        "--select", required=True, metavar="SELECTION",
+        help="assets, Dagster's selection syntax (e.g. raw_flights,flights,quarantine_flights)",
+    )  # fmt: skip
+    materialize_cmd.add_argument(
+        "--partition", metavar="YYYY-MM-DD", help="the day, for daily assets"
+    )
 
     return parser
 
@@ -124,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_story(args.start, args.through, args.port, not args.no_serve)
     if args.command == "stream":
         return _stream(args.start, args.through, args.speed or None)
+    if args.command == "materialize":
+        return _materialize(args.select, args.partition)
     return _dev()
 
 
@@ -255,12 +269,26 @@ def _serve(port: int, no_auth: bool) -> int:
 
 
 def _dev() -> int:
-    os.environ["DAGSTER_HOME"] = str(dagster_home())
-    os.environ["FLIGHTPATH_HOME"] = str(data_home())
-    dagster = Path(sys.executable).parent / "dagster"
+    dagster = _dagster_on_dev_instance()
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     os.execv(dagster, [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", "3000"])
     return 0  # unreachable: execv replaces this process
+
+
+def _materialize(select: str, partition: str | None) -> int:
+    dagster = _dagster_on_dev_instance()
+    command = [str(dagster), "asset", "materialize", "-m", "pipelines.definitions",
+               "--select", select, *(["--partition", partition] if partition else [])]  # fmt: skip
+    os.execv(dagster, command)
+    return 0  # unreachable: execv replaces this process
+
+
+def _dagster_on_dev_instance() -> Path:
+    """The `dagster` CLI, pointed at this data home and its instance: without DAGSTER_HOME,
+    Dagster runs on a throwaway instance whose runs no UI ever shows."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home())
+    os.environ["FLIGHTPATH_HOME"] = str(data_home())
+    return Path(sys.executable).parent / "dagster"
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
+
+from resources.home import dagster_home
+from tests.readme import readme_materialize_line
 
 REPO_ROOT = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent
@@ -62,20 +66,36 @@ def test_replay_then_ingest_materialises_every_landed_day(tmp_path: Path) -> Non
         assert execution.evaluation is not None and execution.evaluation.passed
 
 
-def test_dagster_asset_materialize_runs_a_partition(tmp_path: Path) -> None:
-    _run([str(BIN / "flightpath"), "replay", "--through", "2013-01-01", "--quiet"], tmp_path)
-    (tmp_path / "dagster").mkdir()
-    dagster = str(BIN / "dagster")
-    reference = _run(
-        [dagster, "asset", "materialize", "-m", "pipelines.definitions",
-         "--select", "raw_airlines,raw_airports,airports"],
-        tmp_path,
-    )  # fmt: skip
+def test_the_readme_materialize_line_lands_in_the_dev_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a user types it: FLIGHTPATH_HOME (or the default), no DAGSTER_HOME.
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("FLIGHTPATH_HOME", str(tmp_path))
+    line = readme_materialize_line()
+    day = line[line.index("--partition") + 1]
+    _run([str(BIN / "flightpath"), "replay", "--through", day, "--quiet"], tmp_path)
+    reference = _run_as_user(
+        [str(BIN / "flightpath"), "materialize", "--select", "raw_airlines,raw_airports,airports"]
+    )
     assert reference.returncode == 0, reference.stderr[-2000:]
-    daily = _run(
-        [dagster, "asset", "materialize", "-m", "pipelines.definitions",
-         "--select", "raw_flights,flights,quarantine_flights", "--partition", "2013-01-01"],
-        tmp_path,
-    )  # fmt: skip
+    daily = _run_as_user([str(BIN / line[0]), *line[1:]])
     assert daily.returncode == 0, daily.stderr[-2000:]
-    assert (tmp_path / "lake" / "flights" / "date=2013-01-01" / "part-0.parquet").exists()
+    assert (tmp_path / "lake" / "flights" / f"date={day}" / "part-0.parquet").exists()
+    # The run is on the instance `flightpath dev` serves, so the UI shows it.
+    with dg.DagsterInstance.from_config(str(dagster_home())) as instance:
+        [run] = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": day}))
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert day in instance.get_materialized_partitions(dg.AssetKey("flights"))
+
+
+def test_materialize_without_a_selection_is_refused_at_once() -> None:
+    refused = _run_as_user([str(BIN / "flightpath"), "materialize", "--partition", "2013-01-01"])
+    assert refused.returncode == 2 and "--select" in refused.stderr
+
+
+def _run_as_user(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """In this process's environment: DAGSTER_HOME only if the test set it."""
+    return subprocess.run(
+        args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False
+    )

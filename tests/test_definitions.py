@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+from assets.groups import IN_LINEAGE_ORDER, REFERENCE
 from pipelines.definitions import defs
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
@@ -53,3 +55,40 @@ def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
+
+
+def test_every_check_of_a_partitioned_asset_is_partitioned_as_its_asset() -> None:
+    # An unpartitioned check of a daily asset shows "—" per day in the UI: one verdict for all.
+    graph = defs.resolve_asset_graph()
+    unpartitioned = sorted(
+        key.to_user_string()
+        for key in graph.asset_check_keys
+        if graph.get_check_spec(key).partitions_def != graph.get(key.asset_key).partitions_def
+    )
+    assert unpartitioned == []
+
+
+def test_groups_sort_by_name_in_lineage_order() -> None:
+    # The UI lists groups by name (natural order); each asset's inputs come from its own group
+    # or one listed before it, so a reader follows the data from the top of the list down.
+    graph = defs.resolve_asset_graph()
+    place = {group: n for n, group in enumerate(IN_LINEAGE_ORDER)}
+    used = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert used == set(IN_LINEAGE_ORDER)
+    assert sorted(IN_LINEAGE_ORDER, key=_natural) == list(IN_LINEAGE_ORDER)
+    backwards = sorted(
+        f"{parent.to_user_string()} ({graph.get(parent).group_name}) -> "
+        f"{key.to_user_string()} ({graph.get(key).group_name})"
+        for key in graph.get_all_asset_keys()
+        for parent in graph.get(key).parent_keys
+        if place[graph.get(parent).group_name] > place[graph.get(key).group_name]
+    )
+    assert backwards == []
+    reference = {"raw_planes", "raw_airports", "raw_airlines", "airports"}
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()
+            if graph.get(k).group_name == REFERENCE} == reference  # fmt: skip
+
+
+def _natural(name: str) -> list[int | str]:
+    """The UI's collation of group names: digits compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]

@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +23,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from assets.features import feature_store
+from assets.groups import IN_LINEAGE_ORDER
 from assets.ingestion import raw_flights
 from assets.models import evaluation, training
+from assets.models.curves import INLINE_MARKDOWN_LIMIT
 from pipelines.definitions import defs
 from resources.home import dagster_home
 from resources.lake import Lake
@@ -41,10 +45,14 @@ from tests.model_data import (
     split_config,
     write_features,
 )
+from tests.readme import readme_materialize_line
 
 DAYS = days_between("2013-01-01", "2013-01-03")  # what landed_home has landed
 DAY = "2013-01-02"  # the partition launched from the UI
+README_DAY = "2013-01-03"  # the partition the README's command line materialises
 RUN_TIMEOUT_S = 180
+# Playwright's default 5 s is less than a busy 2-core machine takes to draw a page's data.
+expect.set_options(timeout=30_000)
 MODEL_ASSETS = [
     feature_store.training_set,
     training.delay_model_lgbm,
@@ -270,3 +278,102 @@ def test_a_missing_chromium_skips_loudly_and_fails_under_ci(
         require_chromium()
     monkeypatch.setattr(dagster_ui, "CHROMIUM", tmp_path)  # present: no word
     require_chromium()
+
+
+def test_the_groups_are_listed_in_lineage_order(page: Page, ui: str, artifacts: Path) -> None:
+    page.goto(f"{ui}/asset-groups")
+    # The lineage page's side list: one row per group, titled with its name.
+    rows = [page.locator(f'[title="{group}"]').first for group in IN_LINEAGE_ORDER]
+    for row in rows:
+        expect(row).to_be_visible()
+    tops = [(row.bounding_box() or {"y": -1.0})["y"] for row in rows]
+    _shot(page, artifacts, "09-groups-in-lineage-order")
+    placed = dict(zip(IN_LINEAGE_ORDER, tops, strict=True))
+    assert tops == sorted(tops) and len(set(tops)) == len(tops), placed
+
+
+def test_the_readme_materialize_line_shows_each_days_checks_in_the_ui(
+    page: Page, ui: str, artifacts: Path, ui_home: tuple[Path, Path], instance: dg.DagsterInstance
+) -> None:
+    # As the README has it, on a day landed here; the user's shell has no DAGSTER_HOME.
+    line = readme_materialize_line()
+    line[line.index("--partition") + 1] = README_DAY
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["FLIGHTPATH_HOME"] = str(ui_home[0])
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / line[0]), *line[1:]], cwd=REPOSITORY, env=env,
+        capture_output=True, text=True, timeout=RUN_TIMEOUT_S * 3, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run] = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": README_DAY}))
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    page.goto(f"{ui}/runs")
+    expect(page.locator(f'a[href="/runs/{run.run_id}"]').first).to_be_visible()
+    _shot(page, artifacts, "10-readme-run-in-the-ui")
+
+    # Each check's verdict is recorded for that day, and the UI lists it under the day.
+    verdicts = {
+        e.check_name: e
+        for e in (
+            entry.dagster_event.asset_check_evaluation_data  # type: ignore[union-attr]
+            for entry in instance.all_logs(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        )
+        if e.asset_key == raw_flights.key
+    }
+    assert set(verdicts) == {spec.name for spec in raw_flights.check_specs}
+    assert {e.partition for e in verdicts.values()} == {README_DAY}
+    name = "carrier_known"
+    page.goto(f"{ui}/assets/raw_flights?view=checks&checkDetail={name}")
+    expect(page.get_by_role("tab", name="Execution history")).to_be_visible()
+    page.get_by_role("tab", name="Partitions").last.click()  # the check's, not the asset's
+    page.get_by_placeholder("Filter by partition…").fill(README_DAY)
+    page.get_by_text(README_DAY, exact=True).first.click()
+    # The day's detail: its verdict, and the run that made it.
+    detail = (
+        page.locator("div")
+        .filter(has=page.get_by_text("Target materialization", exact=True))
+        .filter(has=page.get_by_text(README_DAY, exact=True))
+        .last
+    )
+    expect(detail).to_contain_text(run.run_id[:8])
+    _shot(page, artifacts, "11-check-per-partition")
+    expect(detail).to_contain_text("Passed" if verdicts[name].passed else "Failed")
+
+
+def test_model_evaluation_reads_at_a_glance(
+    page: Page, ui: str, artifacts: Path, instance: dg.DagsterInstance
+) -> None:
+    event = instance.get_latest_materialization_event(evaluation.model_evaluation.key)
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    metrics = metadata["metrics"]
+    assert isinstance(metrics, dg.TableMetadataValue)
+    roc = str(metadata["roc_curves"].value)
+    assert len(roc) < INLINE_MARKDOWN_LIMIT  # else the UI hides it behind "[Show Markdown]"
+
+    page.goto(f"{ui}/assets/model_evaluation")  # its Overview: the latest metadata, no click
+    # The metrics, a row per model with its ROC-AUC, drawn in place and not clipped.
+    table = page.locator("table table").filter(has=page.get_by_role("columnheader", name="roc_auc"))
+    expect(table).to_be_visible()
+    table.scroll_into_view_if_needed()
+    _shot(page, artifacts, "12-model-evaluation-at-a-glance")
+    for record in metrics.value.records:
+        row = table.get_by_role("row").filter(has_text=str(record.data["model"]))
+        expect(row).to_contain_text(str(record.data["roc_auc"]))
+    # Within the metadata's own table, which ends where the page's side panel begins.
+    overflow = table.evaluate(
+        "t => t.getBoundingClientRect().right"
+        " - t.parentElement.closest('table').getBoundingClientRect().right"
+    )
+    assert overflow <= 0, f"the metrics table runs {overflow} px past the metadata"
+    # The ROC curves, drawn in place: no dialog was opened.
+    image = page.get_by_role("img", name="ROC")
+    expect(image).to_be_visible()
+    page.wait_for_function(
+        "image => image.complete && image.naturalWidth > 0", arg=image.element_handle()
+    )
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    image.scroll_into_view_if_needed()
+    _shot(page, artifacts, "13-model-evaluation-roc")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import pandas as pd
 
+from assets import groups
 from assets.automation import after_upstream_days
 from assets.features.build import build_snapshot
 from assets.metadata import file_version, materialized
@@ -21,7 +22,7 @@ from resources.lake import Lake
 if TYPE_CHECKING:
     from feast import FeatureStore
 
-GROUP = "features"
+GROUP = groups.FEATURES
 # One writer at a time: a day's read-compare-write of the online store is not atomic across runs.
 ONLINE_STORE_POOL = "online_store"
 

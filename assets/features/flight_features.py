@@ -2,13 +2,14 @@
 
 import dagster as dg
 
+from assets import groups
 from assets.automation import after_upstream_days
 from assets.features.build import build_flight_features
 from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
 from resources.lake import Lake
 
-GROUP = "features"
+GROUP = groups.FEATURES
 HISTORY_DAYS = 31  # the longest window (30 days) plus the day it may straddle
 
 

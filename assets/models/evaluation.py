@@ -5,7 +5,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from assets.models.curves import curves_png, markdown_image
+from assets.metadata import table
+from assets.models.curves import curve_colours, curves_png, markdown_image, roc_markdown
 from assets.models.training import GROUP, delay_model_lgbm, delay_model_torch
 from flightpath.models.features import LABEL
 from flightpath.models.gate import GateRules, decide, naive_baseline
@@ -55,10 +56,6 @@ def _champion(
     except RegistryError as error:
         context.log.error(f"champion set aside, the naive baseline is the reference: {error}")
         return None, None, str(error)
-
-
-def _table(frame: pd.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.md(frame.to_markdown(index=False, floatfmt=".4f"))
 
 
 @dg.asset(
@@ -111,9 +108,13 @@ def model_evaluation(
     lake.write_table("model_evaluation_scores", rows)
 
     compared = [*models, BASELINE]
+    colours, labels = curve_colours(compared), rows["label"].to_numpy()
     metrics = pd.DataFrame(
-        [{"model": m, **scores(rows["label"].to_numpy(), rows[m].to_numpy())} for m in compared]
+        [{"model": m, "curve": colours[m], **scores(labels, rows[m].to_numpy())} for m in compared]
     )
+    # The same for every model (the test rows): said once, in test_window, to keep the table
+    # narrow enough to be read without scrolling.
+    metrics = metrics.drop(columns=["rows", "delay_rate"])
     slices = pd.concat(
         [slice_scores(rows, by, compared, min_rows=200) for by in ("carrier", "origin", "month")]
     )
@@ -140,9 +141,12 @@ def model_evaluation(
             "decision": dg.MetadataValue.json(decision),
             "summary": summary,
             "test_window": f"{rows['month'].min()}..{rows['month'].max()} (months), "
-            f"{len(rows)} flights",
-            "metrics": _table(metrics),
-            "slices": _table(slices),
+            f"{len(rows)} flights, {labels.mean():.1%} delayed",
+            # Seen at a glance: both tables and the ROC curves are drawn in place in the UI.
+            "metrics": table(metrics),
+            "roc_curves": dg.MetadataValue.md(roc_markdown(rows, compared)),
+            "slices": table(slices),
+            # In full (ROC, precision-recall, calibration): too large to draw in place.
             "curves": dg.MetadataValue.md(markdown_image(curves_png(rows, compared), "curves")),
             # Numbers under stable names: the UI plots each across materialisations.
             **{

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import dagster as dg
 import pandas as pd
 
+from assets import groups
 from assets.models.lineage import code_version, training_set_lineage
 from assets.monitoring.drift_reference import training_profile
 from flightpath.lineage import Partitions
@@ -19,7 +20,7 @@ from flightpath.monitoring.profile import PROFILE_FILE
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
-GROUP = "models"
+GROUP = groups.MODELS
 FEATURE_SERVICE = "delay_model_training"
 
 

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import dagster as dg
 import pandas as pd
 
+from assets import groups
 from assets.automation import after_upstream_days
 from assets.monitoring.dashboard import history_chart
 from assets.monitoring.drift_reference import (
@@ -22,7 +23,7 @@ from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
 
-GROUP = "monitoring"
+GROUP = groups.MONITORING
 CHECK = "no_feature_drift"
 HISTORY_DAYS = 60  # how far back the dashboard looks
 # Features that move for reasons retraining cannot fix: reported, never alerting. Temperature,
@@ -58,6 +59,7 @@ def alerts(
             asset="feature_drift",
             description="No non-seasonal feature, and not the score distribution, has a PSI "
             "over the monitoring policy's threshold.",
+            partitions_def=daily_partitions,
         )
     ],
     description="Per feature, PSI and a KS (numeric) or chi-square (categorical) statistic of "

@@ -81,6 +81,7 @@ def score_table(rows: pd.DataFrame) -> pd.DataFrame:
             asset="live_performance",
             description="The champion's ROC-AUC over the trailing labelled days stays within the "
             "policy's drop of its test ROC-AUC.",
+            partitions_def=daily_partitions,
         )
     ],
     description="The prediction log (the service: champion, canary, shadow challenger) and the "

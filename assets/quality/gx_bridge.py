@@ -123,15 +123,19 @@ def _describe_table_result(result: dict) -> str:
     return f"observed {result.get('observed_value')!r}"
 
 
-def check_specs(asset: dg.AssetKey, rules: Sequence[Rule]) -> list[dg.AssetCheckSpec]:
-    """One Dagster check per rule. Every check can block: Dagster blocks downstream only on an
-    ERROR result, which a rule gives when it fails partition-wide or cannot run at all."""
+def check_specs(
+    asset: dg.AssetKey, rules: Sequence[Rule], partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetCheckSpec]:
+    """One Dagster check per rule, partitioned as its asset: the UI shows each day's verdict.
+    Every check can block: Dagster blocks downstream only on an ERROR result, which a rule gives
+    when it fails partition-wide or cannot run at all."""
     return [
         dg.AssetCheckSpec(
             rule.name,
             asset=asset,
             description=f"{rule.description} [{rule.action.value}]",
             blocking=True,
+            partitions_def=partitions_def,
         )
         for rule in rules
     ]
