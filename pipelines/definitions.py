@@ -8,8 +8,10 @@ from assets import ingestion, reference, serving, validation
 from assets.features import feature_store, flight_features, skew
 from assets.models import evaluation, promotion, training
 from assets.monitoring import feature_drift, live_performance
+from flightpath.feed_clock import feed_seconds
 from pipelines import k8s
 from pipelines.automation import automation, daily_batch_predictions, retrain_sensor, weekly_retrain
+from pipelines.feed_clock import feed_clock_sensor
 from pipelines.jobs import (
     batch_predictions_job,
     daily_features_job,
@@ -59,7 +61,8 @@ def build_definitions() -> dg.Definitions:
         ],
         # In process, or one Kubernetes pod per step sized per asset (pipelines/k8s.py).
         executor=k8s.executor(),
-        sensors=[landing_sensor, retrain_sensor, automation],
+        # The feed clock runs only under `flightpath dev` (it sets the variable).
+        sensors=[feed_clock_sensor(feed_seconds()), landing_sensor, retrain_sensor, automation],
         schedules=[weekly_retrain, daily_batch_predictions],
         resources={
             "landing": LandingZone(root=str(landing_root())),

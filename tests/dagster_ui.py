@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,13 +57,15 @@ def require_chromium() -> None:
     pytest.skip(f"SKIPPED LOUDLY: {message}; the Dagster UI test needs it")
 
 
-def pause_automation(instance: dg.DagsterInstance) -> list[str]:
-    """Stop every sensor and schedule: in this test only the browser launches runs."""
+def pause_automation(instance: dg.DagsterInstance, keep: Collection[str] = ()) -> list[str]:
+    """Stop every sensor and schedule but those named in `keep`: only what a test means runs."""
     opts = WorkspaceOpts(workspace=[str(WORKSPACE)])
     with get_workspace_from_cli_opts(instance, dg.__version__, opts, allow_in_process=True) as ws:
         location = get_code_location_from_workspace(ws, None)
         repository = get_remote_repository_from_code_location(location, None)
         for sensor in repository.get_sensors():
+            if sensor.name in keep:
+                continue
             instance.stop_sensor(sensor.get_remote_origin_id(), sensor.selector_id, sensor)
         for schedule in repository.get_schedules():
             instance.stop_schedule(schedule.get_remote_origin_id(), schedule.selector_id, schedule)
