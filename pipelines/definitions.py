@@ -68,6 +68,8 @@ def build_definitions() -> dg.Definitions:
             "feature_store": FeatureStoreResource(
                 home=str(data_home()),
                 profile=os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml"),
+                # The profile's own project (its key prefix in Redis), as the service reads it.
+                project=os.environ.get("FLIGHTPATH_FEAST_PROJECT") or None,
             ),
             "model_registry": ModelRegistryResource(home=str(data_home())),
             "monitoring": MonitoringPolicy(),
