@@ -57,7 +57,12 @@ def storage_options() -> dict[str, Any]:
     """s3fs options from the AWS variables. The endpoint is passed explicitly (not left to
     botocore) so that fsspec's cache of filesystems keys on it: one process may use two."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    options: dict[str, Any] = {"endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None}
+    options: dict[str, Any] = {
+        "endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None,
+        # Long-lived processes (the service, the code server) must see objects other machines
+        # add: no cached directory listings.
+        "use_listings_cache": False,
+    }
     if region:
         options["client_kwargs"] = {"region_name": region}
     return options
