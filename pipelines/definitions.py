@@ -63,7 +63,7 @@ def build_definitions() -> dg.Definitions:
         schedules=[weekly_retrain, daily_batch_predictions],
         resources={
             "landing": LandingZone(root=str(landing_root())),
-            "lake": Lake(root=str(lake_root())),
+            "lake": Lake(root=lake_root()),
             # FLIGHTPATH_FEAST_PROFILE=feature_store.production.yaml: Redis + Postgres registry.
             "feature_store": FeatureStoreResource(
                 home=str(data_home()),
