@@ -23,23 +23,21 @@ import pytest
 import redis
 from dagster_graphql import DagsterGraphQLClient
 
+from flightpath.loop import request_bodies
 from flightpath.production.instance import drop_databases
 from flightpath.production.processes import alive, process_tree
 from flightpath.production.profile import FEAST_PROFILE, Profile, saved
 from flightpath.service_process import free_port
-from pipelines.jobs import DAILY_ASSETS
+from flightpath.storage import lake_location, object_storage
+from pipelines.jobs import DAY_THROUGH_ONLINE
 from pipelines.run_launcher import run_worker_pid
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import DAILY_TABLES, LandingZone
 from tests.services import POSTGRES, REDIS, require
-from tests.serving import API_KEY, ROOT, flights_of, promote, register_models
+from tests.serving import API_KEY, ROOT, promote, register_models
 
 DAY = date(2013, 1, 1)
-THROUGH_ONLINE = [key for keys in DAILY_ASSETS.values() for key in keys] + [
-    "flight_features",
-    "online_features",
-]
 REFERENCE = ("raw_airlines", "raw_airports", "raw_planes", "airports")
 WAIT_SECONDS = 300
 BIN = Path(sys.executable).parent
@@ -78,8 +76,6 @@ def profile(
     for table in DAILY_TABLES:
         landing.day_path(table, DAY).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source.day_path(table, DAY), landing.day_path(table, DAY))
-    champion, _ = register_models(home, source=feature_home)
-    promote(home, champion)
     name = f"flightpath_prod_{uuid.uuid4().hex[:8]}"
     variables = {
         "FLIGHTPATH_HOME": str(home), "FLIGHTPATH_PROD_DB": name, "FLIGHTPATH_API_KEYS": API_KEY,
@@ -100,17 +96,29 @@ def profile(
         drop_databases(profile)
 
 
-def test_production_profile_end_to_end(profile: Profile, landed_home: Path) -> None:
+def test_production_profile_end_to_end(
+    profile: Profile, landed_home: Path, feature_home: Path
+) -> None:
     up = make("prod-up")
     assert up.returncode == 0, up.stdout + up.stderr
     ui = f"http://127.0.0.1:{profile.ui_port}"
     assert ui in up.stdout and profile.storage_url in up.stdout
+    assert "no champion yet" in up.stdout
+    # A champion in the bucket's registry; prod-up again starts the one part missing: the service.
+    home = Path(profile.home)
+    champion, _ = register_models(home, source=feature_home)
+    promote(home, champion)
+    first = saved(profile.state)
+    again = make("prod-up")
+    assert again.returncode == 0, again.stdout + again.stderr
     record = saved(profile.state)
-    assert record is not None
+    assert first is not None and record is not None
     groups = record[1]
+    assert groups == {**first[1], "service": groups["service"]}
     assert set(groups) == {"s3", "code", "daemon", "ui", "service"}
 
-    lake = Lake(root=str(Path(profile.home) / "lake"))
+    lake = Lake(root=lake_location(home))
+    assert lake.root.startswith(profile.storage_url)
     reference = Lake(root=str(landed_home / "lake"))
     for table in REFERENCE:
         lake.write_table(table, reference.read_table(table))
@@ -122,14 +130,16 @@ def test_production_profile_end_to_end(profile: Profile, landed_home: Path) -> N
     client = DagsterGraphQLClient("127.0.0.1", port_number=profile.ui_port)
     run_id = client.submit_job_execution(
         "__ASSET_JOB", repository_location_name="flightpath", repository_name="__repository__",
-        asset_selection=THROUGH_ONLINE, tags={"dagster/partition": DAY.isoformat()},
+        asset_selection=DAY_THROUGH_ONLINE, tags={"dagster/partition": DAY.isoformat()},
     )  # fmt: skip
     _wait_for(lambda: client.get_run_status(run_id) in FINISHED, f"run {run_id}")
     assert client.get_run_status(run_id) == dg.DagsterRunStatus.SUCCESS
     worker = run_worker_pid(instance, run_id)
     assert worker not in (None, groups["ui"], groups["daemon"], groups["code"])
+    bucket = object_storage()
+    written = bucket.glob(f"{profile.bucket}/**/date={DAY}/*.parquet")
     for table in ("flights", "weather", "flight_features"):
-        assert lake.partition_path(table, DAY).exists(), table
+        assert f"{profile.bucket}/flightpath/lake/{table}/date={DAY}/part-0.parquet" in written
 
     # The daemon ticks a sensor and a schedule on its own.
     _wait_for(lambda: _ticked(instance, "landing_sensor") and _ticked(instance, "weekly_retrain"),
@@ -138,7 +148,7 @@ def test_production_profile_end_to_end(profile: Profile, landed_home: Path) -> N
     # The service, two workers, answers from the features the run wrote to Redis.
     service = httpx.Client(base_url=f"http://127.0.0.1:{profile.service_port}",
                            headers={"X-API-Key": API_KEY}, timeout=30)  # fmt: skip
-    flights = flights_of(Path(profile.home), DAY, 3)
+    flights = request_bodies(lake.read_partition("flights", DAY).dropna(subset=["tailnum"]).head(3))
     for _ in range(4):  # several requests: both workers' answers
         answer = service.post("/predict", json={"flights": flights})
         assert answer.status_code == 200, answer.text
@@ -156,6 +166,9 @@ def test_production_profile_end_to_end(profile: Profile, landed_home: Path) -> N
     FeatureStoreResource(home=profile.home, profile=FEAST_PROFILE,
                          project=profile.feast_project).store().teardown()  # fmt: skip
     assert not redis_keys.keys(pattern)
+
+    bucket.rm(profile.bucket, recursive=True)
+    assert not bucket.exists(profile.bucket)
 
     down = make("prod-down")
     assert down.returncode == 0, down.stdout + down.stderr

@@ -31,58 +31,66 @@ class NotReady(RuntimeError):
 
 
 def up(profile: Profile) -> int:
+    """Start every part that is not running (all of them the first time)."""
     previous = saved(profile.state)
-    if previous and any(process_tree(group) for group in previous[1].values()):
-        print(f"the production profile of {profile.home} is already up: make prod-down first")
-        return 1
+    processes: dict[str, int] = {}
+    if previous is not None:
+        running = {name: group for name, group in previous[1].items() if process_tree(group)}
+        if running:  # the same ports and names as the parts already up
+            profile, processes = previous[0], running
     for name, address in (("Postgres", (profile.postgres_host, profile.postgres_port)),
                           ("Redis", _host_port(profile.redis))):  # fmt: skip
         if not _accepts(address):
             print(f"{name} is not reachable at {address[0]}:{address[1]}: start it first")
             return 1
-    processes: dict[str, int] = {}
+    started = set(processes)
     try:
         _up(profile, processes)
     except NotReady as error:
-        print(f"prod-up failed: {error}\nstopping what started", file=sys.stderr)
-        _stop_all(processes)
+        print(f"prod-up failed: {error}\nstopping what it started", file=sys.stderr)
+        _stop_all({k: v for k, v in processes.items() if k not in started})
+        profile.save({k: v for k, v in processes.items() if k in started})
         return 1
     return 0
 
 
 def _up(profile: Profile, processes: dict[str, int]) -> None:
     env, logs = profile.environment(), profile.state / "logs"
+    os.environ.update(env)  # this process reads the bucket's model registry too
 
-    def launch(name: str, argv: list[str]) -> None:
+    def launch(name: str, argv: list[str], ready: Callable[[], bool]) -> None:
+        if name in processes:
+            return
         processes[name] = start(argv, env, logs / f"{name}.log", ROOT)
         profile.save(processes)  # at once: a prod-up that fails half-way can still be stopped
+        _wait(processes[name], logs / f"{name}.log", ready)
 
-    launch("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(profile.s3_port)])
-    _wait(processes["s3"], logs / "s3.log", lambda: _http_ok(f"{profile.s3_endpoint}/"))
+    launch("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(profile.s3_port)],
+           lambda: _http_ok(f"{profile.s3_endpoint}/"))  # fmt: skip
     create_bucket(profile)
     create_databases(profile)
     workspace = str(write_instance(profile))
     launch("code", [str(BIN / "dagster"), "api", "grpc", "-m", "pipelines.definitions",
-                    "-h", "127.0.0.1", "-p", str(profile.code_port)])  # fmt: skip
-    _wait(processes["code"], logs / "code.log", lambda: _accepts(("127.0.0.1", profile.code_port)))
-    launch("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
-    launch("ui", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1",
-                  "-p", str(profile.ui_port), "-w", workspace])  # fmt: skip
+                    "-h", "127.0.0.1", "-p", str(profile.code_port)],
+           lambda: _accepts(("127.0.0.1", profile.code_port)))  # fmt: skip
+    launch("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], lambda: True)
     ui = f"http://127.0.0.1:{profile.ui_port}"
-    _wait(processes["ui"], logs / "ui.log", lambda: _http_ok(f"{ui}/server_info"))
+    launch("ui", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1",
+                  "-p", str(profile.ui_port), "-w", workspace],
+           lambda: _http_ok(f"{ui}/server_info"))  # fmt: skip
     service = f"http://127.0.0.1:{profile.service_port}"
     if _has_champion(profile):
         launch("service", [str(BIN / "bentoml"), "serve", "bentos.service:DelayService",
-                           "--port", str(profile.service_port)])  # fmt: skip
-        _wait(processes["service"], logs / "service.log", lambda: _http_ok(f"{service}/readyz"))
+                           "--port", str(profile.service_port)],
+               lambda: _http_ok(f"{service}/readyz"))  # fmt: skip
         serving = f"{service}  (two workers; X-API-Key in {profile.state / 'api_key'} or yours)"
     else:
-        serving = "not started: no champion yet (train one, then prod-down and prod-up)"
+        serving = "not started: no champion yet (promote one, then `make prod-up` again)"
     print(
         f"Flightpath production profile of {profile.home} is up:\n"
         f"  Dagster UI   {ui}  (Postgres database {profile.database})\n"
         f"  service      {serving}\n"
-        f"  bucket       {profile.storage_url} at {profile.s3_endpoint}\n"
+        f"  bucket       {profile.storage_url} at {profile.s3_endpoint} (the lake: /lake)\n"
         f"  Feast        project {profile.feast_project}: Redis {profile.redis}, "
         f"registry in Postgres database {profile.feast_database}\n"
         f"  state, logs  {profile.state}\n"

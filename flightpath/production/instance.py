@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from flightpath.production.profile import ROOT, S3_CREDENTIALS, Profile
+from flightpath.production.profile import ROOT, Profile
 
 PRODUCTION_INSTANCE = ROOT / "deploy" / "dagster.yaml"
 # On one machine, runs are subprocesses of the code server: the default launcher, with the
@@ -65,11 +65,9 @@ def _admin_url(profile: Profile) -> str:
 
 
 def create_bucket(profile: Profile) -> None:
-    import boto3
+    """The profile's bucket on its S3 server (the AWS variables of its environment)."""
+    from flightpath.storage import object_storage
 
-    s3 = boto3.client(
-        "s3", endpoint_url=profile.s3_endpoint, region_name="us-east-1",
-        aws_access_key_id=S3_CREDENTIALS, aws_secret_access_key=S3_CREDENTIALS,
-    )  # fmt: skip
-    if profile.bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
-        s3.create_bucket(Bucket=profile.bucket)
+    storage = object_storage()
+    if not storage.exists(profile.bucket):
+        storage.mkdir(profile.bucket)
