@@ -70,4 +70,6 @@ def create_bucket(profile: Profile) -> None:
 
     storage = object_storage()
     if not storage.exists(profile.bucket):
-        storage.mkdir(profile.bucket)
+        # Not `mkdir`: s3fs sends the region as a location constraint, which S3 refuses for
+        # us-east-1 (the default region).
+        storage.call_s3("create_bucket", Bucket=profile.bucket)
