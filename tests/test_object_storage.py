@@ -21,7 +21,7 @@ from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import LgbmDelayModel
 from flightpath.models.registry import CHAMPION, ModelRegistry, RegistryError
 from flightpath.models.shared_store import AliasConflict
-from flightpath.storage import location
+from flightpath.storage import StorageConfigError, location
 from resources.feature_store import FeatureStoreResource
 from resources.home import lake_root
 from resources.lake import Lake
@@ -58,6 +58,24 @@ def keys(bucket: str) -> list[str]:
 
 def test_the_lake_is_in_the_bucket_when_storage_is_configured(bucket: str) -> None:
     assert lake_root() == f"s3://{bucket}/{PREFIX}/lake"
+
+
+def test_without_a_storage_url_the_lake_stays_under_the_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FLIGHTPATH_STORAGE_URL", raising=False)
+    monkeypatch.setenv("FLIGHTPATH_HOME", str(tmp_path))
+    assert lake_root() == str(tmp_path / "lake")
+    assert ModelRegistry(tmp_path / "bentoml").shared is None
+
+
+@pytest.mark.parametrize("url", ["flightpath/prod", "s3://", "https://s3.example.com/flightpath"])
+def test_a_storage_url_that_is_not_a_bucket_is_refused_clearly(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLIGHTPATH_STORAGE_URL", url)
+    with pytest.raises(StorageConfigError, match="expected s3://bucket or s3://bucket/prefix"):
+        lake_root()
 
 
 def test_a_partition_round_trips_through_the_bucket(bucket: str, tmp_path: Path) -> None:
