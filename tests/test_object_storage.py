@@ -211,7 +211,7 @@ def _save_models(registry: ModelRegistry, count: int) -> list[str]:
     return tags
 
 
-def _archive(bucket: str, tag: str) -> str:
+def _archive(tag: str) -> str:
     name, version = tag.split(":")
     return f"{PREFIX}/models/{name}/{version}.bentomodel"
 
@@ -223,7 +223,7 @@ def test_a_model_saved_on_one_machine_serves_verified_on_another(
     [tag] = _save_models(trainer, 1)
     trainer.promote(tag, "gate")
     stored = keys(bucket)
-    assert _archive(bucket, tag) in stored
+    assert _archive(tag) in stored
     assert f"{PREFIX}/models/aliases.json" in stored
 
     service = ModelRegistry(tmp_path / "service" / "bentoml")  # another machine: nothing local
@@ -248,7 +248,7 @@ def test_a_model_corrupted_in_the_bucket_is_refused_and_the_previous_one_serves(
     trainer.promote(second, "gate")
     client = boto3.client("s3")
     # Rewrite the second model's archive with one model file changed (the checksums stay).
-    archive = client.get_object(Bucket=bucket, Key=_archive(bucket, second))["Body"].read()
+    archive = client.get_object(Bucket=bucket, Key=_archive(second))["Body"].read()
     unpacked = tmp_path / "unpacked"
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         members = tar.getmembers()
@@ -260,9 +260,9 @@ def test_a_model_corrupted_in_the_bucket_is_refused_and_the_previous_one_serves(
     with tarfile.open(fileobj=repacked, mode="w:xz") as tar:  # .bentomodel: xz tar
         for member in members:
             tar.add(unpacked / member.name, arcname=member.name, recursive=False)
-    client.put_object(Bucket=bucket, Key=_archive(bucket, second), Body=repacked.getvalue())
+    client.put_object(Bucket=bucket, Key=_archive(second), Body=repacked.getvalue())
     # And the third one's archive is not an archive at all.
-    client.put_object(Bucket=bucket, Key=_archive(bucket, third), Body=b"not a model")
+    client.put_object(Bucket=bucket, Key=_archive(third), Body=b"not a model")
 
     service = ModelRegistry(tmp_path / "service" / "bentoml")
     with pytest.raises(RegistryError, match=f"{second} refused: {model_file.name} does not match"):
