@@ -21,7 +21,7 @@ from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import LgbmDelayModel
 from flightpath.models.registry import CHAMPION, ModelRegistry, RegistryError
 from flightpath.models.shared_store import AliasConflict
-from flightpath.storage import location
+from flightpath.storage import StorageConfigError, location
 from resources.feature_store import FeatureStoreResource
 from resources.home import lake_root
 from resources.lake import Lake
@@ -58,6 +58,24 @@ def keys(bucket: str) -> list[str]:
 
 def test_the_lake_is_in_the_bucket_when_storage_is_configured(bucket: str) -> None:
     assert lake_root() == f"s3://{bucket}/{PREFIX}/lake"
+
+
+def test_without_a_storage_url_the_lake_stays_under_the_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FLIGHTPATH_STORAGE_URL", raising=False)
+    monkeypatch.setenv("FLIGHTPATH_HOME", str(tmp_path))
+    assert lake_root() == str(tmp_path / "lake")
+    assert ModelRegistry(tmp_path / "bentoml").shared is None
+
+
+@pytest.mark.parametrize("url", ["flightpath/prod", "s3://", "https://s3.example.com/flightpath"])
+def test_a_storage_url_that_is_not_a_bucket_is_refused_clearly(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLIGHTPATH_STORAGE_URL", url)
+    with pytest.raises(StorageConfigError, match="expected s3://bucket or s3://bucket/prefix"):
+        lake_root()
 
 
 def test_a_partition_round_trips_through_the_bucket(bucket: str, tmp_path: Path) -> None:
@@ -193,7 +211,7 @@ def _save_models(registry: ModelRegistry, count: int) -> list[str]:
     return tags
 
 
-def _archive(bucket: str, tag: str) -> str:
+def _archive(tag: str) -> str:
     name, version = tag.split(":")
     return f"{PREFIX}/models/{name}/{version}.bentomodel"
 
@@ -205,7 +223,7 @@ def test_a_model_saved_on_one_machine_serves_verified_on_another(
     [tag] = _save_models(trainer, 1)
     trainer.promote(tag, "gate")
     stored = keys(bucket)
-    assert _archive(bucket, tag) in stored
+    assert _archive(tag) in stored
     assert f"{PREFIX}/models/aliases.json" in stored
 
     service = ModelRegistry(tmp_path / "service" / "bentoml")  # another machine: nothing local
@@ -230,7 +248,7 @@ def test_a_model_corrupted_in_the_bucket_is_refused_and_the_previous_one_serves(
     trainer.promote(second, "gate")
     client = boto3.client("s3")
     # Rewrite the second model's archive with one model file changed (the checksums stay).
-    archive = client.get_object(Bucket=bucket, Key=_archive(bucket, second))["Body"].read()
+    archive = client.get_object(Bucket=bucket, Key=_archive(second))["Body"].read()
     unpacked = tmp_path / "unpacked"
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         members = tar.getmembers()
@@ -242,9 +260,9 @@ def test_a_model_corrupted_in_the_bucket_is_refused_and_the_previous_one_serves(
     with tarfile.open(fileobj=repacked, mode="w:xz") as tar:  # .bentomodel: xz tar
         for member in members:
             tar.add(unpacked / member.name, arcname=member.name, recursive=False)
-    client.put_object(Bucket=bucket, Key=_archive(bucket, second), Body=repacked.getvalue())
+    client.put_object(Bucket=bucket, Key=_archive(second), Body=repacked.getvalue())
     # And the third one's archive is not an archive at all.
-    client.put_object(Bucket=bucket, Key=_archive(bucket, third), Body=b"not a model")
+    client.put_object(Bucket=bucket, Key=_archive(third), Body=b"not a model")
 
     service = ModelRegistry(tmp_path / "service" / "bentoml")
     with pytest.raises(RegistryError, match=f"{second} refused: {model_file.name} does not match"):

@@ -39,7 +39,12 @@ from flightpath.models.artifacts import (
 )
 from flightpath.models.features import FeatureSpec
 from flightpath.models.probe import probe
-from flightpath.models.shared_store import AliasConflict, AliasState, SharedModels
+from flightpath.models.shared_store import (
+    AliasConflict,
+    AliasState,
+    SharedModels,
+    UnimportableModel,
+)
 from flightpath.storage import models_location
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -122,12 +127,18 @@ class ModelRegistry:
         are checked where every model's are, when it is loaded or verified."""
         if self.shared is None:
             return False
-        try:
-            return self.shared.pull(self.store, tag)
-        except Exception as error:  # any archive that does not import is refused, whatever broke
-            raise RegistryError(
-                f"{tag} refused: not importable from {self.shared.url}: {error}"
-            ) from None
+        # The service's workers share this store: one imports, the others find it imported.
+        with open(self.root / ".import.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                bentoml.models.get(tag, _model_store=self.store)
+                return True
+            except bentoml.exceptions.NotFound:
+                pass
+            try:
+                return self.shared.pull(self.store, tag)
+            except UnimportableModel as error:
+                raise RegistryError(f"{tag} refused: {error}") from None
 
     def metadata(self, tag: str) -> dict[str, Any]:
         """What the model was saved with: its split, metrics, lineage."""

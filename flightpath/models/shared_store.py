@@ -26,6 +26,10 @@ ALIASES = "aliases.json"
 PROMOTIONS = "promotions"
 
 
+class UnimportableModel(RuntimeError):
+    """The bucket's object for a version is not an archive BentoML can import."""
+
+
 class AliasConflict(RuntimeError):
     """The aliases changed in the bucket between reading and writing them (another promotion)."""
 
@@ -62,13 +66,17 @@ class SharedModels:
     def pull(self, store: ModelStore, tag: str) -> bool:
         """Import `tag` into `store` from the bucket; False when the bucket does not have it.
 
-        Raises what the import raises for an archive that is not one (the caller refuses it)."""
+        UnimportableModel for an object that is not an archive; a failed download raises as
+        it is (the bucket may be back in a moment: that is no verdict on the model)."""
         if ":" not in tag or tag.endswith(":latest") or not self.fs.exists(self._archive(tag)):
             return False
         with tempfile.TemporaryDirectory() as folder:
             archive = str(Path(folder) / "model.bentomodel")
             self.fs.get_file(self._archive(tag), archive)
-            bentoml.models.import_model(archive, _model_store=store)
+            try:
+                bentoml.models.import_model(archive, _model_store=store)
+            except Exception as error:  # tar, xz, YAML or BentoML's own: all mean "not a model"
+                raise UnimportableModel(f"not importable from {self.url}: {error}") from None
         return True
 
     # --- aliases and their history ---
