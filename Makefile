@@ -73,3 +73,13 @@ BENCH_DATA ?= /tmp/bench
 .PHONY: bench
 bench: install
 	BENCH_PYTHON=$(BIN)/python benchmarks/run_all.sh $(BENCH_DATA)
+
+## The production profile on this machine (docs/production.md): Dagster's code server, daemon and
+## webserver on Postgres, Feast on Redis, an S3-compatible server, the service with two workers;
+## all on 127.0.0.1, state under $(FLIGHTPATH_HOME)/prod. Postgres and Redis must be running.
+.PHONY: prod-up prod-down
+prod-up: install
+	$(BIN)/python -m flightpath.production up
+
+prod-down: install
+	$(BIN)/python -m flightpath.production down

@@ -7,18 +7,19 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from upath import UPath
 
 PREVIEW_ROWS = 10
 
 
-def file_version(path: Path) -> dg.DataVersion:
+def file_version(path: Path | UPath) -> dg.DataVersion:
     """The written file's content hash: the same rows written again give the same version."""
     return dg.DataVersion(hashlib.sha256(path.read_bytes()).hexdigest()[:16])
 
 
 def materialized(
     frame: pd.DataFrame,
-    path: Path,
+    path: Path | UPath,
     *,
     asset_key: dg.AssetKey | None = None,
     metadata: dict[str, Any] | None = None,

@@ -23,4 +23,5 @@ fi
     "$python" -m benchmarks.models --data "$data"
     "$python" benchmarks/streaming.py --home "$data/real" > "$data/results/streaming.json"
     cat "$data/results/streaming.json"
+    "$python" -m benchmarks.profiles --data "$data"  # needs Postgres and Redis on 127.0.0.1
 } 2>&1 | tee "$data/results/run_all.log"

@@ -46,6 +46,7 @@ from feature_repo.transforms import NEW_YORK, schedule_context_of
 from flightpath.api_keys import api_keys_from_env
 from flightpath.keys import flight_id
 from flightpath.models.registry import ModelRegistry
+from flightpath.storage import lake_location, location
 
 TOP_CONTRIBUTIONS = 5
 # After the imports (one of them puts a "once" filter for deprecations in front of any
@@ -76,7 +77,8 @@ class DelayService:
         )
         project = os.environ.get("FLIGHTPATH_FEAST_PROJECT") or None
         self.features = OnlineFeatures(open_store(str(home), profile, project))
-        self.log = PredictionLog(home / "lake" / "prediction_log")
+        # The lake's prediction_log: under the home, or in the bucket in the production profile.
+        self.log = PredictionLog(location(lake_location(home)) / "prediction_log")
         self.shadow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
         # The models, Feast and pandas leave ~1M long-lived objects; frozen, full collections
         # skip them (they paused requests for ~200 ms under load).

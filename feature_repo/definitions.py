@@ -26,8 +26,9 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Float64, Int64, String, UnixTimestamp
 
 from feature_repo.transforms import SCHEDULE_CONTEXT, schedule_context
+from flightpath.storage import is_remote, lake_location
 
-LAKE = Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve() / "lake"
+LAKE = lake_location(Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve())
 
 ORIGIN_CONGESTION = [
     Field(name="origin_departures_1h", dtype=Int64),
@@ -66,13 +67,23 @@ SCHEDULE = [
 ]
 
 
+def _parquet_source(lake: str, table: str, **options: Any) -> FileSource:
+    """A FileSource over every partition of the lake's `table`, local or in the bucket."""
+    path = f"{lake}/{table}/*/*.parquet"
+    if is_remote(lake):
+        # Feast's DuckDB store reads through ibis, which insists on downloading DuckDB's httpfs
+        # for s3:// paths. s3a:// names the same objects and goes through the s3fs filesystem
+        # that `open_store` registers on ibis's connection instead.
+        path = "s3a://" + path.removeprefix("s3://")
+        options["s3_endpoint_override"] = os.environ.get("AWS_ENDPOINT_URL") or None
+    return FileSource(path=path, **options)
+
+
 def _entity_view(
-    lake: Path, name: str, entity: Entity, fields: list[Field], ttl: timedelta
+    lake: str, name: str, entity: Entity, fields: list[Field], ttl: timedelta
 ) -> FeatureView:
-    batch = FileSource(
-        name=f"{name}_snapshots",
-        path=str(lake / "online_snapshots" / name / "*" / "*.parquet"),
-        timestamp_field="as_of",
+    batch = _parquet_source(
+        lake, f"online_snapshots/{name}", name=f"{name}_snapshots", timestamp_field="as_of"
     )
     return FeatureView(
         name=name,
@@ -98,8 +109,8 @@ def _schedule_context(
     )
 
 
-def feast_objects(lake: Path) -> dict[str, Any]:
-    """Every Feast object of the repo, reading the lake at `lake`."""
+def feast_objects(lake: str) -> dict[str, Any]:
+    """Every Feast object of the repo, reading the lake at `lake` (a folder or an s3:// URL)."""
     departure_request = RequestSource(
         name="departure_request", schema=[Field(name="sched_dep_utc", dtype=UnixTimestamp)]
     )
@@ -125,9 +136,10 @@ def feast_objects(lake: Path) -> dict[str, Any]:
 
     # --- training: one row per flight, as of its scheduled departure ---
 
-    flight_features_source = FileSource(
+    flight_features_source = _parquet_source(
+        lake,
+        "flight_features",
         name="flight_features_source",
-        path=str(lake / "flight_features" / "*" / "*.parquet"),
         timestamp_field="sched_dep_utc",
         description="lake/flight_features, written by the flight_features asset",
     )
@@ -194,5 +206,6 @@ def feast_objects(lake: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
-# `feast apply` finds objects as module attributes; the lake is $FLIGHTPATH_HOME/lake.
+# `feast apply` finds objects as module attributes; the lake is $FLIGHTPATH_HOME/lake, or
+# $FLIGHTPATH_STORAGE_URL/lake in the production profile.
 globals().update(feast_objects(LAKE))

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from flightpath.storage import is_remote, lake_location, object_storage
+
 if TYPE_CHECKING:  # importing feast costs seconds: only where a store is opened
     from feast import FeatureStore
 
@@ -29,8 +31,21 @@ def open_store(
         raw["project"] = project
     config = RepoConfig(**raw)
     config.repo_path = REPO
+    if is_remote(lake_location(Path(home))):
+        _read_offline_data_from_the_bucket()
     _close_offline_connection_at_exit()
     return FeatureStore(config=config)
+
+
+def _read_offline_data_from_the_bucket() -> None:
+    """Give the DuckDB connection Feast's offline store reads through (ibis's default backend,
+    one per process) the bucket's filesystem, replacing one an earlier store registered."""
+    import ibis
+
+    connection = ibis.get_backend().con
+    if "s3" in connection.list_filesystems():
+        connection.unregister_filesystem("s3")
+    connection.register_filesystem(object_storage())
 
 
 @cache

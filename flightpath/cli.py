@@ -227,7 +227,7 @@ def _stream(start: datetime, through: datetime, speed: float | None) -> int:
     )
     feature_store.apply()
     LandingZone(root=str(landing_root())).write_clock(through)
-    stats = stream(Lake(root=str(lake_root())), feature_store.store(), start, through, speed)
+    stats = stream(Lake(root=lake_root()), feature_store.store(), start, through, speed)
     print(
         f"streamed {stats.events} events in {stats.wall_seconds:.1f} s "
         f"({stats.events_per_second:,.0f} events/s), {stats.pushes} pushes, "
@@ -262,7 +262,7 @@ def _serve(port: int, no_auth: bool) -> int:
         print("*" * 78 + "\n*  AUTHENTICATION IS OFF: anyone who can reach this port can call "
               "/predict.\n*  A local demo only; set FLIGHTPATH_API_KEYS to serve for real.\n"
               + "*" * 78, flush=True)  # fmt: skip
-    lake = Lake(root=str(lake_root()))
+    lake = Lake(root=lake_root())
     [flight] = lake.query(
         f"""SELECT carrier, flight, tailnum, origin, dest, sched_dep_utc FROM {lake.scan("flights")}
             WHERE tailnum IS NOT NULL ORDER BY date DESC, sched_dep_utc DESC LIMIT 1"""

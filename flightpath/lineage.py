@@ -22,6 +22,7 @@ from bentoml.exceptions import BentoMLException
 
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
 from flightpath.run_tags import REASON
+from flightpath.storage import is_remote, lake_location, location, object_storage
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -200,10 +201,12 @@ def _role_rank(role: str) -> int:
 def _request(home: Path, ref: str) -> Request:
     import duckdb
 
-    log = home / "lake" / "prediction_log"
+    log = location(lake_location(home)) / "prediction_log"
     if not any(log.glob("date=*/*.parquet")):
         raise LineageError(f"no request {ref}: the prediction log {log} is empty")
     with duckdb.connect() as connection:
+        if is_remote(str(log)):
+            connection.register_filesystem(object_storage())
         rows = connection.execute(
             """SELECT request_id, flight_id, model, role, probability, sched_dep_utc, logged_at,
                       degraded

@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -243,7 +242,7 @@ def _await_log(lake: Lake, day: date, answered: int, shadowed: bool, timeout: fl
     The service writes its log every few seconds; the day's labels must not be joined with a
     log still in the service's memory (in production they land hours later).
     """
-    folder = Path(lake.root) / "prediction_log" / f"date={day}"
+    folder = lake.path("prediction_log", f"date={day}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(folder.glob("*.parquet")):

@@ -66,11 +66,13 @@ def build_definitions() -> dg.Definitions:
         schedules=[weekly_retrain, daily_batch_predictions],
         resources={
             "landing": LandingZone(root=str(landing_root())),
-            "lake": Lake(root=str(lake_root())),
+            "lake": Lake(root=lake_root()),
             # FLIGHTPATH_FEAST_PROFILE=feature_store.production.yaml: Redis + Postgres registry.
             "feature_store": FeatureStoreResource(
                 home=str(data_home()),
                 profile=os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml"),
+                # The profile's own project (its key prefix in Redis), as the service reads it.
+                project=os.environ.get("FLIGHTPATH_FEAST_PROJECT") or None,
             ),
             "model_registry": ModelRegistryResource(home=str(data_home())),
             "monitoring": MonitoringPolicy(),

@@ -20,6 +20,13 @@ DAILY_ASSETS = {
     "weather": ("raw_weather", "weather", "quarantine_weather"),
 }
 
+# A landed day all the way to the online store: ingestion, then daily_features' assets.
+DAY_THROUGH_ONLINE = [
+    *(key for keys in DAILY_ASSETS.values() for key in keys),
+    "flight_features",
+    "online_features",
+]
+
 daily_ingest_job = dg.define_asset_job(
     "daily_ingest",
     selection=dg.AssetSelection.assets(*(key for keys in DAILY_ASSETS.values() for key in keys)),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from flightpath.storage import lake_location
+
 HOME_VARIABLE = "FLIGHTPATH_HOME"
 DEFAULT_HOME = ".flightpath"
 
@@ -42,8 +44,9 @@ def landing_root() -> Path:
     return data_home() / "landing"
 
 
-def lake_root() -> Path:
-    return data_home() / "lake"
+def lake_root() -> str:
+    """The lake: `$FLIGHTPATH_STORAGE_URL/lake` in the production profile, else under the home."""
+    return lake_location(data_home())
 
 
 def dagster_home() -> Path:

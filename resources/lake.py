@@ -1,4 +1,8 @@
-"""The lake: Parquet files partitioned by date, queried with DuckDB."""
+"""The lake: Parquet files partitioned by date, queried with DuckDB.
+
+`root` is a local folder (embedded profile) or `s3://bucket/prefix/lake` (production): the same
+code reads and writes both, DuckDB through the fsspec filesystem registered on its connection.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+from upath import UPath
 
+from flightpath.storage import is_remote, location, object_storage
 from resources.parquet_files import read_parquet_file, write_atomically
 
 
@@ -22,13 +28,17 @@ class Lake(dg.ConfigurableResource):
 
     root: str
 
-    def partition_path(self, table: str, day: date) -> Path:
-        return Path(self.root) / table / f"date={day.isoformat()}" / "part-0.parquet"
+    def path(self, *parts: str) -> UPath:
+        """A file or folder of the lake; `str()` of it is what DuckDB's `read_parquet` takes."""
+        return location(self.root).joinpath(*parts)
 
-    def table_path(self, table: str) -> Path:
-        return Path(self.root) / f"{table}.parquet"
+    def partition_path(self, table: str, day: date) -> UPath:
+        return self.path(table, f"date={day.isoformat()}", "part-0.parquet")
 
-    def write_partition(self, table: str, day: date, frame: pd.DataFrame) -> Path:
+    def table_path(self, table: str) -> UPath:
+        return self.path(f"{table}.parquet")
+
+    def write_partition(self, table: str, day: date, frame: pd.DataFrame) -> UPath:
         path = self.partition_path(table, day)
         write_atomically(frame, path)
         return path
@@ -36,7 +46,7 @@ class Lake(dg.ConfigurableResource):
     def read_partition(self, table: str, day: date) -> pd.DataFrame:
         return read_parquet_file(self.partition_path(table, day))
 
-    def write_table(self, table: str, frame: pd.DataFrame) -> Path:
+    def write_table(self, table: str, frame: pd.DataFrame) -> UPath:
         path = self.table_path(table)
         write_atomically(frame, path)
         return path
@@ -46,7 +56,7 @@ class Lake(dg.ConfigurableResource):
 
     def scan(self, table: str) -> str:
         """A DuckDB table expression over every partition of `table` (with its `date` column)."""
-        pattern = Path(self.root) / table / "date=*" / "*.parquet"
+        pattern = self.path(table, "date=*", "*.parquet")
         return f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
@@ -55,7 +65,11 @@ class Lake(dg.ConfigurableResource):
         config: dict[str, str | bool | int | float | list[str]] = {
             "temp_directory": str(Path(tempfile.gettempdir()) / "flightpath-duckdb")
         }
-        return duckdb.connect(config=config)
+        connection = duckdb.connect(config=config)
+        if is_remote(self.root):
+            # No httpfs extension is needed (nor downloaded): s3:// goes through s3fs.
+            connection.register_filesystem(object_storage())
+        return connection
 
     def scan_days(self, table: str, first: date, last: date) -> str:
         """Like `scan`, over the partitions `first`..`last` only (DuckDB prunes the others)."""

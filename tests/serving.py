@@ -27,9 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 API_KEY, BURST_KEY = "test-key", "burst-key"
 
 
-def register_models(home: Path, seed: int = 7) -> tuple[str, str]:
-    """A LightGBM and an MLP trained on the home's training set; returns their tags."""
-    frame = Lake(root=str(home / "lake")).read_table("training_set")
+def register_models(home: Path, seed: int = 7, source: Path | None = None) -> tuple[str, str]:
+    """A LightGBM and an MLP trained on the training set of `source` (by default the home's),
+    registered in the home; returns their tags."""
+    frame = Lake(root=str((source or home) / "lake")).read_table("training_set")
     days = local_days(frame)
     train, valid = frame[days < days.max()], frame[days == days.max()]
     spec = FeatureSpec.fit(train)

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -30,7 +29,7 @@ def scored_flights(lake: Lake, day: date) -> pd.DataFrame:
     The service may answer a flight several times: its last answer counts. Cancelled and
     diverted flights have no arrival delay, hence no label: left out, as in training.
     """
-    log = Path(lake.root) / "prediction_log" / f"date={day}"
+    log = lake.path("prediction_log", f"date={day}")
     served = (
         f"SELECT flight_id, model, role, probability, logged_at "
         f"FROM read_parquet('{log}/*.parquet', union_by_name = true)"

@@ -4,6 +4,10 @@ An alias is a stack of tags whose top is current: promoting pushes, rolling back
 change is appended to `promotions.jsonl` with who made it and why, so the history is never
 rewritten. A model's files are checksummed when saved; an alias only ever moves to a model that
 verifies (checksums, then a load and a prediction in a child process, see `probe.py`).
+
+In the production profile (`FLIGHTPATH_STORAGE_URL`) the bucket holds the shared copy: every
+saved version is pushed there, versions this store lacks are imported from it (and verified like
+any other), and the aliases and their history are read and written there (`shared_store.py`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,14 @@ from flightpath.models.artifacts import (
 )
 from flightpath.models.features import FeatureSpec
 from flightpath.models.probe import probe
+from flightpath.models.shared_store import (
+    AliasConflict,
+    AliasState,
+    SharedModels,
+    UnimportableModel,
+)
 from flightpath.monitoring.profile import PROFILE_FILE, ReferenceProfile
+from flightpath.storage import models_location
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -71,13 +82,17 @@ def default_actor() -> str:
 
 
 class ModelRegistry:
-    def __init__(self, root: Path) -> None:
-        """`root` is a BentoML home: models live in `root/models`, as `bentoml serve` expects."""
+    def __init__(self, root: Path, shared: str | None = None) -> None:
+        """`root` is a BentoML home: models live in `root/models`, as `bentoml serve` expects.
+        `shared` (default: `<FLIGHTPATH_STORAGE_URL>/models` when set) is the bucket's copy."""
         self.root = root
         (root / "models").mkdir(parents=True, exist_ok=True)
         self.store = ModelStore(root / "models")
         self._aliases = root / "aliases.json"
         self._log = root / "promotions.jsonl"
+        url = shared or models_location()
+        self.shared = SharedModels(url) if url else None
+        self._read = AliasState({}, None)  # the bucket's aliases as `_locked` read them
 
     # --- models ---
 
@@ -95,14 +110,36 @@ class ModelRegistry:
         ) as model:
             yield model
             record_checksums(Path(model.path))
+        if self.shared is not None:  # saved: now every other machine can have it
+            self.shared.push(self.store, str(model.tag))
 
     def get(self, tag: str) -> bentoml.Model:
         try:
             return bentoml.models.get(tag, _model_store=self.store)
         except bentoml.exceptions.NotFound:
+            if self._imported(tag):
+                return self.get(tag)
             raise RegistryError(f"no model {tag!r} in {self.root}") from None
         except (ValueError, bentoml.exceptions.BentoMLException) as error:
             raise RegistryError(f"{tag!r} is not a model tag (name:version): {error}") from None
+
+    def _imported(self, tag: str) -> bool:
+        """Import `tag` from the bucket; False when there is none to import from. The checksums
+        are checked where every model's are, when it is loaded or verified."""
+        if self.shared is None:
+            return False
+        # The service's workers share this store: one imports, the others find it imported.
+        with open(self.root / ".import.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                bentoml.models.get(tag, _model_store=self.store)
+                return True
+            except bentoml.exceptions.NotFound:
+                pass
+            try:
+                return self.shared.pull(self.store, tag)
+            except UnimportableModel as error:
+                raise RegistryError(f"{tag} refused: {error}") from None
 
     def metadata(self, tag: str) -> dict[str, Any]:
         """What the model was saved with: its split, metrics, lineage."""
@@ -166,6 +203,8 @@ class ModelRegistry:
     # --- aliases ---
 
     def aliases(self) -> dict[str, list[str]]:
+        if self.shared is not None:
+            return self.shared.state().aliases
         return json.loads(self._aliases.read_text()) if self._aliases.exists() else {}
 
     def alias(self, alias: str = CHAMPION) -> str | None:
@@ -195,6 +234,8 @@ class ModelRegistry:
             return self._record(aliases, "rollback", alias, stack[-1], previous, reason, actor)
 
     def history(self) -> list[AliasChange]:
+        if self.shared is not None:
+            return [AliasChange(**change) for change in self.shared.history()]
         if not self._log.exists():
             return []
         return [AliasChange(**json.loads(line)) for line in self._log.read_text().splitlines()]
@@ -204,7 +245,12 @@ class ModelRegistry:
         """Read-modify-write of the aliases under an exclusive lock (CLI and runs may race)."""
         with open(self.root / ".aliases.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            yield self.aliases()
+            if self.shared is None:
+                yield self.aliases()
+                return
+            # Across machines no lock is held: the write is conditional on what was read.
+            self._read = self.shared.state()
+            yield self._read.aliases
 
     def _record(
         self,
@@ -220,6 +266,12 @@ class ModelRegistry:
             datetime.now(UTC).isoformat(), action, alias, tag, previous, reason,
             actor or default_actor(),
         )  # fmt: skip
+        if self.shared is not None:
+            try:
+                self.shared.save(aliases, self._read, asdict(change))
+            except AliasConflict as error:
+                raise RegistryError(str(error)) from None
+            return change
         # The log first: a crash between the two leaves a logged change not yet applied, which
         # re-running repeats, rather than an applied change nobody can explain.
         with open(self._log, "a") as log:
