@@ -171,7 +171,8 @@ def daily(reference: str, current: str) -> Result:
 def evidently(ref: pd.DataFrame, cur: pd.DataFrame) -> Result:
     """evidently's DataDriftPreset with its defaults; per column its drift score."""
     # Imported by name: evidently is installed for this benchmark only, not a dependency.
-    api, presets = importlib.import_module("evidently"), importlib.import_module("evidently.presets")
+    api = importlib.import_module("evidently")
+    presets = importlib.import_module("evidently.presets")
     definition = api.DataDefinition(numerical_columns=NUMERIC, categorical_columns=CATEGORICAL)
     snapshot = api.Report([presets.DataDriftPreset()]).run(
         current_data=api.Dataset.from_pandas(cur, data_definition=definition),

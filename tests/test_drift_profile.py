@@ -141,9 +141,11 @@ def _ks_against(
         return _by_feature(drift_against(profile, connection, "current_rows", FLIGHT_NUMERIC, []))
 
 
-@pytest.mark.parametrize("knots", [50, 1001, KNOTS])
+# At 10,001 knots every column of January's ~8,700 flights per half has fewer distinct values
+# than knots: the sketch is the exact ECDF there (bound 0).
+@pytest.mark.parametrize(("knots", "sketched"), [(50, True), (1001, True), (KNOTS, False)])
 def test_ks_from_the_sketch_is_within_its_bound_of_the_exact_d(
-    january_lake: Lake, knots: int
+    january_lake: Lake, knots: int, sketched: bool
 ) -> None:
     reference, current = _halves(january_lake)
     drifts = _ks_against(reference, current, knots)
@@ -151,7 +153,7 @@ def test_ks_from_the_sketch_is_within_its_bound_of_the_exact_d(
         exact = ks_2samp(reference[feature].dropna(), current[feature].dropna())
         assert 0 <= drift.statistic_bound <= 1 / (knots - 1), feature
         assert abs(drift.statistic - exact.statistic) <= drift.statistic_bound + 1e-12, feature
-    assert max(d.statistic_bound for d in drifts.values()) > 0  # some column is sketched
+    assert (max(d.statistic_bound for d in drifts.values()) > 0) == sketched
 
 
 def test_ks_from_the_saved_sketch_stays_quiet_on_one_distribution(january_lake: Lake) -> None:
