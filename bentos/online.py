@@ -60,6 +60,8 @@ class ViewRow:
 
 
 class OnlineFeatures:
+    reader = staticmethod(read_views)  # every view in one store round trip
+
     def __init__(self, store: FeatureStore) -> None:
         self.store = store
         _bound_redis_calls(store)
@@ -87,7 +89,7 @@ class OnlineFeatures:
                      self.columns[name])
             for name, values in distinct.items()
         ]  # fmt: skip
-        found = read_views(self.store, reads)  # every view in one store round trip
+        found = self.reader(self.store, reads)
         rows: list[dict[str, ViewRow]] = [{} for _ in requests]
         for (name, key), view_rows in zip(VIEWS.items(), found, strict=True):
             by_key = {

@@ -43,6 +43,11 @@ def read_views(store: FeatureStore, reads: list[ViewRead]) -> list[list[Row]]:
         return _redis(online, store, reads)
     if isinstance(online, SqliteOnlineStore):
         return _sqlite(online, store, reads)
+    return read_per_view(store, reads)
+
+
+def read_per_view(store: FeatureStore, reads: list[ViewRead]) -> list[list[Row]]:
+    """The provider's `online_read`, one view (one round trip) at a time."""
     return [
         store.provider.online_read(
             config=store.config,

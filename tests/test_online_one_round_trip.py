@@ -20,7 +20,7 @@ import pytest
 from feast import FeatureStore
 
 from bentos.online import VIEWS, OnlineFeatures
-from bentos.view_reads import ViewRead, read_views
+from bentos.view_reads import ViewRead, read_per_view, read_views
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from tests.services import POSTGRES, REDIS, require
@@ -39,6 +39,12 @@ def requests_of(home: Path, count: int) -> list[dict[str, str]]:
         for f in flights
     ]  # fmt: skip
     return [*keys, MISSING]
+
+
+class PerView(OnlineFeatures):
+    """The read as it was: one view per store round trip."""
+
+    reader = staticmethod(read_per_view)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -76,15 +82,7 @@ def assert_as_feast_answers(store: FeatureStore, requests: list[dict[str, str]])
         )
         for name, key in VIEWS.items()
     ]
-    per_view = [
-        store.provider.online_read(
-            config=store.config,
-            table=r.view,
-            entity_keys=r.keys,
-            requested_features=list(r.columns),
-        )
-        for r in reads
-    ]
+    per_view = read_per_view(store, reads)
     assert read_views(store, reads) == per_view
     assert any(as_of is not None and as_of.timestamp() > 0 for as_of, _ in per_view[0])
 
@@ -151,16 +149,8 @@ def test_redis_reads_every_view_in_one_round_trip_as_feast_does(
         return get_connection(*args, **kwargs)
 
     monkeypatch.setattr(pool, "get_connection", counted)
-    per_view = [
-        ViewRead(online.views[name], [online._entity_key(name, requests[0][key])],
-                 online.columns[name])
-        for name, key in VIEWS.items()
-    ]  # fmt: skip
-    for read in per_view:  # the counter counts: Feast's per-view read is one round trip each
-        redis_store.provider.online_read(
-            config=redis_store.config, table=read.view, entity_keys=read.keys,
-            requested_features=list(read.columns),
-        )  # fmt: skip
+    per_view = PerView(redis_store)
+    per_view.read(requests[:1])  # the counter counts: the per-view read is one round trip each
     assert len(checkouts) == len(VIEWS)
     for flights in (requests[:1], requests_of(feature_home, 100)):
         checkouts.clear()

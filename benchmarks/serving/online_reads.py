@@ -1,0 +1,113 @@
+"""The online read in process on real Redis: one round trip per view against one for all views.
+
+    python -m benchmarks.serving.online_reads --home HOME [--day 2013-01-17] [--reads 2000]
+
+HOME: a data home with Feast applied and the day's `online_snapshots/*` in its lake (the
+serving benchmark's `<data>/serving_home`, or the tests' feature home). The day's rows go into
+Redis (127.0.0.1:6379) under a Feast project of this run's own (registry in its own Postgres
+database), both dropped at the end. Cells: requests of 1 and of 100 real flights of the day;
+`OnlineFeatures.read` as the service does it (`read_views`: one pipeline) and as it was
+(`read_per_view`: one `online_read` per view), interleaved read by read so both see the same
+machine. p50/p99 per cell, and the values compared between the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from benchmarks.common import machine
+from benchmarks.serving.homes import POSTGRES, patched_env, redis_store
+from benchmarks.serving.inprocess import clock, keys_of, percentiles
+from bentos.online import VIEWS, OnlineFeatures
+from bentos.view_reads import read_per_view
+from resources.feature_store import FeatureStoreResource
+from resources.lake import Lake
+
+
+class PerView(OnlineFeatures):
+    """The read as it was before issue 14.1: one store round trip per view."""
+
+    reader = staticmethod(read_per_view)
+
+
+def bodies_of(home: Path, day: date, size: int, count: int) -> list[dict[str, Any]]:
+    """`count` requests of `size` real flights of `day` each (rotating through the day)."""
+    flights = Lake(root=str(home / "lake")).read_partition("flights", day)
+    rows = flights.dropna(subset=["tailnum"])[["origin", "dest", "carrier", "tailnum"]]
+    records = rows.to_dict("records")
+    return [
+        {"flights": [records[(i * size + j) % len(records)] for j in range(size)]}
+        for i in range(count)
+    ]
+
+
+def run(home: Path, day: date, reads: int) -> dict[str, Any]:
+    project = f"flightpath_bench_rtt_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as pg:
+        pg.execute(f'CREATE DATABASE "{project}"')
+    store_of = redis_store(project)
+    store = None
+    try:
+        resource = FeatureStoreResource(home=str(home), profile=store_of.profile, project=project)
+        with patched_env(store_of.env):
+            resource.apply()
+        store = store_of.open(home)
+        lake = Lake(root=str(home / "lake"))
+        for view in VIEWS:
+            store.write_to_online_store(view, lake.read_partition(f"online_snapshots/{view}", day))
+        readers = {"one round trip": OnlineFeatures(store), "per view": PerView(store)}
+        cells = []
+        for size in (1, 100):
+            bodies = bodies_of(home, day, size, 300)
+            for body in bodies[:50]:  # warm: connections, caches
+                for reader in readers.values():
+                    reader.read(keys_of(body))
+            samples: dict[str, list[int]] = {name: [] for name in readers}
+            same = True
+            for i in range(reads):
+                keys = keys_of(bodies[i % len(bodies)])
+                answers = [clock(samples[name], r.read, keys) for name, r in readers.items()]
+                same = same and answers[0] == answers[1]
+            for name in readers:
+                cells.append({"flights": size, "read": name, "same_values": same,
+                              **percentiles(samples[name])})  # fmt: skip
+        return {"day": str(day), "reads_per_cell": reads, "cells": cells, "machine": machine()}
+    finally:
+        if store is not None:
+            store.teardown()  # this project's keys out of Redis
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as pg:
+            pg.execute(f'DROP DATABASE IF EXISTS "{project}" WITH (FORCE)')
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = ["| flights per request | read | p50 ms | p99 ms | mean ms | n | same values |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for c in result["cells"]:
+        lines.append(f"| {c['flights']} | {c['read']} | {c['p50_ms']:.3f} | {c['p99_ms']:.3f} | "
+                     f"{c['mean_ms']:.3f} | {c['n']} | {c['same_values']} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--day", type=date.fromisoformat, default=date(2013, 1, 17))
+    parser.add_argument("--reads", type=int, default=2000)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    result = run(args.home, args.day, args.reads)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(result, indent=1, default=str))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
