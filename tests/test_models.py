@@ -240,8 +240,10 @@ def test_a_candidate_no_better_than_the_champion_is_refused(
     materialized = {e.asset_key.path[0] for e in second.get_asset_materialization_events()}
     assert "model_evaluation" in materialized and "champion" not in materialized
     assert _registry(model_home).alias(CHAMPION) == champion_before
-    summary = _metadata(second, "model_evaluation")["summary"]
-    assert summary.startswith(f"keep {champion_before}")
+    metadata = _metadata(second, "model_evaluation")
+    assert metadata["summary"].startswith("**keep champion**")
+    roles = {r.data["role"]: r.data["model"] for r in metadata["metrics"].records}
+    assert roles["champion"] == champion_before  # the role the summary names, tied to its tag
 
 
 def test_cli_promotes_by_hand_and_rolls_back(
