@@ -123,15 +123,14 @@ def test_first_run_promotes_a_candidate_over_the_naive_baseline(
 def test_model_evaluation_tables_name_roles_and_each_tag_once(
     first_run: dg.ExecuteInProcessResult,
 ) -> None:
-    """Tags are too wide to head columns: the slices name roles, the metrics tie each to its tag."""
+    """Tags are too wide to head columns: the slices name roles; metrics says each tag once."""
     metadata = _metadata(first_run, "model_evaluation")
     decision, metrics, slices = metadata["decision"], metadata["metrics"], metadata["slices"]
     tags = [*decision["candidates"], "naive_baseline"]
-    assert sorted(r.data["model"] for r in metrics.records) == sorted(tags)
-    roles = [r.data["role"] for r in metrics.records]
-    assert sorted(roles) == ["delay_model_lgbm", "delay_model_torch", "naive_baseline"]
+    assert sorted(r.data["model"] for r in metrics.records) == sorted(tags)  # each tag once
     columns = [c.name for c in slices.schema.columns]
-    assert columns == ["slice", "value", "rows", "delay_rate", *roles]
+    roles = ["delay_model_lgbm", "delay_model_torch", "naive_baseline"]
+    assert sorted(columns) == sorted(["slice", "value", "rows", "delay_rate", *roles])
     assert max(len(c) for c in columns) < 20  # no `name:tag` column to clip the table
     assert not any(
         tag in str(v) for r in slices.records for v in r.data.values() for tag in tags[:2]
@@ -260,9 +259,9 @@ def test_a_candidate_no_better_than_the_champion_is_refused(
     assert "model_evaluation" in materialized and "champion" not in materialized
     assert _registry(model_home).alias(CHAMPION) == champion_before
     metadata = _metadata(second, "model_evaluation")
-    assert metadata["summary"].startswith("**keep champion**")
-    roles = {r.data["role"]: r.data["model"] for r in metadata["metrics"].records}
-    assert roles["champion"] == champion_before  # the role the summary names, tied to its tag
+    assert metadata["summary"].startswith("**keep champion**")  # decision.champion names it
+    assert metadata["decision"]["champion"] == champion_before
+    assert "champion" in [c.name for c in metadata["slices"].schema.columns]
 
 
 def test_cli_promotes_by_hand_and_rolls_back(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from assets.features import feature_store
 from assets.groups import IN_LINEAGE_ORDER
@@ -129,17 +129,6 @@ def page(ui: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
 def instance(ui_home: tuple[Path, Path]) -> Iterator[dg.DagsterInstance]:
     with dg.DagsterInstance.from_config(str(ui_home[1])) as instance:
         yield instance
-
-
-def _overflow(element: Locator) -> float:
-    """How far `element` runs past the right edge of the metadata table holding it (in px):
-    that edge is where the page's side panel begins, and what runs past it is clipped."""
-    return float(
-        element.evaluate(
-            "e => e.getBoundingClientRect().right"
-            " - e.parentElement.closest('table').getBoundingClientRect().right"
-        )
-    )
 
 
 def _shot(page: Page, artifacts: Path, name: str) -> None:
@@ -373,23 +362,12 @@ def test_model_evaluation_reads_at_a_glance(
     for record in metrics.value.records:
         row = table.get_by_role("row").filter(has_text=str(record.data["model"]))
         expect(row).to_contain_text(str(record.data["roc_auc"]))
-    assert _overflow(table) <= 0, f"the metrics table runs {_overflow(table)} px past the metadata"
-    # The slices, headed by role (the metrics tie each role to its tag), not clipped either.
-    slices = page.locator("table table").filter(
-        has=page.get_by_role("columnheader", name="delay_rate")
+    # Within the metadata's own table, which ends where the page's side panel begins.
+    overflow = table.evaluate(
+        "t => t.getBoundingClientRect().right"
+        " - t.parentElement.closest('table').getBoundingClientRect().right"
     )
-    expect(slices).to_be_visible()
-    expect(slices.get_by_role("columnheader", name="naive_baseline")).to_be_visible()
-    slices.scroll_into_view_if_needed()
-    _shot(page, artifacts, "12b-model-evaluation-slices")
-    assert _overflow(slices) <= 0, f"the slices table runs {_overflow(slices)} px past the metadata"
-    # The gate's summary wraps inside the metadata rather than running off its edge.
-    for line in str(metadata["summary"].value).splitlines()[1:]:  # a line per candidate
-        verdict = page.get_by_role("listitem").filter(has_text=line.removeprefix("- "))
-        expect(verdict).to_be_visible()
-        verdict.scroll_into_view_if_needed()
-        assert _overflow(verdict) <= 0, f"the summary's {line!r} runs past the metadata"
-    _shot(page, artifacts, "12c-model-evaluation-summary")
+    assert overflow <= 0, f"the metrics table runs {overflow} px past the metadata"
     # The ROC curves, drawn in place: no dialog was opened.
     image = page.get_by_role("img", name="ROC")
     expect(image).to_be_visible()

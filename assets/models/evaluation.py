@@ -110,14 +110,11 @@ def model_evaluation(
 
     compared = [*models, BASELINE]
     colours, labels = curve_colours(compared), rows["label"].to_numpy()
+    # The slices and the verdicts name models by role, as a tag is too wide for a column name:
+    # a candidate by the name its tag begins with, the champion as `decision.champion` says.
     role = roles(candidates, champion, BASELINE)
-    # The one place each role is tied to its model tag: the slices and the verdicts name roles,
-    # as a tag is too wide for a column name.
     metrics = pd.DataFrame(
-        [
-            {"role": role[m], "model": m, "curve": colours[m], **scores(labels, rows[m].to_numpy())}
-            for m in compared
-        ]
+        [{"model": m, "curve": colours[m], **scores(labels, rows[m].to_numpy())} for m in compared]
     )
     # The same for every model (the test rows): said once, in test_window, to keep the table
     # narrow enough to be read without scrolling.
