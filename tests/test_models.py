@@ -120,6 +120,24 @@ def test_first_run_promotes_a_candidate_over_the_naive_baseline(
     assert event["at"] == promoted.at and event["action"] == "promote"
 
 
+def test_model_evaluation_tables_name_roles_and_each_tag_once(
+    first_run: dg.ExecuteInProcessResult,
+) -> None:
+    """Tags are too wide to head columns: the slices name roles; metrics says each tag once."""
+    metadata = _metadata(first_run, "model_evaluation")
+    decision, metrics, slices = metadata["decision"], metadata["metrics"], metadata["slices"]
+    tags = [*decision["candidates"], "naive_baseline"]
+    assert sorted(r.data["model"] for r in metrics.records) == sorted(tags)  # each tag once
+    columns = [c.name for c in slices.schema.columns]
+    roles = ["delay_model_lgbm", "delay_model_torch", "naive_baseline"]
+    assert sorted(columns) == sorted(["slice", "value", "rows", "delay_rate", *roles])
+    assert max(len(c) for c in columns) < 20  # no `name:tag` column to clip the table
+    assert not any(
+        tag in str(v) for r in slices.records for v in r.data.values() for tag in tags[:2]
+    )
+    assert metadata["summary"].startswith(f"**promote {decision['winner'].split(':')[0]}**")
+
+
 def test_a_champion_broken_on_disk_is_set_aside_and_the_run_still_ends(
     first_run: dg.ExecuteInProcessResult, model_home: Path, tmp_path: Path
 ) -> None:
@@ -240,8 +258,10 @@ def test_a_candidate_no_better_than_the_champion_is_refused(
     materialized = {e.asset_key.path[0] for e in second.get_asset_materialization_events()}
     assert "model_evaluation" in materialized and "champion" not in materialized
     assert _registry(model_home).alias(CHAMPION) == champion_before
-    summary = _metadata(second, "model_evaluation")["summary"]
-    assert summary.startswith(f"keep {champion_before}")
+    metadata = _metadata(second, "model_evaluation")
+    assert metadata["summary"].startswith("**keep champion**")  # decision.champion names it
+    assert metadata["decision"]["champion"] == champion_before
+    assert "champion" in [c.name for c in metadata["slices"].schema.columns]
 
 
 def test_cli_promotes_by_hand_and_rolls_back(

@@ -7,6 +7,7 @@ import pandas as pd
 
 from assets.metadata import table
 from assets.models.curves import curve_colours, curves_png, markdown_image, roc_markdown
+from assets.models.glance import roles, verdict_markdown
 from assets.models.training import GROUP, delay_model_lgbm, delay_model_torch
 from flightpath.models.features import LABEL
 from flightpath.models.gate import GateRules, decide, naive_baseline
@@ -109,6 +110,9 @@ def model_evaluation(
 
     compared = [*models, BASELINE]
     colours, labels = curve_colours(compared), rows["label"].to_numpy()
+    # The slices and the verdicts name models by role, as a tag is too wide for a column name:
+    # a candidate by the name its tag begins with, the champion as `decision.champion` says.
+    role = roles(candidates, champion, BASELINE)
     metrics = pd.DataFrame(
         [{"model": m, "curve": colours[m], **scores(labels, rows[m].to_numpy())} for m in compared]
     )
@@ -117,7 +121,7 @@ def model_evaluation(
     metrics = metrics.drop(columns=["rows", "delay_rate"])
     slices = pd.concat(
         [slice_scores(rows, by, compared, min_rows=200) for by in ("carrier", "origin", "month")]
-    )
+    ).rename(columns=role)
     decision: dict[str, Any] = {
         "winner": winner,
         "champion": champion,
@@ -135,11 +139,13 @@ def model_evaluation(
     if refused:
         summary = f"{summary} (champion set aside: {refused})"
     context.log.info(summary)
-    by_name = {m: m.split(":")[0] for m in compared}
     return dg.MaterializeResult(
         metadata={
             "decision": dg.MetadataValue.json(decision),
-            "summary": summary,
+            # Wrapped, not clipped: text metadata is drawn on one line cut at the panel's edge.
+            "summary": dg.MetadataValue.md(
+                verdict_markdown(verdicts, role, winner, champion, refused)
+            ),
             "test_window": f"{rows['month'].min()}..{rows['month'].max()} (months), "
             f"{len(rows)} flights, {labels.mean():.1%} delayed",
             # Seen at a glance: both tables and the ROC curves are drawn in place in the UI.
@@ -150,7 +156,7 @@ def model_evaluation(
             "curves": dg.MetadataValue.md(markdown_image(curves_png(rows, compared), "curves")),
             # Numbers under stable names: the UI plots each across materialisations.
             **{
-                f"{by_name[m]}/roc_auc": float(auc)
+                f"{m.split(':')[0]}/roc_auc": float(auc)
                 for m, auc in zip(metrics["model"], metrics["roc_auc"], strict=True)
                 if m in candidates or m == BASELINE
             },

@@ -1,4 +1,4 @@
-"""Time series for the Dagster UI: a small PNG inline in an asset's metadata."""
+"""Time series for the Dagster UI: a table read in place, and the full chart behind a click."""
 
 import io
 
@@ -6,10 +6,29 @@ import matplotlib
 
 matplotlib.use("Agg")  # no screen: render to memory
 
+import dagster as dg
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from assets.metadata import table
 from assets.models.curves import markdown_image
+
+
+def history_table(series: pd.DataFrame) -> dg.TableMetadataValue:
+    """A row per column of `series` (indexed by day): its latest value and its range. Drawn in
+    place, where a chart would be a markdown image too long to show without a click."""
+    latest = series.ffill().iloc[-1]
+    frame = pd.DataFrame(
+        {
+            "series": [str(name) for name in series.columns],
+            "latest": latest.to_numpy(),
+            "mean": series.mean().to_numpy(),
+            "min": series.min().to_numpy(),
+            "max": series.max().to_numpy(),
+            "days": series.notna().sum().to_numpy(),
+        }
+    )
+    return table(frame)
 
 
 def history_chart(
@@ -30,3 +49,13 @@ def history_chart(
     figure.savefig(buffer, format="png", dpi=80)
     plt.close(figure)
     return markdown_image(buffer.getvalue(), title)
+
+
+def dashboard(
+    series: pd.DataFrame, title: str, ylabel: str, lines: dict[str, float] | None = None
+) -> dict[str, dg.TableMetadataValue | dg.MarkdownMetadataValue]:
+    """The metadata of a monitoring dashboard: the table at a glance, the chart in full."""
+    return {
+        "dashboard": history_table(series),
+        "dashboard_chart": dg.MetadataValue.md(history_chart(series, title, ylabel, lines)),
+    }

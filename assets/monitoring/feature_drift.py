@@ -7,7 +7,7 @@ import pandas as pd
 
 from assets import groups
 from assets.automation import after_upstream_days
-from assets.monitoring.dashboard import history_chart
+from assets.monitoring.dashboard import dashboard
 from assets.monitoring.drift_reference import (
     NUMERIC,
     SCORE,
@@ -119,7 +119,7 @@ def feature_drift(
             "table": dg.MetadataValue.md(
                 table.sort_values("psi", ascending=False).to_markdown(index=False, floatfmt=".4f")
             ),
-            "dashboard": dg.MetadataValue.md(_dashboard(lake, day, monitoring)),
+            **_dashboard(lake, day, monitoring),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -132,7 +132,9 @@ def feature_drift(
     )
 
 
-def _dashboard(lake: Lake, day: date, policy: MonitoringPolicy) -> str:
+def _dashboard(
+    lake: Lake, day: date, policy: MonitoringPolicy
+) -> dict[str, dg.TableMetadataValue | dg.MarkdownMetadataValue]:
     """PSI over the last days: the six alerting features that moved most, and the scores."""
     days = lake.scan_days("feature_drift", day - timedelta(days=HISTORY_DAYS), day)
     history = lake.query(f"SELECT date, feature, psi FROM {days}").pivot(
@@ -140,7 +142,7 @@ def _dashboard(lake: Lake, day: date, policy: MonitoringPolicy) -> str:
     )
     alerting = history.drop(columns=["probability", *NOT_ALERTING], errors="ignore")
     top = alerting.max().nlargest(6).index.tolist()
-    return history_chart(
+    return dashboard(
         history[[*top, "probability"]],
         "PSI against the champion's reference (trailing week)",
         "PSI",

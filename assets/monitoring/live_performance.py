@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.automation import after_upstream_days
-from assets.monitoring.dashboard import history_chart
+from assets.monitoring.dashboard import dashboard
 from assets.monitoring.feature_drift import GROUP, HISTORY_DAYS
 from assets.partitions import daily_partitions, partition_day
 from assets.serving import batch_predictions
@@ -134,7 +134,7 @@ def live_performance(
             "by_model": dg.MetadataValue.md(
                 table.to_markdown(index=False, floatfmt=".4f") if len(table) else "no predictions"
             ),
-            "dashboard": dg.MetadataValue.md(_dashboard(lake, day)),
+            **_dashboard(lake, day),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -173,18 +173,20 @@ def judge_live_roc_auc(
     return LiveVerdict(live, [], held)
 
 
-def _dashboard(lake: Lake, day: date) -> str:
+def _dashboard(
+    lake: Lake, day: date
+) -> dict[str, dg.TableMetadataValue | dg.MarkdownMetadataValue]:
     """Daily ROC-AUC per role, and the day's delay rate, over the last days."""
     rows = lake.query(
         f"SELECT date, role, label, probability FROM "
         f"{lake.scan_days('live_performance', day - timedelta(days=HISTORY_DAYS), day)}"
     )
     if rows.empty:
-        return "no labelled predictions yet"
+        return {"dashboard": dg.MetadataValue.md("no labelled predictions yet")}
     daily = {
         (d, role): scores(part["label"].to_numpy(), part["probability"].to_numpy())["roc_auc"]
         for (d, role), part in rows.groupby(["date", "role"])
     }
     series = pd.Series(daily).unstack()
     series["delay rate"] = rows.groupby("date")["label"].mean()
-    return history_chart(series, "Live ROC-AUC by role, and the delay rate", "ROC-AUC / rate")
+    return dashboard(series, "Live ROC-AUC by role, and the delay rate", "ROC-AUC / rate")
