@@ -7,6 +7,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
+from assets.partitions import daily_partitions
 from assets.quality.gx_bridge import check_results, check_specs, run_suite
 from assets.quality.suites import DELAY_IN_RANGE, FLIGHT_RULES
 
@@ -52,6 +53,7 @@ def test_a_row_rule_that_cannot_run_blocks_the_partition() -> None:
 def test_every_rule_check_can_block_and_its_severity_decides() -> None:
     # Dagster blocks downstream only on an ERROR result of a blocking check: a quarantine rule's
     # WARN lets the day through, the same rule's ERROR (it could not run) stops it.
-    specs = check_specs(KEY, FLIGHT_RULES)
+    specs = check_specs(KEY, FLIGHT_RULES, daily_partitions)
     assert {spec.name for spec in specs} == {rule.name for rule in FLIGHT_RULES}
     assert all(spec.blocking for spec in specs)
+    assert all(spec.partitions_def == daily_partitions for spec in specs)

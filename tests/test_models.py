@@ -229,13 +229,16 @@ def test_artifacts_are_safe_formats_and_reload_to_the_same_scores(
     first_run: dg.ExecuteInProcessResult, model_home: Path
 ) -> None:
     registry = _registry(model_home)
-    lgbm, mlp = registry.latest("delay_model_lgbm"), registry.latest("delay_model_torch")
+    scored = Lake(root=str(model_home / "lake")).read_table("model_evaluation_scores")
+    # The models the first run trained and scored (other tests save later versions).
+    scored_tags = {column.split(":")[0]: column for column in scored.columns if ":" in column}
+    lgbm = registry.get(scored_tags["delay_model_lgbm"])
+    mlp = registry.get(scored_tags["delay_model_torch"])
     assert (Path(lgbm.path) / "model.txt").read_text().startswith("tree")
     state = torch.load(Path(mlp.path) / "weights.pt", weights_only=True)
     assert all(isinstance(value, torch.Tensor) for value in state.values())
     for model in (lgbm, mlp):
         assert not list(Path(model.path).glob("*.pkl"))
-    scored = Lake(root=str(model_home / "lake")).read_table("model_evaluation_scores")
     test = Lake(root=str(model_home / "lake")).read_table("training_set")
     test = test.set_index("flight_id").loc[scored["flight_id"]].reset_index()
     for model in (lgbm, mlp):
