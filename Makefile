@@ -79,7 +79,7 @@ bench: install
 ## all on 127.0.0.1, state under $(FLIGHTPATH_HOME)/prod. Postgres and Redis must be running.
 .PHONY: prod-up prod-down
 prod-up: install
-	$(BIN)/python -m flightpath.production up
+	$(BIN)/python -m apps.production up
 
 prod-down: install
-	$(BIN)/python -m flightpath.production down
+	$(BIN)/python -m apps.production down

@@ -4,7 +4,7 @@
 
 Embedded: one run per day in process (`execute_in_process`, as `flightpath ingest/features`
 do) on the SQLite instance, the lake on local disk, Feast on SQLite. Production:
-`python -m flightpath.production up`, then one run per day launched through the GraphQL API, each
+`python -m apps.production up`, then one run per day launched through the GraphQL API, each
 run a process of its own (the code server's), on Postgres, the lake on the S3 server, Feast on
 Redis with its registry on Postgres. Both start from the same reference tables and apply the
 Feast registry once first (setup, timed apart). Days run one after the other.
@@ -71,7 +71,7 @@ def embedded(home: Path, source: Path, days: list[str]) -> dict[str, Any]:
     copy_home(source, home)
     import dagster as dg
 
-    from flightpath.ingest import QUIET
+    from apps.ingest import QUIET
     from pipelines.definitions import defs
     from pipelines.jobs import DAY_THROUGH_ONLINE
     from resources.home import dagster_home
@@ -100,7 +100,7 @@ def embedded(home: Path, source: Path, days: list[str]) -> dict[str, Any]:
 
 def production(home: Path, source: Path, days: list[str]) -> dict[str, Any]:
     """`prod-up` over `home`, a GraphQL-launched run per day, `prod-down`; everything removed."""
-    from flightpath.service_process import free_port
+    from apps.service_process import free_port
 
     name = f"flightpath_prod_bench_{uuid.uuid4().hex[:6]}"
     os.environ.update({
@@ -109,12 +109,12 @@ def production(home: Path, source: Path, days: list[str]) -> dict[str, Any]:
     })  # fmt: skip
     from dagster_graphql import DagsterGraphQLClient
 
-    from flightpath.production.instance import drop_databases
-    from flightpath.production.profile import Profile
+    from apps.production.instance import drop_databases
+    from apps.production.profile import Profile
     from pipelines.jobs import DAY_THROUGH_ONLINE
 
     profile = Profile.from_env()
-    command = [sys.executable, "-m", "flightpath.production"]
+    command = [sys.executable, "-m", "apps.production"]
     started = time.perf_counter()
     try:
         up = subprocess.run([*command, "up"], capture_output=True, text=True, timeout=900)

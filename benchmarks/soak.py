@@ -28,7 +28,7 @@ import numpy as np
 
 from benchmarks.serving import load
 from benchmarks.serving.servers import Running, Server, started
-from flightpath.loop import request_bodies
+from apps.loop import request_bodies
 from resources.home import bentoml_home
 from resources.lake import Lake
 

@@ -22,9 +22,9 @@ import torch
 from prometheus_client.parser import text_string_to_metric_families
 
 from bentos.champion import ChampionWatcher
-from flightpath.cli import main
+from apps.cli import main
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
-from flightpath.service_process import free_port
+from apps.service_process import free_port
 from resources.home import bentoml_home
 from tests.serving import (
     ROOT,

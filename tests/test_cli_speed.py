@@ -27,7 +27,7 @@ HEAVY = {
 # list; after each, note the exit code, the output and which heavy packages are loaded.
 _PROBE = """
 import argparse, contextlib, io, json, sys
-import flightpath.cli as cli
+import apps.cli as cli
 
 HEAVY = set(sys.argv[1].split(","))
 BAD = json.loads(sys.argv[2])
@@ -86,7 +86,7 @@ def test_help_and_usage_errors_import_no_heavy_package() -> None:
     results = _probe()
     bad = len(BAD_ARGUMENTS)
     imported, helps, errors = results[0], results[1:-bad], results[-bad:]
-    assert imported["heavy"] == [], "importing flightpath.cli loads the ML stack"
+    assert imported["heavy"] == [], "importing apps.cli loads the ML stack"
     # every command and nested action: `flightpath`, 10 commands, models' 4 actions
     assert len(helps) >= 15, [result["argv"] for result in helps]
     for result in helps:

@@ -21,8 +21,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from assets.monitoring.feature_drift import NOT_ALERTING
-from flightpath.lineage import trace
-from flightpath.loop import DayReport, Loop, service_client
+from apps.lineage import trace
+from apps.loop import DayReport, Loop, service_client
 from flightpath.models.gate import GateRules, decide
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from flightpath.run_tags import ALERT_DAY, REASON, THROUGH, TRIGGER

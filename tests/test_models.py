@@ -23,8 +23,8 @@ from assets.monitoring.drift_reference import NUMERIC, SAVED, SCORE, model_profi
 from bentos.prediction_log import PredictionLog
 from bentos.schema import Flight
 from bentos.service import _log_row
-from flightpath.cli import main
-from flightpath.lineage import LineageError, render, trace
+from apps.cli import main
+from apps.lineage import LineageError, render, trace
 from flightpath.models.artifacts import MANIFEST
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry
 from flightpath.monitoring.profile import PROFILE_FILE, ReferenceProfile

@@ -23,11 +23,11 @@ import pytest
 import redis
 from dagster_graphql import DagsterGraphQLClient
 
-from flightpath.loop import request_bodies
-from flightpath.production.instance import drop_databases
-from flightpath.production.processes import alive, process_tree
-from flightpath.production.profile import FEAST_PROFILE, Profile, saved
-from flightpath.service_process import free_port
+from apps.loop import request_bodies
+from apps.production.instance import drop_databases
+from apps.production.processes import alive, process_tree
+from apps.production.profile import FEAST_PROFILE, Profile, saved
+from apps.service_process import free_port
 from flightpath.storage import lake_location, object_storage
 from pipelines.jobs import DAY_THROUGH_ONLINE
 from pipelines.run_launcher import run_worker_pid

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from flightpath.production.processes import alive, process_tree, start, stop
+from apps.production.processes import alive, process_tree, start, stop
 
 READY = "print('ready', flush=True); "
 SLEEPER = "import time; " + READY + "time.sleep(600)"

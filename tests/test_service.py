@@ -20,7 +20,7 @@ from openapi_spec_validator import validate
 from bentos.error_body import ErrorBody
 from bentos.guard import FAILURE_BURST, FAILURE_RATE
 from bentos.staleness import MAX_AGE_VARIABLE
-from flightpath.cli import main
+from apps.cli import main
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from resources.home import bentoml_home
 from tests.serving import (

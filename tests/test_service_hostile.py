@@ -28,7 +28,7 @@ from bentos.limits import MAX_BODY_BYTES
 from bentos.openapi import OPENAPI_VERSION
 from bentos.schema import Flight
 from flightpath.codes import TAILNUM_PATTERN
-from flightpath.service_process import free_port
+from apps.service_process import free_port
 from resources.home import bentoml_home
 from tests.serving import API_KEY, flights_of, home_with_models, run_briefly, serving
 

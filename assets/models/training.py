@@ -10,7 +10,7 @@ import pandas as pd
 from assets import groups
 from assets.models.lineage import code_version, training_set_lineage
 from assets.monitoring.drift_reference import training_profile
-from flightpath.lineage import Partitions
+from apps.lineage import Partitions
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import PARAMS, train_lgbm
 from flightpath.models.metrics import scores

@@ -1,4 +1,4 @@
-"""`python -m flightpath.production up|down`: the production profile on this machine.
+"""`python -m apps.production up|down`: the production profile on this machine.
 
 up: the S3-compatible server, Dagster's code server, daemon and webserver on Postgres, and the
 prediction service (two workers) on Redis, all on 127.0.0.1; down: stops every one of them.
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from flightpath.production.instance import create_bucket, create_databases, write_instance
-from flightpath.production.processes import process_tree, start, stop
-from flightpath.production.profile import ROOT, Profile, saved
+from apps.production.instance import create_bucket, create_databases, write_instance
+from apps.production.processes import process_tree, start, stop
+from apps.production.profile import ROOT, Profile, saved
 from resources.home import bentoml_home
 
 READY_SECONDS = float(os.environ.get("FLIGHTPATH_PROD_READY_SECONDS", "300"))
@@ -156,7 +156,7 @@ def _tail(log: Path, lines: int = 30) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flightpath.production", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m apps.production", description=__doc__)
     parser.add_argument("command", choices=["up", "down"])
     args = parser.parse_args(argv)
     profile = Profile.from_env()

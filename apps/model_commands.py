@@ -88,7 +88,7 @@ def _list(registry: ModelRegistry) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from flightpath.ingest import train_models
+    from apps.ingest import train_models
 
     window = {
         name: getattr(args, name).isoformat()

@@ -15,12 +15,12 @@ from flightpath.feed_clock import (
     feed_seconds,
     parse_feed_seconds,
 )
-from flightpath.model_commands import add_parsers as add_model_parsers
-from flightpath.model_commands import run as run_model_command
+from apps.model_commands import add_parsers as add_model_parsers
+from apps.model_commands import run as run_model_command
 from resources.home import dagster_home, data_home, lake_root, landing_root
 
 if TYPE_CHECKING:
-    from flightpath.ingest import RunSummary
+    from apps.ingest import RunSummary
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args.port, args.no_auth)
     if args.command == "story":
-        from flightpath.story import run_story
+        from apps.story import run_story
 
         return run_story(args.start, args.through, args.port, not args.no_serve)
     if args.command == "stream":
@@ -170,13 +170,13 @@ def _replay(through: date, progress: bool) -> int:
 
 
 def _ingest(through: date, force: bool, progress: bool) -> int:
-    from flightpath.ingest import ingest
+    from apps.ingest import ingest
 
     return _report("materialised", ingest(through, force=force, progress=progress))
 
 
 def _features(through: date, force: bool, progress: bool) -> int:
-    from flightpath.ingest import build_features
+    from apps.ingest import build_features
 
     return _report("built features for", build_features(through, force=force, progress=progress))
 
@@ -195,7 +195,7 @@ def _report(verb: str, summary: RunSummary) -> int:
 def _lineage(ref: str, as_json: bool, partitions: bool) -> int:
     import dagster as dg
 
-    from flightpath.lineage import LineageError, render, to_json, trace
+    from apps.lineage import LineageError, render, to_json, trace
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     with dg.DagsterInstance.get() as instance:  # read only: runs are looked up, never written

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from flightpath.production.profile import ROOT, Profile
+from apps.production.profile import ROOT, Profile
 
 PRODUCTION_INSTANCE = ROOT / "deploy" / "dagster.yaml"
 # On one machine, runs are subprocesses of the code server: the default launcher, with the

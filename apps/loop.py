@@ -21,7 +21,7 @@ import dagster as dg
 import httpx
 import pandas as pd
 
-from flightpath.ingest import QUIET, first_error
+from apps.ingest import QUIET, first_error
 from flightpath.models.registry import CHALLENGER, ModelRegistry
 from flightpath.models.splits import NEW_YORK
 from flightpath.replay import replay

@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from flightpath.loop import DayReport, Loop, Run, service_client
+from apps.loop import DayReport, Loop, Run, service_client
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from flightpath.run_tags import REASON, TRIGGER
 from resources.home import bentoml_home
@@ -120,8 +120,8 @@ def _retraining(
 
 def run_story(start: date, through: date, port: int | None, serve: bool) -> int:
     """The CLI's entry: bootstrap when there is no champion, then tell the days."""
-    from flightpath.ingest import _instance
-    from flightpath.service_process import running_service
+    from apps.ingest import _instance
+    from apps.service_process import running_service
     from pipelines.definitions import build_definitions
     from resources.home import data_home
 

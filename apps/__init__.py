@@ -1,0 +1,1 @@
+"""What people run: the `flightpath` CLI, the loop, the story, the production processes."""
