@@ -9,15 +9,16 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from apps.model_commands import add_parsers as add_model_parsers
+from apps.model_commands import run as run_model_command
 from flightpath.feed_clock import (
     DEFAULT_FEED_SECONDS,
     FEED_SECONDS_VARIABLE,
     feed_seconds,
     parse_feed_seconds,
 )
-from apps.model_commands import add_parsers as add_model_parsers
-from apps.model_commands import run as run_model_command
-from resources.home import dagster_home, data_home, lake_root, landing_root
+from flightpath.home import data_home, lake_root, landing_root
+from resources.home import dagster_home
 
 if TYPE_CHECKING:
     from apps.ingest import RunSummary
@@ -246,7 +247,7 @@ def _serve(port: int, no_auth: bool) -> int:
     import shlex
 
     from flightpath.api_keys import api_keys_from_env
-    from resources.home import bentoml_home
+    from flightpath.home import bentoml_home
     from resources.lake import Lake
 
     env = {**os.environ, "FLIGHTPATH_HOME": str(data_home()),

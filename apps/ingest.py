@@ -9,8 +9,10 @@ from typing import Any
 import dagster as dg
 from tqdm import tqdm
 
-from resources.home import dagster_home, landing_root
-from resources.landing import DAILY_TABLES, LandingZone
+from flightpath.home import landing_root
+from flightpath.landing import DAILY_TABLES
+from resources.home import dagster_home
+from resources.landing import LandingZone
 
 # Step-by-step DEBUG logs belong in the UI; the terminal shows the progress bar and errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from bentoml.exceptions import BentoMLException
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
 from flightpath.run_tags import REASON
 from flightpath.storage import is_remote, lake_location, location, object_storage
+from flightpath.training_partitions import Partitions
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -51,48 +52,6 @@ class RunInfo:
     @property
     def retrain_reason(self) -> str | None:
         return self.tags.get(REASON)
-
-
-@dataclass(frozen=True)
-class Partitions:
-    """The `flight_features` partitions a training set read: day -> content version."""
-
-    versions: dict[str, str]
-
-    @property
-    def first(self) -> str | None:
-        return min(self.versions) if self.versions else None
-
-    @property
-    def last(self) -> str | None:
-        return max(self.versions) if self.versions else None
-
-    @property
-    def missing_days(self) -> list[str]:
-        """Days inside first..last without a partition (the training set read none for them)."""
-        if not self.versions:
-            return []
-        start, end = date.fromisoformat(str(self.first)), date.fromisoformat(str(self.last))
-        every = (start + timedelta(days=n) for n in range((end - start).days + 1))
-        return [d.isoformat() for d in every if d.isoformat() not in self.versions]
-
-    def summary(self) -> str:
-        """E.g. `2013-01-01..2013-01-20 (20 partitions)`; gaps are counted, not hidden."""
-        if not self.versions:
-            return "none recorded"
-        count = len(self.versions)
-        text = f"{self.first}..{self.last} ({count} partition{'s' if count != 1 else ''}"
-        gaps = len(self.missing_days)
-        return text + (f", {gaps} day{'s' if gaps != 1 else ''} missing)" if gaps else ")")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "first": self.first,
-            "last": self.last,
-            "count": len(self.versions),
-            "missing_days": self.missing_days,
-            "versions": dict(sorted(self.versions.items())),
-        }
 
 
 @dataclass(frozen=True)
@@ -170,7 +129,7 @@ class Lineage:
 
 def trace(home: Path, instance: dg.DagsterInstance | None, ref: str) -> Lineage:
     """Resolve `ref` in the data home `home` (see the module docstring); LineageError if unknown."""
-    from resources.home import bentoml_home
+    from flightpath.home import bentoml_home
 
     registry = ModelRegistry(bentoml_home(home))
     ref = ref.strip()

@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from resources.home import data_home
+from flightpath.home import data_home
 
 if TYPE_CHECKING:
     from flightpath.models.registry import ModelRegistry
@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "train":
         return _train(args)
     # here, not at the top: `flightpath --help` must not pay for dagster and bentoml
+    from flightpath.home import bentoml_home
     from flightpath.models.registry import ModelRegistry, RegistryError
-    from resources.home import bentoml_home
 
     registry = ModelRegistry(bentoml_home(data_home()))
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from resources.home import bentoml_home
+from flightpath.home import bentoml_home
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_SECONDS = 90

@@ -16,9 +16,9 @@ from typing import Any
 import dagster as dg
 
 from apps.loop import DayReport, Loop, Run, service_client
+from flightpath.home import bentoml_home
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from flightpath.run_tags import REASON, TRIGGER
-from resources.home import bentoml_home
 
 
 @dataclass
@@ -122,8 +122,8 @@ def run_story(start: date, through: date, port: int | None, serve: bool) -> int:
     """The CLI's entry: bootstrap when there is no champion, then tell the days."""
     from apps.ingest import _instance
     from apps.service_process import running_service
+    from flightpath.home import data_home
     from pipelines.definitions import build_definitions
-    from resources.home import data_home
 
     home = data_home()
     registry = ModelRegistry(bentoml_home(home))

@@ -36,8 +36,9 @@ from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW
 from assets.quality.verdict import judge_flights, judge_weather
 from benchmarks.common import DEFAULT_DATA, DEFAULT_LANDING, home
 from flightpath.keys import flight_ids
+from flightpath.landing import REFERENCE_TABLES
 from resources.lake import Lake
-from resources.landing import REFERENCE_TABLES, LandingZone
+from resources.landing import LandingZone
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 MARKER = ".prepared.json"

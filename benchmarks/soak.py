@@ -26,10 +26,10 @@ import aiohttp
 import duckdb
 import numpy as np
 
+from apps.loop import request_bodies
 from benchmarks.serving import load
 from benchmarks.serving.servers import Running, Server, started
-from apps.loop import request_bodies
-from resources.home import bentoml_home
+from flightpath.home import bentoml_home
 from resources.lake import Lake
 
 SERVICE = "bentos.service:DelayService"

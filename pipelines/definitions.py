@@ -9,6 +9,7 @@ from assets.features import feature_store, flight_features, skew
 from assets.models import evaluation, promotion, training
 from assets.monitoring import feature_drift, live_performance
 from flightpath.feed_clock import feed_seconds
+from flightpath.home import data_home, lake_root, landing_root
 from pipelines import k8s
 from pipelines.automation import automation, daily_batch_predictions, retrain_sensor, weekly_retrain
 from pipelines.feed_clock import feed_clock_sensor
@@ -24,7 +25,6 @@ from pipelines.jobs import (
 )
 from pipelines.sensors import landing_sensor
 from resources.feature_store import FeatureStoreResource
-from resources.home import data_home, lake_root, landing_root
 from resources.lake import Lake
 from resources.landing import LandingZone
 from resources.model_registry import ModelRegistryResource

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import dagster as dg
 
+from flightpath.landing import DAILY_TABLES, REFERENCE_TABLES
 from pipelines.jobs import DAILY_ASSETS, daily_ingest_job, reference_job
-from resources.landing import DAILY_TABLES, REFERENCE_TABLES, LandingZone
+from resources.landing import LandingZone
 
 REFERENCE_KEYS = [dg.AssetKey("raw_airlines"), dg.AssetKey("airports")]
 # How long a day waits for its other tables. After that it is run whole, so the run fails naming

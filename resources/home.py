@@ -1,14 +1,10 @@
-"""One variable, FLIGHTPATH_HOME, holds all of Flightpath's state."""
+"""The Dagster instance under FLIGHTPATH_HOME (the other paths are `flightpath.home`'s)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from flightpath.storage import lake_location
-
-HOME_VARIABLE = "FLIGHTPATH_HOME"
-DEFAULT_HOME = ".flightpath"
+from flightpath.home import data_home
 
 # The local instance `flightpath dev` runs on. A user's own dagster.yaml is left alone; one an
 # older Flightpath wrote (telemetry only) is brought up to date.
@@ -35,20 +31,6 @@ concurrency:
 """
 
 
-def data_home() -> Path:
-    """The data root: `$FLIGHTPATH_HOME`, or `./.flightpath` relative to the working directory."""
-    return Path(os.environ.get(HOME_VARIABLE, DEFAULT_HOME)).resolve()
-
-
-def landing_root() -> Path:
-    return data_home() / "landing"
-
-
-def lake_root() -> str:
-    """The lake: `$FLIGHTPATH_STORAGE_URL/lake` in the production profile, else under the home."""
-    return lake_location(data_home())
-
-
 def dagster_home() -> Path:
     """Dagster's instance directory; created with Flightpath's dagster.yaml on first use."""
     path = data_home() / "dagster"
@@ -57,8 +39,3 @@ def dagster_home() -> Path:
     if not config.exists() or config.read_text() == _OLDER_DAGSTER_YAML:
         config.write_text(DAGSTER_YAML)
     return path
-
-
-def bentoml_home(home: Path) -> Path:
-    """BENTOML_HOME for `bentoml serve` and `bentoml build`: the same store the assets write."""
-    return home / "bentoml"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from flightpath.home import bentoml_home
 from flightpath.models.registry import ModelRegistry
-from resources.home import bentoml_home
 
 
 class ModelRegistryResource(dg.ConfigurableResource):

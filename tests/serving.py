@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 
 from apps.loop import request_bodies
+from apps.service_process import running_service
+from flightpath.home import bentoml_home
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import train_lgbm
 from flightpath.models.mlp import MlpConfig, train_mlp
 from flightpath.models.registry import CHALLENGER, ModelRegistry
 from flightpath.models.splits import local_days, xy
-from apps.service_process import running_service
-from resources.home import bentoml_home
 from resources.lake import Lake
 
 ROOT = Path(__file__).resolve().parent.parent

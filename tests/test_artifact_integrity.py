@@ -21,11 +21,11 @@ import pytest
 import torch
 from prometheus_client.parser import text_string_to_metric_families
 
-from bentos.champion import ChampionWatcher
 from apps.cli import main
-from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
 from apps.service_process import free_port
-from resources.home import bentoml_home
+from bentos.champion import ChampionWatcher
+from flightpath.home import bentoml_home
+from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError
 from tests.serving import (
     ROOT,
     clone_model,

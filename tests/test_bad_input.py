@@ -23,8 +23,9 @@ from assets.ingestion import judge_landed_flights, judge_landed_weather
 from assets.quality.contracts import CONTRACTS, SOURCE_FILE, SOURCE_ROW
 from assets.quality.rules import Action
 from assets.quality.verdict import QUARANTINE_COLUMNS, PartitionBlockedError, Verdict
+from flightpath.landing import LandingFileError
 from resources.lake import Lake
-from resources.landing import LandingFileError, LandingZone
+from resources.landing import LandingZone
 from tests.bad_input_corpus import (
     CASES,
     CASES_BY_NAME,

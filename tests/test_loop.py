@@ -20,14 +20,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from assets.monitoring.feature_drift import NOT_ALERTING
 from apps.lineage import trace
 from apps.loop import DayReport, Loop, service_client
+from assets.monitoring.feature_drift import NOT_ALERTING
+from flightpath.home import bentoml_home
 from flightpath.models.gate import GateRules, decide
 from flightpath.models.registry import CHAMPION, ModelRegistry
 from flightpath.run_tags import ALERT_DAY, REASON, THROUGH, TRIGGER
 from pipelines.automation import weekly_retrain
-from resources.home import bentoml_home
 from resources.lake import Lake
 from resources.monitoring import MonitoringPolicy
 from tests.serving import serving

@@ -20,11 +20,11 @@ from assets.features import feature_store
 from assets.models import evaluation, promotion, training
 from benchmarks.feast_io import prepare_features
 from benchmarks.prepare_lake import prepare_real
+from flightpath.home import bentoml_home
 from flightpath.models.features import LABEL
 from flightpath.models.registry import CHALLENGER, CHAMPION, DelayModel, ModelRegistry
 from flightpath.models.splits import Split, split_frame
 from flightpath.replay import replay
-from resources.home import bentoml_home
 from resources.lake import Lake
 from resources.landing import LandingZone
 from tests.model_data import resources

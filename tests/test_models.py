@@ -16,6 +16,8 @@ import pytest
 import torch
 import yaml
 
+from apps.cli import main
+from apps.lineage import LineageError, render, trace
 from assets import serving
 from assets.features import feature_store
 from assets.models import evaluation, promotion, training
@@ -23,13 +25,11 @@ from assets.monitoring.drift_reference import NUMERIC, SAVED, SCORE, model_profi
 from bentos.prediction_log import PredictionLog
 from bentos.schema import Flight
 from bentos.service import _log_row
-from apps.cli import main
-from apps.lineage import LineageError, render, trace
+from flightpath.home import bentoml_home
 from flightpath.models.artifacts import MANIFEST
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry
 from flightpath.monitoring.profile import PROFILE_FILE, ReferenceProfile
 from flightpath.run_tags import REASON
-from resources.home import bentoml_home
 from resources.lake import Lake
 from tests.conftest import JANUARY_DAYS
 from tests.model_data import (

@@ -17,16 +17,16 @@ from assets import ingestion, validation
 from assets.features import feature_store, flight_features
 from bentos.champion import ChampionWatcher
 from bentos.prediction_log import PredictionLog
+from flightpath.home import lake_root
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import LgbmDelayModel
 from flightpath.models.registry import CHAMPION, ModelRegistry, RegistryError
 from flightpath.models.shared_store import AliasConflict
+from flightpath.parquet_files import UnreadableFileError
 from flightpath.storage import StorageConfigError, location
 from resources.feature_store import FeatureStoreResource
-from resources.home import lake_root
 from resources.lake import Lake
 from resources.landing import LandingZone
-from resources.parquet_files import UnreadableFileError
 from tests.conftest import FEATURE_DAYS
 from tests.services import object_storage_env, s3_bucket, s3_server
 

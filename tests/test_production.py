@@ -28,12 +28,13 @@ from apps.production.instance import drop_databases
 from apps.production.processes import alive, process_tree
 from apps.production.profile import FEAST_PROFILE, Profile, saved
 from apps.service_process import free_port
+from flightpath.landing import DAILY_TABLES
 from flightpath.storage import lake_location, object_storage
 from pipelines.jobs import DAY_THROUGH_ONLINE
 from pipelines.run_launcher import run_worker_pid
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
-from resources.landing import DAILY_TABLES, LandingZone
+from resources.landing import LandingZone
 from tests.services import POSTGRES, REDIS, require
 from tests.serving import API_KEY, ROOT, promote, register_models
 

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from assets import ingestion, validation
+from flightpath.landing import LandingFileError
 from flightpath.replay import replay
 from pipelines.sensors import MISSING_TABLE_GRACE, REFERENCE_KEYS, landing_sensor
-from resources.landing import LandingFileError, LandingZone
+from resources.landing import LandingZone
 from tests.conftest import make_resources
 
 DAILY = {"raw_flights", "flights", "quarantine_flights", "raw_weather", "weather",

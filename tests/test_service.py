@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 from openapi_spec_validator import validate
 
+from apps.cli import main
 from bentos.error_body import ErrorBody
 from bentos.guard import FAILURE_BURST, FAILURE_RATE
 from bentos.staleness import MAX_AGE_VARIABLE
-from apps.cli import main
+from flightpath.home import bentoml_home
 from flightpath.models.registry import CHAMPION, ModelRegistry
-from resources.home import bentoml_home
 from tests.serving import (
     API_KEY,
     BURST_KEY,

@@ -24,12 +24,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
+from apps.service_process import free_port
 from bentos.limits import MAX_BODY_BYTES
 from bentos.openapi import OPENAPI_VERSION
 from bentos.schema import Flight
 from flightpath.codes import TAILNUM_PATTERN
-from apps.service_process import free_port
-from resources.home import bentoml_home
+from flightpath.home import bentoml_home
 from tests.serving import API_KEY, flights_of, home_with_models, run_briefly, serving
 
 DAY = date(2013, 1, 17)

@@ -21,10 +21,10 @@ import httpx
 import psycopg
 import pytest
 
+from apps.service_process import free_port
 from bentos.breaker import CircuitBreaker, CircuitOpen
 from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable
 from feature_repo.store import open_store
-from apps.service_process import free_port
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from tests.services import POSTGRES, require

@@ -19,7 +19,7 @@ import httpx
 from apps.production.instance import create_bucket, create_databases, write_instance
 from apps.production.processes import process_tree, start, stop
 from apps.production.profile import ROOT, Profile, saved
-from resources.home import bentoml_home
+from flightpath.home import bentoml_home
 
 READY_SECONDS = float(os.environ.get("FLIGHTPATH_PROD_READY_SECONDS", "300"))
 STOP_SECONDS = float(os.environ.get("FLIGHTPATH_PROD_STOP_SECONDS", "30"))

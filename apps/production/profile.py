@@ -12,7 +12,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from resources.home import bentoml_home, data_home
+from flightpath.home import bentoml_home, data_home
 
 ROOT = Path(__file__).resolve().parents[2]
 FEAST_PROFILE = "feature_store.production.yaml"

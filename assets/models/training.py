@@ -10,13 +10,13 @@ import pandas as pd
 from assets import groups
 from assets.models.lineage import code_version, training_set_lineage
 from assets.monitoring.drift_reference import training_profile
-from apps.lineage import Partitions
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import PARAMS, train_lgbm
 from flightpath.models.metrics import scores
 from flightpath.models.mlp import MlpConfig, train_mlp, training_device
 from flightpath.models.splits import Split, split_frame, xy
 from flightpath.monitoring.profile import PROFILE_FILE
+from flightpath.training_partitions import Partitions
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from flightpath.lake import LakeFiles
 from flightpath.streaming.aggregates import OnlineAggregates, apply_all, event_tuples
 from flightpath.streaming.events import events_between
-from resources.lake import Lake
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -44,7 +44,7 @@ def push_rows(store: "FeatureStore", rows: dict[str, pd.DataFrame]) -> int:
     return sum(len(frame) for frame in rows.values())
 
 
-def seeded_state(lake: Lake, start: datetime) -> OnlineAggregates:
+def seeded_state(lake: LakeFiles, start: datetime) -> OnlineAggregates:
     """The state as of `start`, built from the events of the 32 days before it."""
     aggregates = OnlineAggregates(lake.read_table("raw_planes"))
     apply_all(aggregates, events_between(lake, start - HISTORY, start))
@@ -52,7 +52,7 @@ def seeded_state(lake: Lake, start: datetime) -> OnlineAggregates:
 
 
 def stream(
-    lake: Lake,
+    lake: LakeFiles,
     store: "FeatureStore",
     start: datetime,
     end: datetime,
@@ -104,7 +104,9 @@ class LiveFeed:
     once the events before that hour are in the store), rather than replay on a clock.
     """
 
-    def __init__(self, lake: Lake, store: "FeatureStore", start: datetime, end: datetime) -> None:
+    def __init__(
+        self, lake: LakeFiles, store: "FeatureStore", start: datetime, end: datetime
+    ) -> None:
         self.store = store
         self.aggregates = seeded_state(lake, start)
         events = events_between(lake, start, end)

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from resources.lake import Lake
+from flightpath.lake import LakeFiles
 
 # A weather row for hour H holds readings up to minute 51 of H: it becomes known at H + 1 h.
 EVENTS_SQL = """
@@ -33,7 +33,7 @@ ORDER BY occurred_at, kind, origin, carrier, route, tailnum, delay
 DEPARTURE, ARRIVAL, WEATHER = 0, 1, 2
 
 
-def events_between(lake: Lake, start: datetime, end: datetime) -> pd.DataFrame:
+def events_between(lake: LakeFiles, start: datetime, end: datetime) -> pd.DataFrame:
     """Events with `start <= occurred_at < end`, oldest first (flights land up to 2 days later)."""
     sql = EVENTS_SQL.format(flights=lake.scan("flights"), weather=lake.scan("weather"))
     return lake.query(
