@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from apps.service_process import free_port, stop
+
 POSTGRES = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
 
@@ -32,12 +34,6 @@ def require(name: str, address: tuple[str, int]) -> None:
 # --- an S3-compatible server (moto) on 127.0.0.1 -------------------------------------------
 
 TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -67,12 +63,7 @@ def s3_server() -> Iterator[str]:
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, timeout=10)
 
 
 @contextmanager
