@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, ValidationInfo, field_validator
 
-from flightpath.codes import TAILNUM_PATTERN
+from flightpath.codes import AIRPORT_PATTERN, TAILNUM_PATTERN
 from flightpath.feed_calendar import FEED
 from flightpath.models.features import LATE_MINUTES
 
@@ -27,8 +27,8 @@ class Flight(BaseModel):
     carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])
     flight: StrictInt = Field(ge=1, le=9999, examples=[1545])  # true is not flight 1
     tailnum: str = Field(pattern=TAILNUM_PATTERN, examples=["N14228"])  # the lake's rule too
-    origin: str = Field(pattern=r"^[A-Z]{3}$", examples=["EWR"])
-    dest: str = Field(pattern=r"^[A-Z]{3}$", examples=["IAH"])
+    origin: str = Field(pattern=AIRPORT_PATTERN, examples=["EWR"])
+    dest: str = Field(pattern=AIRPORT_PATTERN, examples=["IAH"])
     sched_dep: AwareDatetime = Field(
         description="scheduled departure with its UTC offset",
         examples=["2013-01-31T06:15:00-05:00"],
@@ -40,7 +40,7 @@ class Flight(BaseModel):
 
     @field_validator("origin")
     @classmethod
-    def _from_new_york(cls, origin: str) -> str:
+    def _a_feed_origin(cls, origin: str) -> str:
         if origin not in FEED.origins:
             raise ValueError(f"unknown origin airport {origin}: flights leave from {FEED.origins}")
         return origin

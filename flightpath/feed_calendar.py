@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flightpath.codes import AIRPORT_PATTERN
+
 START_VARIABLE = "FLIGHTPATH_FEED_START"
 END_VARIABLE = "FLIGHTPATH_FEED_END"
 TIMEZONE_VARIABLE = "FLIGHTPATH_FEED_TIMEZONE"
@@ -28,7 +30,6 @@ DEFAULTS = {
 # Default training windows, in twelfths of the feed's days: train on the first eight, validate
 # (early stopping) on the ninth, test on the rest. For 2013: Jan-Aug, Sep, Oct-Dec.
 TRAIN_TWELFTHS, VALID_TWELFTHS = 8, 9
-AIRPORT_CODE = re.compile(r"^[A-Z]{3}$")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class FeedCalendar:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {self.timezone!r}") from None
-        bad = [code for code in self.origins if not AIRPORT_CODE.match(code)]
+        bad = [code for code in self.origins if not re.match(AIRPORT_PATTERN, code)]
         if bad or not self.origins:
             raise ValueError(f"origins must be three-letter airport codes, not {self.origins}")
 
