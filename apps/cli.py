@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from apps.model_commands import add_parsers as add_model_parsers
 from apps.model_commands import run as run_model_command
+from flightpath.feed_calendar import FEED
 from flightpath.feed_clock import (
     DEFAULT_FEED_SECONDS,
     FEED_SECONDS_VARIABLE,
@@ -97,12 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
         "day's flights, drift and live performance, retraining when the sensor says so",
     )
     story_cmd.add_argument(
-        "--start", type=date.fromisoformat, default=date(2013, 1, 31), metavar="YYYY-MM-DD",
-        help="the feed's day the first champion is trained through (default 2013-01-31)",
+        "--start", type=date.fromisoformat, default=FEED.first_day + timedelta(days=30),
+        metavar="YYYY-MM-DD",
+        help="the feed's day the first champion is trained through (default: a month in, "
+        "%(default)s)",
     )  # fmt: skip
-    story_cmd.add_argument(
-        "--through", type=date.fromisoformat, default=date(2013, 3, 31), metavar="YYYY-MM-DD"
-    )
+    story_cmd.add_argument(  # two more months
+        "--through", type=date.fromisoformat, default=FEED.first_day + timedelta(days=89),
+        metavar="YYYY-MM-DD",
+    )  # fmt: skip
     story_cmd.add_argument("--port", type=int, default=None, help="the service's (default: free)")
     story_cmd.add_argument("--no-serve", action="store_true", help="no service: batch only")
     dev_cmd = commands.add_parser(

@@ -22,8 +22,8 @@ import httpx
 import pandas as pd
 
 from apps.ingest import QUIET, first_error
+from flightpath.feed_calendar import FEED
 from flightpath.models.registry import CHALLENGER, ModelRegistry
-from flightpath.models.splits import NEW_YORK
 from flightpath.replay import replay
 from flightpath.run_tags import REASON, THROUGH, TRIGGER
 from flightpath.streaming.consumer import LiveFeed
@@ -207,7 +207,7 @@ def service_client(
     def serve(day: date) -> DayReport:
         report = DayReport(day)
         flights = lake.read_partition("flights", day).sort_values("sched_dep_utc")
-        midnight = pd.Timestamp(day, tz=NEW_YORK).tz_convert("UTC")
+        midnight = pd.Timestamp(day, tz=FEED.timezone).tz_convert("UTC")
         feed = LiveFeed(lake, store, midnight.to_pydatetime(), (midnight + DAY).to_pydatetime())
         hours = ((flights["sched_dep_utc"] - midnight) // HOUR).astype(int)
         for hour, departing in flights.groupby(hours, sort=True):

@@ -7,6 +7,7 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from flightpath.feed_calendar import FEED
 from flightpath.home import data_home
 
 if TYPE_CHECKING:
@@ -17,14 +18,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train", help="train both models, evaluate them, promote through the gate"
     )
-    for name, default in (
-        ("train-start", "2013-01-01"),
-        ("train-end", "2013-08-31"),
-        ("valid-end", "2013-09-30"),
-        ("test-end", "2013-12-31"),
-    ):
+    for name, default in FEED.training_windows().items():
         train.add_argument(
-            f"--{name}", type=date.fromisoformat, default=date.fromisoformat(default),
+            f"--{name.replace('_', '-')}", type=date.fromisoformat, default=default,
             metavar="YYYY-MM-DD", help=f"local day (default {default})",
         )  # fmt: skip
 
@@ -90,10 +86,7 @@ def _list(registry: ModelRegistry) -> int:
 def _train(args: argparse.Namespace) -> int:
     from apps.ingest import train_models
 
-    window = {
-        name: getattr(args, name).isoformat()
-        for name in ("train_start", "train_end", "valid_end", "test_end")
-    }
+    window = {name: getattr(args, name).isoformat() for name in FEED.training_windows()}
     summary, verdict = train_models(window)
     if verdict is not None:
         print(f"gate: {verdict}")

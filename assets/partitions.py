@@ -1,10 +1,15 @@
-"""The replay calendar: one partition per local (New York) day of 2013."""
+"""One partition per local day of the feed, first to last (its calendar is configured)."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
-daily_partitions = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2014-01-01")
+from flightpath.feed_calendar import FEED
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=FEED.first_day.isoformat(),
+    end_date=(FEED.last_day + timedelta(days=1)).isoformat(),  # exclusive
+)
 
 
 def partition_day(context: dg.AssetExecutionContext) -> date:

@@ -49,8 +49,8 @@ import pyarrow.parquet as pq
 from scipy.stats import chisquare, ks_2samp
 
 from benchmarks.common import emit, measure, peak_rss_mib, save, table
+from flightpath.feed_calendar import FEED
 from flightpath.models.features import CATEGORICAL, FEATURES
-from flightpath.models.splits import NEW_YORK
 from flightpath.monitoring.drift import FLOOR, drift_against
 from flightpath.monitoring.profile import ReferenceProfile, reference_profile
 
@@ -123,7 +123,7 @@ def _stack(source: pa.Table, rows: int, path: Path) -> None:
 
 def window(path: Path) -> tuple[date, date]:
     days = pd.read_parquet(path, columns=["sched_dep_utc"])["sched_dep_utc"]
-    local = days.dt.tz_convert(NEW_YORK).dt.date
+    local = days.dt.tz_convert(FEED.timezone).dt.date
     return local.min(), local.max()
 
 
@@ -132,7 +132,7 @@ def window(path: Path) -> tuple[date, date]:
 
 def _reference_rows(reference: str, first: str, last: str) -> str:
     """`reference_rows`' expression over the file."""
-    day = f"(sched_dep_utc AT TIME ZONE '{NEW_YORK}')::DATE"
+    day = f"(sched_dep_utc AT TIME ZONE '{FEED.timezone}')::DATE"
     where = f"{day} BETWEEN DATE '{first}' AND DATE '{last}'"
     return f"(SELECT * FROM read_parquet('{reference}') WHERE {where})"
 
@@ -195,7 +195,7 @@ def _psi(reference: np.ndarray, current: np.ndarray) -> float:
 def _load(reference: str, current: str, first: str, last: str) -> tuple[pd.DataFrame, ...]:
     columns = [*NUMERIC, *CATEGORICAL]
     ref = pd.read_parquet(reference, columns=[*columns, "sched_dep_utc"])
-    day = ref["sched_dep_utc"].dt.tz_convert(NEW_YORK).dt.normalize().dt.tz_localize(None)
+    day = ref["sched_dep_utc"].dt.tz_convert(FEED.timezone).dt.normalize().dt.tz_localize(None)
     ref = ref.loc[day.between(pd.Timestamp(first), pd.Timestamp(last)), columns]
     return ref, pd.read_parquet(current, columns=columns)
 

@@ -48,10 +48,11 @@ from benchmarks.common import (
     table,
 )
 from feature_repo.transforms import schedule_context
+from flightpath.feed_calendar import FEED
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 
-START, END = date(2013, 1, 1), date(2013, 12, 31)
+START, END = FEED.first_day, FEED.last_day
 MARKER = ".flight_features.json"
 TRAINING_SQL = """
 SELECT e.*, f.* EXCLUDE (flight_id, sched_dep_utc, flight, tailnum, weather_available_at, date)

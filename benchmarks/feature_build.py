@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,11 @@ import pandas as pd
 
 from assets.features.build import build_flight_features
 from benchmarks.common import DEFAULT_DATA, emit, home, measure, peak_rss_mib, save, table
+from flightpath.feed_calendar import FEED
+from flightpath.models.features import LATE_MINUTES
 from resources.lake import Lake
 
-START, END = date(2013, 1, 1), date(2013, 12, 31)
+START, END = FEED.first_day, FEED.last_day
 WEATHER = ["temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
 FEATURES = [
     "origin_scheduled_departures_hour",
@@ -86,8 +87,8 @@ def naive_features(
             carrier = recent[recent["carrier"] == target["carrier"]]
             same_route = (recent["origin"] == target["origin"]) & (recent["dest"] == target["dest"])
             route = recent[same_route]
-            out[f"carrier_late_rate_{days}d"] = (carrier["arr_delay"] > 15).mean()
-            out[f"route_late_rate_{days}d"] = (route["arr_delay"] > 15).mean()
+            out[f"carrier_late_rate_{days}d"] = (carrier["arr_delay"] > LATE_MINUTES).mean()
+            out[f"route_late_rate_{days}d"] = (route["arr_delay"] > LATE_MINUTES).mean()
             if days == 7:
                 out["carrier_arrivals_7d"] = len(carrier)
             else:

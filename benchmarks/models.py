@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -42,13 +41,14 @@ import psutil
 import torch
 
 from benchmarks.common import DEFAULT_DATA, emit, home, measure, peak_rss_mib, save, table
+from flightpath.feed_calendar import FEED
 from flightpath.models.features import FEATURE_GROUPS, FEATURES, FeatureSpec
 from flightpath.models.lgbm import EARLY_STOPPING_ROUNDS, MAX_ROUNDS, LgbmDelayModel, train_lgbm
 from flightpath.models.metrics import scores
 from flightpath.models.mlp import MlpConfig, MlpDelayModel, train_mlp
 from flightpath.models.splits import Split, split_frame, xy
 
-SPLIT = Split(date(2013, 1, 1), date(2013, 8, 31), date(2013, 9, 30), date(2013, 12, 31))
+SPLIT = Split(**FEED.training_windows())
 GOAL_LGBM_S = 15.0  # the goal for a full-year LightGBM training on 2 cores
 SPEC_FILE = "spec.json"
 NOISY_CORES = 0.2  # other processes busy on average on more than this: the timing is suspect

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import DEFAULT_DATA, emit, measure, save, table
+from flightpath.feed_calendar import FEED
 
-FIRST = date(2013, 1, 1)
 REFERENCE = ("raw_airlines", "raw_airports", "raw_planes", "airports")
 RUN_QUERY = """query ($id: ID!) { runOrError(runId: $id) { ... on Run { startTime endTime } } }"""
 
@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    days = [(FIRST + timedelta(days=n)).isoformat() for n in range(args.days)]
+    days = [(FEED.first_day + timedelta(days=n)).isoformat() for n in range(args.days)]
     if args.child:
         run = embedded if args.profile == "embedded" else production
         emit(run(args.home, args.source, days))

@@ -10,9 +10,10 @@ breaker, so a store outage costs a request milliseconds, not seconds.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
@@ -24,23 +25,20 @@ from redis.retry import Retry
 
 from bentos.breaker import CircuitBreaker, CircuitOpen
 from bentos.view_reads import ViewRead, read_views
+from flightpath.entity_views import ENTITY_VIEWS
+from flightpath.feed_calendar import FEED
 
 if TYPE_CHECKING:
     from feast import FeatureStore, FeatureView
 
 # The serving views the model reads, and the request field each is keyed by.
-VIEWS = {
-    "origin_congestion": "origin",
-    "carrier_history": "carrier",
-    "route_history": "route",
-    "aircraft": "tailnum",
-    "origin_weather": "origin",
-}
+VIEWS = {name: view.key for name, view in ENTITY_VIEWS.items()}
 # What a store outage raises (Redis down or slow, SQLite unreadable, the network): anything else
 # is a bug and must surface as one, not as a degraded answer.
 STORE_OUTAGES = (RedisConnectionError, RedisTimeoutError, sqlite3.OperationalError, OSError)
 STORE_TIMEOUT_SECONDS = 0.25  # a Redis read takes ~1 ms: 250 ms means the store is in trouble
 BREAKER_FAILURES, BREAKER_COOLDOWN_SECONDS = 3, 3.0
+T = TypeVar("T")
 
 
 class StoreUnreachable(Exception):
@@ -73,8 +71,11 @@ class OnlineFeatures:
 
     def read(self, requests: list[dict[str, str]]) -> list[dict[str, ViewRow]]:
         """Per request (its key fields), every view's row; StoreUnreachable in an outage."""
+        return self._guarded(lambda: self._read(requests))
+
+    def _guarded(self, read: Callable[[], T]) -> T:
         try:
-            return self.breaker.call(lambda: self._read(requests), STORE_OUTAGES)
+            return self.breaker.call(read, STORE_OUTAGES)
         except CircuitOpen as error:
             raise StoreUnreachable("circuit_open") from error
         except STORE_OUTAGES as error:
@@ -105,8 +106,16 @@ class OnlineFeatures:
         return EntityKey(join_keys=[join_key], entity_values=[Value(string_val=value)])
 
     def reachable(self) -> bool:
+        """One read of the views keyed by origin, for the feed's first origin airport: a key
+        every day's features write, whatever the feed's geography."""
+        origin = FEED.origins[0]
+        probe = [
+            ViewRead(self.views[name], [self._entity_key(name, origin)], self.columns[name])
+            for name, key in VIEWS.items()
+            if key == "origin"
+        ]
         try:
-            self.read([{"origin": "EWR", "carrier": "UA", "route": "EWR-ORD", "tailnum": "-"}])
+            self._guarded(lambda: self.reader(self.store, probe))
             return True
         except StoreUnreachable:
             return False

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, ValidationInfo, field_validator
 
-from flightpath.codes import TAILNUM_PATTERN
+from flightpath.codes import AIRPORT_PATTERN, TAILNUM_PATTERN
+from flightpath.feed_calendar import FEED
+from flightpath.models.features import LATE_MINUTES
 
 MAX_FLIGHTS = 500  # per request: larger batches belong to `batch_predictions`
-# The replayed feed covers 2013: a departure outside these bounds has no features to read.
-EARLIEST, LATEST = datetime(2013, 1, 1, tzinfo=UTC), datetime(2014, 1, 2, tzinfo=UTC)
-NYC_AIRPORTS = ("EWR", "JFK", "LGA")
+# Any departure between these is answered from whatever the store holds, `features_as_of` and
+# `stale` saying how old that is; one further out is a mistake (a wrong year, a unit slip).
+# Airlines sell seats up to about a year ahead.
+YEAR_BEFORE_THE_FEED = datetime.combine(FEED.first_day - timedelta(days=366), time(), FEED.zone)
+MAX_DAYS_AHEAD = 366
+
+
+def time_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """The earliest and the latest scheduled departure the service answers for, at `now`."""
+    return YEAR_BEFORE_THE_FEED, now + timedelta(days=MAX_DAYS_AHEAD)
 
 
 class Flight(BaseModel):
     carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])
     flight: StrictInt = Field(ge=1, le=9999, examples=[1545])  # true is not flight 1
     tailnum: str = Field(pattern=TAILNUM_PATTERN, examples=["N14228"])  # the lake's rule too
-    origin: str = Field(pattern=r"^[A-Z]{3}$", examples=["EWR"])
-    dest: str = Field(pattern=r"^[A-Z]{3}$", examples=["IAH"])
+    origin: str = Field(pattern=AIRPORT_PATTERN, examples=["EWR"])
+    dest: str = Field(pattern=AIRPORT_PATTERN, examples=["IAH"])
     sched_dep: AwareDatetime = Field(
         description="scheduled departure with its UTC offset",
         examples=["2013-01-31T06:15:00-05:00"],
@@ -31,9 +40,9 @@ class Flight(BaseModel):
 
     @field_validator("origin")
     @classmethod
-    def _from_new_york(cls, origin: str) -> str:
-        if origin not in NYC_AIRPORTS:
-            raise ValueError(f"unknown origin airport {origin}: flights leave from {NYC_AIRPORTS}")
+    def _a_feed_origin(cls, origin: str) -> str:
+        if origin not in FEED.origins:
+            raise ValueError(f"unknown origin airport {origin}: flights leave from {FEED.origins}")
         return origin
 
     @field_validator("dest")
@@ -46,15 +55,17 @@ class Flight(BaseModel):
     @field_validator("sched_dep")
     @classmethod
     def _in_range(cls, sched_dep: datetime) -> datetime:
-        if not EARLIEST <= sched_dep < LATEST:
+        earliest, latest = time_bounds(datetime.now(UTC))
+        if not earliest <= sched_dep <= latest:
             raise ValueError(f"scheduled departure {sched_dep.isoformat()} is outside the feed "
-                             f"({EARLIEST.date()} .. {LATEST.date()})")  # fmt: skip
+                             f"(a year before its start to {MAX_DAYS_AHEAD} days from now: "
+                             f"{earliest.date()} .. {latest.date()})")  # fmt: skip
         return sched_dep
 
 
 class Prediction(BaseModel):
     flight_id: str
-    probability: float = Field(description="of arriving more than 15 minutes late")
+    probability: float = Field(description=f"of arriving more than {LATE_MINUTES} minutes late")
     delayed: bool = Field(description="probability >= the service's threshold")
     model: str = Field(description="the model tag that answered")
     role: str = Field(description="champion, or canary when the challenger answered")

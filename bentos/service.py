@@ -1,4 +1,4 @@
-"""`flight_delay`: the champion's probability of a >15 min arrival delay, from fresh features.
+"""`flight_delay`: the champion's probability of a late arrival, from fresh features.
 
     FLIGHTPATH_HOME=.flightpath FLIGHTPATH_API_KEYS=k1,k2 bentoml serve bentos.service:DelayService
 
@@ -7,7 +7,9 @@ FLIGHTPATH_FEAST_PROFILE (feature_store.yaml or the production profile), FLIGHTP
 (overrides the profile's project), FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off (no keys: without
 either it refuses to start), FLIGHTPATH_RATE_LIMIT (requests/s per key), FLIGHTPATH_THRESHOLD (0.5),
 FLIGHTPATH_CANARY_FRACTION (share of flights the challenger answers, sticky per flight; 0),
-FLIGHTPATH_MAX_FEATURE_AGE_HOURS (features older than this at the departure are `stale`; 48).
+FLIGHTPATH_MAX_FEATURE_AGE_HOURS (features older than this at the departure are `stale`; 48),
+FLIGHTPATH_FEED_START / _END / _TIMEZONE / _ORIGINS (the feed's calendar and airports, which bound
+the departures it answers for: `flightpath.feed_calendar`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import bentoml
 import numpy as np
@@ -42,8 +43,9 @@ from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
 from bentos.staleness import ages_at_departure, max_feature_age_hours, stale_views
 from bentos.third_party_warnings import hide_third_party_deprecations
 from feature_repo.store import open_store
-from feature_repo.transforms import NEW_YORK, schedule_context_of
+from feature_repo.transforms import schedule_context_of
 from flightpath.api_keys import api_keys_from_env
+from flightpath.feed_calendar import FEED
 from flightpath.keys import flight_id
 from flightpath.models.registry import ModelRegistry
 from flightpath.storage import lake_location, location
@@ -98,7 +100,7 @@ class DelayService:
         flights: Annotated[list[Flight], Field(min_length=1, max_length=MAX_FLIGHTS)],
         explain: bool = False,
     ) -> Predictions:
-        """Probability of arriving more than 15 minutes late, per flight (1 to 500 flights)."""
+        """Probability of a late arrival (see `probability`), per flight (1 to 500 flights)."""
         lineup = self.models.lineup  # one lineup per request, even if a swap happens meanwhile
         _refuse_unknown_destinations(flights, lineup.champion)
         request_id = uuid.uuid4().hex
@@ -276,7 +278,7 @@ def _log_row(request_id: str, key: str, flight: Flight, tag: str, role: str, pro
         "logged_at": datetime.now(UTC),
         "degraded": bool(missing),
         "features": json.dumps(record, default=str),
-        "date": departure.astimezone(ZoneInfo(NEW_YORK)).date().isoformat(),
+        "date": departure.astimezone(FEED.zone).date().isoformat(),
     }
 
 

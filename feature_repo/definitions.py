@@ -7,7 +7,7 @@ serving compute them with the same code.
 """
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FunctionType
 from typing import Any, cast
@@ -26,37 +26,26 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Float64, Int64, String, UnixTimestamp
 
 from feature_repo.transforms import SCHEDULE_CONTEXT, schedule_context
+from flightpath.entity_views import ENTITY_VIEWS
 from flightpath.storage import is_remote, lake_location
 
 LAKE = lake_location(Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve())
 
-ORIGIN_CONGESTION = [
-    Field(name="origin_departures_1h", dtype=Int64),
-    Field(name="origin_dep_delay_mean_1h", dtype=Float64),
-    Field(name="origin_departures_3h", dtype=Int64),
-    Field(name="origin_dep_delay_mean_3h", dtype=Float64),
-]
-CARRIER_HISTORY = [
-    Field(name="carrier_arrivals_7d", dtype=Int64),
-    Field(name="carrier_late_rate_7d", dtype=Float64),
-    Field(name="carrier_late_rate_30d", dtype=Float64),
-]
-ROUTE_HISTORY = [
-    Field(name="route_arrivals_30d", dtype=Int64),
-    Field(name="route_late_rate_7d", dtype=Float64),
-    Field(name="route_late_rate_30d", dtype=Float64),
-]
-AIRCRAFT = [
-    Field(name="tail_prev_arr_delay", dtype=Float64),
-    Field(name="tail_prev_arrival_utc", dtype=UnixTimestamp),
-    Field(name="plane_year", dtype=Float64),
-    Field(name="plane_seats", dtype=Int64),
-    Field(name="plane_engines", dtype=Int64),
-]
-ORIGIN_WEATHER = [
-    Field(name=name, dtype=Float64)
-    for name in ("temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure", "visib")
-]
+FEAST_TYPES = {int: Int64, float: Float64, str: String, datetime: UnixTimestamp}
+
+
+def _fields(view: str) -> list[Field]:
+    return [
+        Field(name=name, dtype=FEAST_TYPES[kind])
+        for name, kind in ENTITY_VIEWS[view].columns.items()
+    ]
+
+
+ORIGIN_CONGESTION = _fields("origin_congestion")
+CARRIER_HISTORY = _fields("carrier_history")
+ROUTE_HISTORY = _fields("route_history")
+AIRCRAFT = _fields("aircraft")
+ORIGIN_WEATHER = _fields("origin_weather")
 SCHEDULE = [
     Field(name="carrier", dtype=String),
     Field(name="origin", dtype=String),

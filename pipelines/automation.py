@@ -12,6 +12,7 @@ import dagster as dg
 
 from assets.monitoring.feature_drift import feature_drift
 from assets.monitoring.live_performance import live_performance
+from flightpath.feed_calendar import FEED
 from flightpath.models.registry import CHAMPION
 from flightpath.models.splits import Split
 from flightpath.run_tags import ALERT_DAY, REASON, THROUGH, TRIGGER
@@ -144,7 +145,7 @@ def cron(schedule: str, default: str) -> str:
 @dg.schedule(
     cron_schedule=cron("weekly_retrain", "0 4 * * 1"),
     job=retrain_job,
-    execution_timezone="America/New_York",
+    execution_timezone=FEED.timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Retrains every Monday whether or not a monitor fired, when new days landed.",
 )
@@ -165,7 +166,7 @@ def weekly_retrain_request(
 @dg.schedule(
     cron_schedule=cron("daily_batch_predictions", "0 5 * * *"),
     job=batch_predictions_job,
-    execution_timezone="America/New_York",
+    execution_timezone=FEED.timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Scores each new day with features built that the champion did not train or "
     "validate on (at most a week per tick).",

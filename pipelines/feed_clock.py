@@ -1,26 +1,26 @@
 """The feed clock: under `flightpath dev`, the replay lands the next feed day every N seconds.
 
-The feed is 2013, so the schedules' wall-clock ticks (05:00 and Monday 04:00 in New York) never
-fall on a replayed day. Each tick of this sensor is one feed day: it lands the day, then asks for
-what `daily_batch_predictions` and `weekly_retrain` would ask for at their times on that day.
-Ingestion, features, drift and the retrain sensor follow the landed files as in production.
-Off unless FLIGHTPATH_FEED_SECONDS is set (`flightpath dev` sets it): production keeps real time.
+A replayed feed is in the past (2013 by default), so the schedules' wall-clock ticks (05:00 and
+Monday 04:00 in the feed's time zone) never fall on a replayed day. Each tick of this sensor is
+one feed day: it lands the day, then asks for what `daily_batch_predictions` and `weekly_retrain`
+would ask for at their times on that day. Ingestion, features, drift and the retrain sensor
+follow the landed files as in production. Off unless FLIGHTPATH_FEED_SECONDS is set
+(`flightpath dev` sets it): production keeps real time.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from itertools import takewhile
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 # What the daemon itself iterates a schedule's cron with; there is no public equivalent.
 from dagster._utils.schedules import cron_string_iterator
 
+from flightpath.feed_calendar import FEED
 from flightpath.feed_clock import DEFAULT_FEED_SECONDS, FEED_SECONDS_VARIABLE
-from flightpath.models.splits import NEW_YORK
-from flightpath.replay import FIRST_DAY, LAST_DAY, replay
+from flightpath.replay import replay
 from pipelines.automation import (
     batch_prediction_requests,
     daily_batch_predictions,
@@ -36,13 +36,13 @@ def next_feed_day(landing: LandingZone) -> date | None:
     """The day after the newest landed day of flights (the feed's first day on an empty zone);
     None once the feed is over."""
     landed = landing.landed_days("flights")
-    day = landed[-1].day + timedelta(days=1) if landed else FIRST_DAY
-    return day if day <= LAST_DAY else None
+    day = landed[-1].day + timedelta(days=1) if landed else FEED.first_day
+    return day if day <= FEED.last_day else None
 
 
 def scheduled_on(schedule: dg.ScheduleDefinition, day: date) -> list[datetime]:
-    """The schedule's ticks during a feed day (a New York day)."""
-    start = datetime.combine(day, time(), ZoneInfo(NEW_YORK))
+    """The schedule's ticks during a feed day (a day in the feed's time zone)."""
+    start = datetime.combine(day, time(), FEED.zone)
     end = start + timedelta(days=1)
     cron = schedule.cron_schedule
     assert isinstance(cron, str), f"{schedule.name}: one cron string expected"
@@ -83,7 +83,7 @@ def tick(
     day = next_feed_day(landing)
     if day is None:
         return dg.SensorResult(
-            skip_reason=f"the feed is over: every day through {LAST_DAY} landed",
+            skip_reason=f"the feed is over: every day through {FEED.last_day} landed",
             cursor=context.cursor,
         )
     summary = replay(landing, day, progress=False)

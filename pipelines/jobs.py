@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 
 from assets.partitions import daily_partitions
-from flightpath.replay import FIRST_DAY
+from flightpath.feed_calendar import FEED
 from flightpath.run_tags import RETRAINING
 
 reference_job = dg.define_asset_job(
@@ -100,14 +100,14 @@ def retrain_config(through: date) -> dict[str, Any]:
     """
     valid_end = through - timedelta(days=TEST_DAYS)
     train_end = valid_end - timedelta(days=VALID_DAYS)
-    if train_end < FIRST_DAY + timedelta(days=VALID_DAYS):
+    if train_end < FEED.first_day + timedelta(days=VALID_DAYS):
         raise ValueError(f"too early to retrain through {through}: train would end {train_end}")
-    window = {"train_start": FIRST_DAY.isoformat(), "train_end": train_end.isoformat(),
+    window = {"train_start": FEED.first_day.isoformat(), "train_end": train_end.isoformat(),
               "valid_end": valid_end.isoformat(), "test_end": through.isoformat()}  # fmt: skip
     return {
         "ops": {
             "training_set": {
-                "config": {"start": FIRST_DAY.isoformat(), "end": through.isoformat()}
+                "config": {"start": FEED.first_day.isoformat(), "end": through.isoformat()}
             },
             **{name: {"config": window} for name in ("delay_model_lgbm", "delay_model_torch")},
         }

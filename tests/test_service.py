@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -9,17 +10,21 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from fnmatch import fnmatch
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
+import yaml
 from openapi_spec_validator import validate
+from pydantic import ValidationError
 
 from apps.cli import main
 from bentos.error_body import ErrorBody
 from bentos.guard import FAILURE_BURST, FAILURE_RATE
+from bentos.schema import MAX_DAYS_AHEAD, YEAR_BEFORE_THE_FEED, Flight
 from bentos.staleness import MAX_AGE_VARIABLE
 from flightpath.home import bentoml_home
 from flightpath.models.registry import CHAMPION, ModelRegistry
@@ -88,9 +93,10 @@ BAD_FLIGHTS = {
     ),
     "time without zone": ({"sched_dep": "2013-01-17T08:00:00"}, "sched_dep", "timezone"),
     "malformed time": ({"sched_dep": "17/01/2013 8am"}, "sched_dep", "datetime"),
-    "time outside the feed": (
-        {"sched_dep": "2015-06-01T08:00:00Z"}, "sched_dep", "outside the feed"
+    "time long before the feed": (
+        {"sched_dep": "2011-06-01T08:00:00Z"}, "sched_dep", "outside the feed"
     ),
+    "time years ahead": ({"sched_dep": "2999-06-01T08:00:00Z"}, "sched_dep", "outside the feed"),
     "flight number out of range": ({"flight": 0}, "flight", "greater than or equal to 1"),
     "negative distance": ({"distance": -5}, "distance", "greater than 0"),
     "NaN distance": ({"distance": "NaN"}, "distance", "finite number"),
@@ -229,6 +235,34 @@ def test_features_are_fresh_or_flagged_stale_at_the_departure(
     metrics = httpx.get(f"{client.base_url}/metrics").text
     for reason in ("future", "too_old"):
         assert f'flightpath_stale_predictions_total{{reason="{reason}"}}' in metrics
+
+
+def test_a_flight_scheduled_today_is_answered_from_the_store_as_stale(
+    client: httpx.Client, flights: list[dict]
+) -> None:
+    """The store holds Jan 17, 2013: today's flight gets that, and is told how old it is."""
+    departure = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    today = {**flights[0], "sched_dep": departure.isoformat()}
+    response = _predict(client, [today])
+    assert response.status_code == 200, response.text
+    [answer] = response.json()["predictions"]
+    assert not answer["degraded"] and 0 < answer["probability"] < 1
+    assert set(answer["features_as_of"].values()) == {"2013-01-18T05:00:00+00:00"}
+    stale, views, ages = _stale(answer)
+    assert stale and views == sorted(answer["features_as_of"])
+    assert all(a is not None and a > 24 * 365 * 13 for a in ages)  # over 13 years old
+
+
+def test_the_schema_answers_from_a_year_before_the_feed_to_a_year_ahead() -> None:
+    now = datetime.now(UTC)
+    body = {"carrier": "UA", "flight": 1545, "tailnum": "N14228", "origin": "EWR", "dest": "IAH"}
+    for departure in (YEAR_BEFORE_THE_FEED, datetime(2013, 7, 15, 12, tzinfo=UTC), now,
+                      now + timedelta(days=MAX_DAYS_AHEAD - 1)):  # fmt: skip
+        assert Flight.model_validate({**body, "sched_dep": departure}).sched_dep == departure
+    for departure in (YEAR_BEFORE_THE_FEED - timedelta(seconds=1),
+                      now + timedelta(days=MAX_DAYS_AHEAD + 1)):  # fmt: skip
+        with pytest.raises(ValidationError, match="outside the feed"):
+            Flight.model_validate({**body, "sched_dep": departure})
 
 
 def test_the_age_limit_is_configured_and_the_service_log_is_quiet(home: Path) -> None:
@@ -391,8 +425,16 @@ def test_store_down_canary_auth_and_rate_limit(
     assert all(key not in log for key in (API_KEY, BURST_KEY, WRONG_KEY, "guess"))
 
 
-def test_the_service_never_imports_dagster() -> None:
-    probe = "import sys, bentos.service; print('dagster' in sys.modules)"
+def test_the_service_never_imports_dagster_and_its_bento_holds_what_it_imports() -> None:
+    probe = (
+        "import json, sys, bentos.service; print(json.dumps(['dagster' in sys.modules, "
+        "[getattr(m, '__file__', None) or '' for m in list(sys.modules.values())]]))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
                          env={"FLIGHTPATH_AUTH": "off", "PATH": ""}, check=True)  # fmt: skip
-    assert out.stdout.strip().splitlines()[-1] == "False"
+    dagster, files = json.loads(out.stdout.strip().splitlines()[-1])
+    assert dagster is False
+    include = yaml.safe_load((ROOT / "bentos" / "bentofile.yaml").read_text())["include"]
+    ours = [Path(f).relative_to(ROOT).as_posix() for f in files if Path(f).is_relative_to(ROOT)]
+    assert "flightpath/feed_calendar.py" in ours
+    assert [f for f in ours if not any(fnmatch(f, pattern) for pattern in include)] == []

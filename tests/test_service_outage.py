@@ -20,10 +20,12 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from feast import FeatureStore
 
 from apps.service_process import free_port
 from bentos.breaker import CircuitBreaker, CircuitOpen
 from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable
+from bentos.view_reads import Row, ViewRead, read_views
 from feature_repo.store import open_store
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
@@ -260,3 +262,18 @@ def test_an_outage_is_store_unreachable_and_a_bug_is_raised(
     with pytest.raises(StoreUnreachable) as outage:
         down.read([keys])
     assert outage.value.reason == "store_unreachable" and not down.reachable()
+
+
+def test_readiness_reads_keys_the_store_holds(feature_home: Path) -> None:
+    """The probe reads rows that exist (the feed's first origin), not a made-up route or tail."""
+    probed: list[Row] = []
+
+    def spy(store: FeatureStore, reads: list[ViewRead]) -> list[list[Row]]:
+        rows = read_views(store, reads)
+        probed.extend(row for view_rows in rows for row in view_rows)
+        return rows
+
+    features = OnlineFeatures(open_store(str(feature_home)))
+    features.reader = spy
+    assert features.reachable()
+    assert probed and all(as_of is not None for as_of, _ in probed), probed

@@ -3,6 +3,7 @@
 import hashlib
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -13,8 +14,9 @@ from assets.automation import after_upstream_days
 from assets.features.build import build_snapshot
 from assets.metadata import file_version, materialized
 from assets.partitions import daily_partitions, partition_day
-from assets.quality.timestamps import NEW_YORK
 from feature_repo.store import REPO
+from flightpath import entity_views
+from flightpath.feed_calendar import FEED
 from flightpath.models.features import LABEL, label_sql
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
@@ -28,23 +30,18 @@ ONLINE_STORE_POOL = "online_store"
 
 # Online entity views: the key they are read by, and the snapshot columns they hold.
 ENTITY_VIEWS = {
-    "origin_congestion": ("origin", ["origin_departures_1h", "origin_dep_delay_mean_1h",
-                                     "origin_departures_3h", "origin_dep_delay_mean_3h"]),
-    "carrier_history": ("carrier", ["carrier_arrivals_7d", "carrier_late_rate_7d",
-                                    "carrier_late_rate_30d"]),
-    "route_history": ("route", ["route_arrivals_30d", "route_late_rate_7d",
-                                "route_late_rate_30d"]),
-    "aircraft": ("tailnum", ["tail_prev_arr_delay", "tail_prev_arrival_utc", "plane_year",
-                             "plane_seats", "plane_engines"]),
-    "origin_weather": ("origin", ["temp", "dewp", "humid", "wind_speed", "wind_gust", "precip",
-                                  "pressure", "visib"]),
-}  # fmt: skip
+    name: (view.key, list(view.columns)) for name, view in entity_views.ENTITY_VIEWS.items()
+}
 
 
 def _repo_version() -> str:
-    """Changes whenever a definition or a profile of the Feast repo changes: re-apply then."""
+    """Changes whenever a definition or a profile of the Feast repo changes: re-apply then.
+
+    The views' columns live in the library (`flightpath/entity_views.py`), so that file counts too.
+    """
     digest = hashlib.sha256()
-    for path in sorted(REPO.glob("*.py")) + sorted(REPO.glob("*.yaml")):
+    columns = Path(entity_views.__file__)
+    for path in [*sorted(REPO.glob("*.py")), *sorted(REPO.glob("*.yaml")), columns]:
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -68,8 +65,8 @@ def feast_registry(feature_store: FeatureStoreResource) -> dg.MaterializeResult:
 
 
 def end_of_day_utc(day: date) -> datetime:
-    """The instant a New York day ends: its snapshot is taken then."""
-    return pd.Timestamp(day + timedelta(days=1), tz=NEW_YORK).tz_convert("UTC").to_pydatetime()
+    """The instant a local day (the feed's time zone) ends: its snapshot is taken then."""
+    return pd.Timestamp(day + timedelta(days=1), tz=FEED.timezone).tz_convert("UTC").to_pydatetime()
 
 
 @dg.asset(
@@ -148,10 +145,11 @@ def entity_rows(
 
 
 class TrainingWindow(dg.Config):
-    """Local days whose flights make up the training set (labels and features)."""
+    """Local days whose flights make up the training set (labels and features); the whole feed
+    by default."""
 
-    start: str = "2013-01-01"
-    end: str = "2013-12-31"
+    start: str = FEED.first_day.isoformat()
+    end: str = FEED.last_day.isoformat()
 
 
 @dg.asset(

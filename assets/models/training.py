@@ -10,6 +10,7 @@ import pandas as pd
 from assets import groups
 from assets.models.lineage import code_version, training_set_lineage
 from assets.monitoring.drift_reference import training_profile
+from flightpath.feed_calendar import FEED
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import PARAMS, train_lgbm
 from flightpath.models.metrics import scores
@@ -22,15 +23,16 @@ from resources.model_registry import ModelRegistryResource
 
 GROUP = groups.MODELS
 FEATURE_SERVICE = "delay_model_training"
+DEFAULT_WINDOWS = FEED.training_windows()
 
 
 class ModelWindow(dg.Config):
     """Local days, inclusive: train, validate (early stopping) up to `valid_end`, then test."""
 
-    train_start: str = "2013-01-01"
-    train_end: str = "2013-08-31"
-    valid_end: str = "2013-09-30"
-    test_end: str = "2013-12-31"
+    train_start: str = DEFAULT_WINDOWS["train_start"].isoformat()
+    train_end: str = DEFAULT_WINDOWS["train_end"].isoformat()
+    valid_end: str = DEFAULT_WINDOWS["valid_end"].isoformat()
+    test_end: str = DEFAULT_WINDOWS["test_end"].isoformat()
 
     def split(self) -> Split:
         return Split(

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from assets.features.flight_features import HISTORY_DAYS as WINDOW_DAYS
+from flightpath.feed_calendar import FEED
 from flightpath.models.features import CATEGORICAL, FEATURES
 from flightpath.models.registry import ModelRegistry
-from flightpath.models.splits import NEW_YORK, Split, local_days, split_frame
+from flightpath.models.splits import Split, local_days, split_frame
 from flightpath.monitoring.profile import ReferenceProfile, reference_profile
-from flightpath.replay import FIRST_DAY
 from resources.lake import Lake
 
 WARM_UP_DAYS = WINDOW_DAYS  # flight_features' longest window, and the day it may straddle
@@ -34,7 +34,7 @@ def reference_window(split: Split) -> tuple[date, date]:
     includes them would flag drift forever.
     """
     first, last = split.windows()["train"]
-    settled = FIRST_DAY + timedelta(days=WARM_UP_DAYS)
+    settled = FEED.first_day + timedelta(days=WARM_UP_DAYS)
     if (last - settled).days + 1 >= MIN_REFERENCE_DAYS:
         first = max(first, settled)
     return first, last
@@ -85,5 +85,6 @@ def reference_rows(lake: Lake, window: tuple[date, date]) -> str:
     first, last = window
     return (
         f"(SELECT * FROM read_parquet('{lake.table_path('training_set')}') WHERE "
-        f"(sched_dep_utc AT TIME ZONE '{NEW_YORK}')::DATE BETWEEN DATE '{first}' AND DATE '{last}')"
+        f"(sched_dep_utc AT TIME ZONE '{FEED.timezone}')::DATE "
+        f"BETWEEN DATE '{first}' AND DATE '{last}')"
     )

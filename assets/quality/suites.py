@@ -16,10 +16,8 @@ import pandas as pd
 
 from assets.quality.contracts import FLIGHTS, WEATHER
 from assets.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
-from assets.quality.timestamps import NEW_YORK
 from flightpath.codes import TAILNUM_PATTERN
-
-NYC_ORIGINS = ["EWR", "JFK", "LGA"]
+from flightpath.feed_calendar import FEED
 
 REQUIRED_COLUMNS = Rule("required_columns", Action.BLOCK, "every contract column is present")
 NOT_EMPTY = Rule("not_empty", Action.BLOCK, "the day's file has at least one row")
@@ -39,7 +37,9 @@ CALENDAR_VALID = Rule(
     Action.QUARANTINE,
     "month, day, hour, minute and HHMM clock fields are in range",
 )
-ORIGIN_KNOWN = Rule("origin_known", Action.QUARANTINE, "origin is EWR, JFK or LGA")
+ORIGIN_KNOWN = Rule(
+    "origin_known", Action.QUARANTINE, f"origin is one of the feed's {', '.join(FEED.origins)}"
+)
 
 DISTANCE_IN_RANGE = Rule("distance_in_range", Action.QUARANTINE, "0 < distance <= 5000 miles")
 CARRIER_KNOWN = Rule("carrier_known", Action.QUARANTINE, "carrier is in the airlines reference")
@@ -132,7 +132,7 @@ def flights_suite(
         *_calendar(["sched_dep_time", "sched_arr_time", "dep_time", "arr_time"]),
         _between(CALENDAR_VALID, "minute", 0, 59),
         *_on_day("flight_date", "sched_dep_utc", day),
-        _in_set(ORIGIN_KNOWN, "origin", NYC_ORIGINS),
+        _in_set(ORIGIN_KNOWN, "origin", FEED.origins),
         _in_set(CARRIER_KNOWN, "carrier", sorted(carriers)),
         _in_set(DEST_KNOWN, "dest", sorted(airports)),
         _between(DISTANCE_IN_RANGE, "distance", 0, 5000, strict_min=True),
@@ -176,7 +176,7 @@ def weather_suite(day: date) -> gx.ExpectationSuite:
         *_not_null(REQUIRED_VALUES, ["origin", "time_hour", "year", "month", "day", "hour"]),
         *_calendar([]),
         *_on_day("flight_date", "time_hour", day),
-        _in_set(ORIGIN_KNOWN, "origin", NYC_ORIGINS),
+        _in_set(ORIGIN_KNOWN, "origin", FEED.origins),
         *(_between(WEATHER_IN_RANGE, column, low, high) for column, (low, high) in ranges.items()),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=list(WEATHER.key), meta=_meta(OBSERVATION_UNIQUE)
@@ -210,8 +210,8 @@ def _not_null(rule: Rule, columns: list[str]) -> list[gxe.Expectation]:
 def _on_day(date_column: str, instant_column: str, day: date) -> list[gxe.Expectation]:
     """The row's calendar date is the file's day (and is a real date), and so is its instant."""
     # Local midnights: a day is 23 or 25 hours long when daylight saving time starts or ends.
-    start = pd.Timestamp(day, tz=NEW_YORK)
-    end = pd.Timestamp(day + timedelta(days=1), tz=NEW_YORK) - pd.Timedelta(microseconds=1)
+    start = pd.Timestamp(day, tz=FEED.timezone)
+    end = pd.Timestamp(day + timedelta(days=1), tz=FEED.timezone) - pd.Timedelta(microseconds=1)
     # An instant too far out to compute is empty, and range expectations skip empty cells.
     return [
         *_not_null(ON_PARTITION_DAY, [date_column, instant_column]),

@@ -13,8 +13,6 @@ import pandas as pd
 
 from flightpath.keys import flight_ids
 
-NEW_YORK = "America/New_York"
-
 # Beyond these, no clock reading or delay means anything, and pandas' nanosecond instants
 # overflow: such a value leaves the derived time empty and its range rule quarantines the row.
 MAX_MINUTES = 10 * 366 * 24 * 60

@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from flightpath.feed_calendar import FEED
+
 PRODUCTION = "feature_store.production.yaml"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 REDIS = "127.0.0.1:6379"
@@ -166,7 +168,7 @@ def request_bodies(home: Path, day: date, count: int, dests: set[str]) -> list[d
     return [
         {"flights": [{"carrier": r.carrier, "flight": int(r.flight), "tailnum": r.tailnum,
                       "origin": r.origin, "dest": r.dest,
-                      "sched_dep": pd.Timestamp(r.sched_dep_utc).tz_convert("America/New_York")
+                      "sched_dep": pd.Timestamp(r.sched_dep_utc).tz_convert(FEED.timezone)
                       .isoformat()}]}
         for r in chosen.itertuples()
     ]  # fmt: skip

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from flightpath.models.features import LABEL
 from flightpath.models.metrics import auc_difference, scores, slice_scores
 
 
@@ -107,8 +108,8 @@ def decide(
 def naive_baseline(train: pd.DataFrame, test: pd.DataFrame, prior_rows: int = 50) -> np.ndarray:
     """The historical carrier x origin delay rate of the training rows, shrunk to the overall
     rate for pairs with few flights: what a person would guess without a model."""
-    overall = train["is_delayed"].mean()
-    pairs = train.groupby(["carrier", "origin"])["is_delayed"].agg(["sum", "count"])
+    overall = train[LABEL].mean()
+    pairs = train.groupby(["carrier", "origin"])[LABEL].agg(["sum", "count"])
     rate = (pairs["sum"] + prior_rows * overall) / (pairs["count"] + prior_rows)
     keys = pd.MultiIndex.from_frame(test[["carrier", "origin"]])
     return rate.reindex(keys).fillna(overall).to_numpy(np.float64)

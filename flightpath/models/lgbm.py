@@ -44,7 +44,7 @@ class LgbmDelayModel:
     booster: lgb.Booster
 
     def predict(self, matrix: np.ndarray, num_threads: int = 0) -> np.ndarray:
-        """Probability of a >15 min arrival delay per row (`num_threads=1` for single rows)."""
+        """Probability of a late arrival (the label) per row (`num_threads=1` for single rows)."""
         return np.asarray(self.booster.predict(matrix, num_threads=num_threads), dtype=np.float64)
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:

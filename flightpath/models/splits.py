@@ -8,14 +8,13 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from flightpath.feed_calendar import FEED
 from flightpath.models.features import LABEL, FeatureSpec
-
-NEW_YORK = "America/New_York"
 
 
 @dataclass(frozen=True)
 class Split:
-    """Local (New York) days, inclusive: train..train_end, then validation, then test."""
+    """Local days (the feed's time zone), inclusive: train..train_end, validation, test."""
 
     train_start: date
     train_end: date
@@ -46,8 +45,8 @@ class Split:
 
 
 def local_days(frame: pd.DataFrame) -> pd.Series:
-    """The New York day of each flight's scheduled departure."""
-    return pd.to_datetime(frame["sched_dep_utc"], utc=True).dt.tz_convert(NEW_YORK).dt.date
+    """The local day (the feed's time zone) of each flight's scheduled departure."""
+    return pd.to_datetime(frame["sched_dep_utc"], utc=True).dt.tz_convert(FEED.timezone).dt.date
 
 
 def split_frame(frame: pd.DataFrame, split: Split) -> dict[str, pd.DataFrame]:
