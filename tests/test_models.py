@@ -377,12 +377,14 @@ def logged_request(first_run: dg.ExecuteInProcessResult, model_home: Path) -> di
     ids = [str(r) for r in rows["flight_id"]]
     request, other = (REQUEST_PREFIX + uuid.uuid4().hex[6:] for _ in range(2))
     logged = [
-        _log_row(request, ids[0], flights[0], champion, "champion", 0.21, {"origin": "EWR"}, []),
-        _log_row(request, ids[1], flights[1], champion, "champion", 0.62, {}, ["aircraft"]),
-        _log_row(request, ids[2], flights[2], challenger, "canary", 0.35, {}, []),
-        _log_row(request, ids[0], flights[0], challenger, "shadow", 0.25, {}, []),
-        _log_row(request, ids[1], flights[1], challenger, "shadow", 0.58, {}, []),
-        _log_row(other, ids[3], flights[3], champion, "champion", 0.11, {}, []),
+        _log_row(
+            request, ids[0], flights[0], champion, "champion", 0.21, {"origin": "EWR"}, [], {}, {}
+        ),
+        _log_row(request, ids[1], flights[1], champion, "champion", 0.62, {}, ["aircraft"], {}, {}),
+        _log_row(request, ids[2], flights[2], challenger, "canary", 0.35, {}, [], {}, {}),
+        _log_row(request, ids[0], flights[0], challenger, "shadow", 0.25, {}, [], {}, {}),
+        _log_row(request, ids[1], flights[1], challenger, "shadow", 0.58, {}, [], {}, {}),
+        _log_row(other, ids[3], flights[3], champion, "champion", 0.11, {}, [], {}, {}),
     ]
     log = PredictionLog(model_home / "lake" / "prediction_log", max_seconds=3600)
     log.append(logged)
