@@ -127,12 +127,13 @@ class DelayService:
                     contributions=contributions[k] if contributions else None,
                 )  # fmt: skip
                 logged.append(_log_row(request_id, ids[i], flights[i], served.tag, role,
-                                       probabilities[k], records[i], missing[i]))  # fmt: skip
+                                       probabilities[k], records[i], missing[i], ages[i],
+                                       stale[i]))  # fmt: skip
             self.metrics.predictions.labels(role=role).inc(len(chosen))
         self.log.append(logged)
         if lineup.challenger is not None:
             self.shadow.submit(self._shadow, lineup.challenger, request_id, ids, flights, records,
-                               missing, canary)  # fmt: skip
+                               missing, ages, stale, canary)  # fmt: skip
         return Predictions(
             request_id=request_id,
             threshold=self.threshold,
@@ -199,6 +200,7 @@ class DelayService:
 
     def _shadow(self, challenger: Served, request_id: str, ids: list[str], flights: list[Flight],
                 records: list[dict[str, Any]], missing: list[list[str]],
+                ages: list[dict[str, float | None]], stale: list[dict[str, str]],
                 canary: list[bool]) -> None:  # fmt: skip
         """The challenger scores the flights the champion answered, off the response path."""
         chosen = [i for i, c in enumerate(canary) if not c]
@@ -209,7 +211,7 @@ class DelayService:
         )
         self.log.append([
             _log_row(request_id, ids[i], flights[i], challenger.tag, "shadow",
-                     probabilities[k], records[i], missing[i])
+                     probabilities[k], records[i], missing[i], ages[i], stale[i])
             for k, i in enumerate(chosen)
         ])  # fmt: skip
 
@@ -266,7 +268,9 @@ def _top_contributions(served: Served, matrix: np.ndarray) -> list[dict[str, flo
 
 
 def _log_row(request_id: str, key: str, flight: Flight, tag: str, role: str, probability: Any,
-             record: dict[str, Any], missing: list[str]) -> dict[str, Any]:  # fmt: skip
+             record: dict[str, Any], missing: list[str], ages: dict[str, float | None],
+             stale: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    """A logged prediction, with what its answer said about its features' staleness."""
     departure = flight.sched_dep.astimezone(UTC)
     return {
         "request_id": request_id,
@@ -277,6 +281,10 @@ def _log_row(request_id: str, key: str, flight: Flight, tag: str, role: str, pro
         "sched_dep_utc": departure,
         "logged_at": datetime.now(UTC),
         "degraded": bool(missing),
+        "stale": bool(stale),
+        # As the answer has them; JSON, as `features`, so every file has the same columns.
+        "stale_views": json.dumps(sorted(stale)),
+        "features_age_hours": json.dumps(ages),
         "features": json.dumps(record, default=str),
         "date": departure.astimezone(FEED.zone).date().isoformat(),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +33,8 @@ from dagster._cli.workspace.cli_target import (
 from dagster_shared.cli import WorkspaceOpts
 from playwright.sync_api import Page, sync_playwright
 
+import resources.home
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 WORKSPACE = REPOSITORY / "workspace.yaml"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,6 +44,7 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 STARTUP_TIMEOUT_S = 150  # webserver, daemon and code server importing torch, Feast, GX on 2 cores
 STOP_TIMEOUT_S = 60
+PAGE_TIMEOUT_MS = 30_000  # Playwright's default 5 s is less than a busy 2-core machine needs
 
 _LOCATIONS = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
     name loadStatus locationOrLoadError { __typename ... on PythonError { message } }
@@ -55,6 +59,26 @@ def require_chromium() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message}; CI must provide it")
     pytest.skip(f"SKIPPED LOUDLY: {message}; the Dagster UI test needs it")
+
+
+def artifacts_folder(request: pytest.FixtureRequest, name: str, what: str) -> Path:
+    """`$FLIGHTPATH_TEST_ARTIFACTS/<name>` (default `tests/artifacts/<name>`), emptied: where a
+    browser test leaves its screenshots and dagster dev's log."""
+    default = REPOSITORY / "tests" / "artifacts"
+    folder = Path(os.environ.get("FLIGHTPATH_TEST_ARTIFACTS", default)) / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    # Said even when output is captured: the folder is what to open when the test fails.
+    with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
+        print(f"\n{what} screenshots and dagster dev's log: {folder}")
+    return folder
+
+
+def dagster_instance_home(flightpath_home: Path) -> Path:
+    """The Dagster instance's home for a data home, as `flightpath dev` makes it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FLIGHTPATH_HOME", str(flightpath_home))
+        return resources.home.dagster_home()
 
 
 def pause_automation(instance: dg.DagsterInstance, keep: Collection[str] = ()) -> list[str]:
@@ -99,7 +123,7 @@ def dagster_dev(flightpath_home: Path, dagster_home: Path, log: Path) -> Iterato
 
 @contextmanager
 def chromium_page(profile: Path) -> Iterator[Page]:
-    """A page in Debian's headless Chromium with a fresh profile."""
+    """A page in Debian's headless Chromium with a fresh profile, patient with a busy machine."""
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True,
@@ -107,6 +131,7 @@ def chromium_page(profile: Path) -> Iterator[Page]:
         )  # fmt: skip
         try:
             page = context.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
             # Dagster greets a new browser with a newsletter dialog over the page, when it likes.
             page.add_locator_handler(
                 page.get_by_text("Join the Dagster community"),

@@ -6,10 +6,15 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import lightgbm as lgb
+import numpy as np
 import pandas as pd
 
 from assets.features import feature_store
 from assets.features.build import build_flight_features
+from flightpath.models.features import FeatureSpec
+from flightpath.models.lgbm import LgbmDelayModel
+from flightpath.models.registry import ModelRegistry
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
@@ -41,3 +46,19 @@ def days_between(start: str, end: str) -> list[date]:
 
 def materialize_registry(home: Path) -> None:
     assert dg.materialize([feature_store.feast_registry], resources=resources(home)).success
+
+
+def save_tiny_models(registry: ModelRegistry, count: int, rng: np.random.Generator) -> list[str]:
+    """Tiny real LightGBM models on two random features, saved through the registry as
+    training saves them; their tags."""
+    spec = FeatureSpec(features=["a", "b"], vocabularies={})
+    features = rng.normal(size=(200, 2))
+    labels = (features[:, 0] > 0).astype(int)
+    tags = []
+    for number in range(count):
+        booster = lgb.train({"objective": "binary", "verbose": -1, "seed": number},
+                            lgb.Dataset(features, labels), num_boost_round=2)  # fmt: skip
+        with registry.create("delay_model_lgbm", "lightgbm", spec.to_metadata()) as model:
+            LgbmDelayModel(spec, booster).save(Path(model.path))
+        tags.append(str(model.tag))
+    return tags

@@ -12,13 +12,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from apps.service_process import free_port, stop
 
+if TYPE_CHECKING:
+    from resources.feature_store import FeatureStoreResource
+
 POSTGRES = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
 def require(name: str, address: tuple[str, int]) -> None:
@@ -29,6 +34,34 @@ def require(name: str, address: tuple[str, int]) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{message}; CI must provide it (.ci/run starts it)")
         pytest.skip(f"SKIPPED LOUDLY: {message}; start it to run the production-profile tests")
+
+
+@contextmanager
+def production_feature_store(
+    home: Path, monkeypatch: pytest.MonkeyPatch, prefix: str
+) -> Iterator["FeatureStoreResource"]:
+    """The production profile under a project of its own: Feast's registry in a new Postgres
+    database named `<prefix>_<random>`, values in Redis; both removed afterwards."""
+    import psycopg
+
+    from resources.feature_store import FeatureStoreResource
+
+    require("Postgres", POSTGRES)
+    require("Redis", REDIS)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as pg:
+        pg.execute(f'CREATE DATABASE "{name}"')
+    monkeypatch.setenv("FEAST_REGISTRY_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    monkeypatch.setenv("FEAST_REDIS", f"{REDIS[0]}:{REDIS[1]}")
+    resource = FeatureStoreResource(
+        home=str(home), profile="feature_store.production.yaml", project=name
+    )
+    try:
+        yield resource
+    finally:
+        resource.store().teardown()  # removes this project's keys from Redis
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as pg:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- an S3-compatible server (moto) on 127.0.0.1 -------------------------------------------

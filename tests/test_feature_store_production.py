@@ -1,6 +1,5 @@
 """The production profile on real services: Feast's registry on Postgres, online store on Redis."""
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,31 +10,15 @@ import redis
 
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
-from tests.services import POSTGRES, REDIS, require
+from tests.services import POSTGRES_SERVER, production_feature_store
 
 
 @pytest.fixture
 def production_store(
     feature_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FeatureStoreResource]:
-    require("Postgres", POSTGRES)
-    require("Redis", REDIS)
-    name = f"flightpath_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as pg:
-        pg.execute(f'CREATE DATABASE "{name}"')
-    monkeypatch.setenv("FEAST_REGISTRY_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    monkeypatch.setenv("FEAST_REDIS", "127.0.0.1:6379")
-    resource = FeatureStoreResource(
-        home=str(feature_home), profile="feature_store.production.yaml", project=name
-    )
-    try:
+    with production_feature_store(feature_home, monkeypatch, "flightpath_test") as resource:
         yield resource
-    finally:
-        resource.store().teardown()  # removes this project's keys from Redis
-        with psycopg.connect(
-            "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
-        ) as pg:
-            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_registry_in_postgres_and_values_in_redis(
@@ -45,7 +28,7 @@ def test_registry_in_postgres_and_values_in_redis(
     assert "delay_model_serving" in names
     store = production_store.store()
     assert store.get_feature_service("delay_model_serving").name == "delay_model_serving"
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{production_store.project}") as pg:
+    with psycopg.connect(f"{POSTGRES_SERVER}/{production_store.project}") as pg:
         registered = pg.execute("SELECT count(*) FROM feature_views").fetchone()
     assert registered is not None and registered[0] >= 6
 

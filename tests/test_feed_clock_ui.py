@@ -9,7 +9,6 @@ clock's first tick lands a Monday: the weekly retraining's feed day. Only the fe
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,12 +22,12 @@ from playwright.sync_api import Page, expect
 from flightpath.feed_clock import FEED_SECONDS_VARIABLE
 from flightpath.replay import replay
 from flightpath.run_tags import REASON, THROUGH, TRIGGER
-from resources.home import dagster_home
 from resources.landing import LandingZone
 from tests.dagster_ui import (
-    REPOSITORY,
+    artifacts_folder,
     chromium_page,
     dagster_dev,
+    dagster_instance_home,
     pause_automation,
     require_chromium,
 )
@@ -48,13 +47,7 @@ def chromium() -> None:
 
 @pytest.fixture(scope="module")
 def artifacts(request: pytest.FixtureRequest) -> Path:
-    default = REPOSITORY / "tests" / "artifacts"
-    folder = Path(os.environ.get("FLIGHTPATH_TEST_ARTIFACTS", default)) / "feed_clock"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-        print(f"\nFeed clock screenshots and dagster dev's log: {folder}")
-    return folder
+    return artifacts_folder(request, "feed_clock", "Feed clock")
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +56,7 @@ def feed_home(landed_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
     home = tmp_path_factory.mktemp("feed-clock-ui")
     shutil.copytree(landed_home, home, dirs_exist_ok=True)
     replay(LandingZone(root=str(home / "landing")), SUNDAY, progress=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FLIGHTPATH_HOME", str(home))
-        instance_home = dagster_home()  # as `flightpath dev` makes it
+    instance_home = dagster_instance_home(home)
     with dg.DagsterInstance.from_config(str(instance_home)) as instance:
         # What a retraining trains through; requesting one needs no more than this.
         instance.report_runless_asset_event(
@@ -87,7 +78,6 @@ def ui(feed_home: tuple[Path, Path], artifacts: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def page(ui: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     with chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
-        page.set_default_timeout(30_000)
         yield page
 
 

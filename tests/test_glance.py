@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from assets.models.curves import INLINE_MARKDOWN_LIMIT
-from assets.models.glance import roles, verdict_markdown
+from assets.models.glance import MEASURE, metrics_by_role, models_table, roles, verdict_markdown
 from assets.monitoring.dashboard import dashboard, history_table
 from flightpath.models.gate import Verdict
 
@@ -23,13 +23,13 @@ def _verdict(candidate: str, reasons: list[str]) -> Verdict:
 def test_roles_name_the_champion_apart_from_a_candidate_of_the_same_model() -> None:
     role = roles([LGBM, TORCH], CHAMPION, "naive_baseline")
     assert role == {
-        LGBM: "delay_model_lgbm",
-        TORCH: "delay_model_torch",
+        LGBM: "lgbm",
+        TORCH: "torch",
         CHAMPION: "champion",
-        "naive_baseline": "naive_baseline",
+        "naive_baseline": "baseline",
     }
     # A champion that is also a candidate (retrained to the same tag) keeps the candidate's name.
-    assert roles([LGBM, TORCH], LGBM, "naive_baseline")[LGBM] == "delay_model_lgbm"
+    assert roles([LGBM, TORCH], LGBM, "naive_baseline")[LGBM] == "lgbm"
 
 
 def test_verdicts_are_said_in_roles_and_each_candidate_on_its_own_line() -> None:
@@ -40,12 +40,30 @@ def test_verdicts_are_said_in_roles_and_each_candidate_on_its_own_line() -> None
     )
     assert text.splitlines() == [
         "**keep champion**",
-        "- delay_model_lgbm: ROC-AUC gain over champion is -0.0100, below the margin +0.0020",
-        "- delay_model_torch: passes",
+        "- lgbm: ROC-AUC gain over champion is -0.0100, below the margin +0.0020",
+        "- torch: passes",
     ]
     promoted = verdict_markdown([_verdict(TORCH, [])], role, TORCH, None, None)
-    assert promoted.splitlines()[0] == "**promote delay_model_torch**"
+    assert promoted.splitlines()[0] == "**promote torch**"
     assert verdict_markdown([], role, None, None, "bad file").startswith("**no promotion**")
+
+
+def test_metrics_are_turned_to_a_column_per_model_with_the_tags_said_once_beside() -> None:
+    role = roles([LGBM, TORCH], CHAMPION, "naive_baseline")
+    metrics = pd.DataFrame(
+        [{"model": tag, "roc_auc": 0.7 + i / 100, "ece": 0.01 * i} for i, tag in enumerate(role)]
+    )
+    colours = dict(zip(role, ["blue", "orange", "green", "red"], strict=True))
+    turned = metrics_by_role(metrics, role, colours)
+    assert list(turned.columns) == [MEASURE, "lgbm", "torch", "champion", "baseline"]
+    assert turned.set_index(MEASURE).to_dict("index") == {
+        "curve": {"lgbm": "blue", "torch": "orange", "champion": "green", "baseline": "red"},
+        "roc_auc": {"lgbm": 0.7, "torch": 0.71, "champion": 0.72, "baseline": 0.73},
+        "ece": {"lgbm": 0.0, "torch": 0.01, "champion": 0.02, "baseline": 0.03},
+    }
+    assert models_table(role).to_dict("records") == [
+        {"role": name, "model": tag} for tag, name in role.items()
+    ]
 
 
 def test_many_reasons_are_cut_to_fit_in_place_and_counted() -> None:
@@ -61,7 +79,7 @@ def test_many_reasons_are_cut_to_fit_in_place_and_counted() -> None:
     text = verdict_markdown(
         [_verdict(LGBM, huge), _verdict(TORCH, huge)], role, None, CHAMPION, None
     )
-    assert "- delay_model_lgbm: 1 reasons in `decision`" in text and "x" * 600 not in text
+    assert "- lgbm: 1 reasons in `decision`" in text and "x" * 600 not in text
 
 
 def test_a_dashboard_is_a_table_in_place_with_the_chart_behind_a_click() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,9 +11,9 @@ from sklearn.metrics import roc_auc_score
 
 from flightpath.models.features import FeatureSpec
 from flightpath.models.gate import GateRules, decide, judge, naive_baseline
-from flightpath.models.lgbm import LgbmDelayModel
 from flightpath.models.metrics import auc_difference, expected_calibration_error, weighted_auc
 from flightpath.models.registry import CHAMPION, ModelRegistry, RegistryError
+from tests.model_data import save_tiny_models
 
 RNG = np.random.default_rng(3)
 
@@ -131,17 +130,7 @@ def test_feature_matrix_encodes_unseen_categories_and_missing_numbers_as_nan() -
 def _registry_with_models(root: Path, count: int) -> tuple[ModelRegistry, list[str]]:
     """Tiny real LightGBM models: promoting one loads it (in a child process) first."""
     registry = ModelRegistry(root)
-    spec = FeatureSpec(features=["a", "b"], vocabularies={})
-    features = RNG.normal(size=(200, 2))
-    labels = (features[:, 0] > 0).astype(int)
-    tags = []
-    for number in range(count):
-        booster = lgb.train({"objective": "binary", "verbose": -1, "seed": number},
-                            lgb.Dataset(features, labels), num_boost_round=2)  # fmt: skip
-        with registry.create("delay_model_lgbm", "lightgbm", spec.to_metadata()) as model:
-            LgbmDelayModel(spec, booster).save(Path(model.path))
-        tags.append(str(model.tag))
-    return registry, tags
+    return registry, save_tiny_models(registry, count, RNG)
 
 
 def test_registry_promotes_rolls_back_and_keeps_every_change(tmp_path: Path) -> None:

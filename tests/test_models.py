@@ -123,19 +123,22 @@ def test_first_run_promotes_a_candidate_over_the_naive_baseline(
 def test_model_evaluation_tables_name_roles_and_each_tag_once(
     first_run: dg.ExecuteInProcessResult,
 ) -> None:
-    """Tags are too wide to head columns: the slices name roles; metrics says each tag once."""
+    """Tags are too wide to head columns: the tables name roles; `models` says each tag once."""
     metadata = _metadata(first_run, "model_evaluation")
-    decision, metrics, slices = metadata["decision"], metadata["metrics"], metadata["slices"]
+    decision, models = metadata["decision"], metadata["models"]
     tags = [*decision["candidates"], "naive_baseline"]
-    assert sorted(r.data["model"] for r in metrics.records) == sorted(tags)  # each tag once
-    columns = [c.name for c in slices.schema.columns]
-    roles = ["delay_model_lgbm", "delay_model_torch", "naive_baseline"]
-    assert sorted(columns) == sorted(["slice", "value", "rows", "delay_rate", *roles])
-    assert max(len(c) for c in columns) < 20  # no `name:tag` column to clip the table
-    assert not any(
-        tag in str(v) for r in slices.records for v in r.data.values() for tag in tags[:2]
-    )
-    assert metadata["summary"].startswith(f"**promote {decision['winner'].split(':')[0]}**")
+    assert sorted(r.data["model"] for r in models.records) == sorted(tags)  # each tag once
+    role = {r.data["model"]: r.data["role"] for r in models.records}
+    assert sorted(role.values()) == ["baseline", "lgbm", "torch"]
+    for name in ("metrics", "slices"):
+        table = metadata[name]
+        columns = [c.name for c in table.schema.columns]
+        assert set(role.values()) <= set(columns), name  # no `name:tag` column to clip it
+        assert max(len(c) for c in columns) < 12, name
+        assert not any(
+            tag in str(v) for r in table.records for v in r.data.values() for tag in tags[:2]
+        )
+    assert metadata["summary"].startswith(f"**promote {role[decision['winner']]}**")
 
 
 def test_a_champion_broken_on_disk_is_set_aside_and_the_run_still_ends(
@@ -374,12 +377,14 @@ def logged_request(first_run: dg.ExecuteInProcessResult, model_home: Path) -> di
     ids = [str(r) for r in rows["flight_id"]]
     request, other = (REQUEST_PREFIX + uuid.uuid4().hex[6:] for _ in range(2))
     logged = [
-        _log_row(request, ids[0], flights[0], champion, "champion", 0.21, {"origin": "EWR"}, []),
-        _log_row(request, ids[1], flights[1], champion, "champion", 0.62, {}, ["aircraft"]),
-        _log_row(request, ids[2], flights[2], challenger, "canary", 0.35, {}, []),
-        _log_row(request, ids[0], flights[0], challenger, "shadow", 0.25, {}, []),
-        _log_row(request, ids[1], flights[1], challenger, "shadow", 0.58, {}, []),
-        _log_row(other, ids[3], flights[3], champion, "champion", 0.11, {}, []),
+        _log_row(
+            request, ids[0], flights[0], champion, "champion", 0.21, {"origin": "EWR"}, [], {}, {}
+        ),
+        _log_row(request, ids[1], flights[1], champion, "champion", 0.62, {}, ["aircraft"], {}, {}),
+        _log_row(request, ids[2], flights[2], challenger, "canary", 0.35, {}, [], {}, {}),
+        _log_row(request, ids[0], flights[0], challenger, "shadow", 0.25, {}, [], {}, {}),
+        _log_row(request, ids[1], flights[1], challenger, "shadow", 0.58, {}, [], {}, {}),
+        _log_row(other, ids[3], flights[3], champion, "champion", 0.11, {}, [], {}, {}),
     ]
     log = PredictionLog(model_home / "lake" / "prediction_log", max_seconds=3600)
     log.append(logged)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import boto3
 import dagster as dg
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,8 +17,6 @@ from assets.features import feature_store, flight_features
 from bentos.champion import ChampionWatcher
 from bentos.prediction_log import PredictionLog
 from flightpath.home import lake_root
-from flightpath.models.features import FeatureSpec
-from flightpath.models.lgbm import LgbmDelayModel
 from flightpath.models.registry import CHAMPION, ModelRegistry, RegistryError
 from flightpath.models.shared_store import AliasConflict
 from flightpath.parquet_files import UnreadableFileError
@@ -28,6 +25,7 @@ from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import LandingZone
 from tests.conftest import FEATURE_DAYS
+from tests.model_data import save_tiny_models
 from tests.services import object_storage_env, s3_bucket, s3_server
 
 PREFIX = "prod"
@@ -196,19 +194,7 @@ def test_feast_builds_the_same_training_set_from_the_bucket(
 
 
 def _save_models(registry: ModelRegistry, count: int) -> list[str]:
-    """Tiny real LightGBM models, saved through the registry as training saves them."""
-    spec = FeatureSpec(features=["a", "b"], vocabularies={})
-    rng = np.random.default_rng(7)
-    features = rng.normal(size=(200, 2))
-    labels = (features[:, 0] > 0).astype(int)
-    tags = []
-    for number in range(count):
-        booster = lgb.train({"objective": "binary", "verbose": -1, "seed": number},
-                            lgb.Dataset(features, labels), num_boost_round=2)  # fmt: skip
-        with registry.create("delay_model_lgbm", "lightgbm", spec.to_metadata()) as model:
-            LgbmDelayModel(spec, booster).save(Path(model.path))
-        tags.append(str(model.tag))
-    return tags
+    return save_tiny_models(registry, count, np.random.default_rng(7))
 
 
 def _archive(tag: str) -> str:

@@ -9,13 +9,11 @@ round trip (one connection checkout: one pipeline) or one SQLite statement, for 
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from feast import FeatureStore
 
@@ -23,7 +21,7 @@ from bentos.online import VIEWS, OnlineFeatures
 from bentos.view_reads import ViewRead, read_per_view, read_views
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
-from tests.services import POSTGRES, REDIS, require
+from tests.services import production_feature_store
 from tests.serving import flights_of
 
 DAY = date(2013, 1, 17)
@@ -111,28 +109,12 @@ def test_sqlite_reads_every_view_in_one_statement_as_feast_does(feature_home: Pa
 @pytest.fixture
 def redis_store(feature_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FeatureStore]:
     """The production profile under a project of this test's own, filled with DAY's rows."""
-    require("Postgres", POSTGRES)
-    require("Redis", REDIS)
-    name = f"flightpath_rtt_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as pg:
-        pg.execute(f'CREATE DATABASE "{name}"')
-    monkeypatch.setenv("FEAST_REGISTRY_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    monkeypatch.setenv("FEAST_REDIS", "127.0.0.1:6379")
-    resource = FeatureStoreResource(
-        home=str(feature_home), profile="feature_store.production.yaml", project=name
-    )
-    try:
+    with production_feature_store(feature_home, monkeypatch, "flightpath_rtt") as resource:
         resource.apply()
         store, lake = resource.store(), Lake(root=str(feature_home / "lake"))
         for view in VIEWS:
             store.write_to_online_store(view, lake.read_partition(f"online_snapshots/{view}", DAY))
         yield store
-    finally:
-        resource.store().teardown()  # removes this project's keys from Redis
-        with psycopg.connect(
-            "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
-        ) as pg:
-            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_redis_reads_every_view_in_one_round_trip_as_feast_does(

@@ -1,14 +1,12 @@
 """The online store never goes back in time, and the skew check judges the day it ran for."""
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import psycopg
 import pytest
 
 from assets.features import feature_store, skew
@@ -18,7 +16,7 @@ from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import LandingZone
 from tests.conftest import FEATURE_DAYS
-from tests.services import POSTGRES, REDIS, require
+from tests.services import production_feature_store
 
 OLDER, NEWER = FEATURE_DAYS[-2], FEATURE_DAYS[-1]
 
@@ -38,23 +36,8 @@ def store(home: Path) -> FeatureStoreResource:
 @pytest.fixture
 def redis_store(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FeatureStoreResource]:
     """The production profile: registry in a Postgres database of its own, values in Redis."""
-    require("Postgres", POSTGRES)
-    require("Redis", REDIS)
-    name = f"flightpath_order_{uuid.uuid4().hex[:8]}"
-    server = "postgresql://postgres@127.0.0.1:5432"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as pg:
-        pg.execute(f'CREATE DATABASE "{name}"')
-    monkeypatch.setenv("FEAST_REGISTRY_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    monkeypatch.setenv("FEAST_REDIS", "127.0.0.1:6379")
-    resource = FeatureStoreResource(
-        home=str(home), profile="feature_store.production.yaml", project=name
-    )
-    try:
+    with production_feature_store(home, monkeypatch, "flightpath_order") as resource:
         yield resource
-    finally:
-        resource.store().teardown()  # this project's keys leave Redis
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as pg:
-            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _resources(home: Path, store: FeatureStoreResource) -> dict[str, object]:

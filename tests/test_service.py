@@ -265,6 +265,24 @@ def test_the_schema_answers_from_a_year_before_the_feed_to_a_year_ahead() -> Non
             Flight.model_validate({**body, "sched_dep": departure})
 
 
+def test_a_stale_answer_is_logged_stale_with_the_features_ages(
+    client: httpx.Client, home: Path
+) -> None:
+    """A logged prediction says what its answer said about staleness, shadow scores included."""
+    next_day = flights_of(home, date(2013, 1, 18), 2)
+    march = {**next_day[1], "sched_dep": "2013-03-05T08:00:00-05:00"}
+    body = _predict(client, [next_day[0], march]).json()
+    answers = {a["flight_id"]: a for a in body["predictions"]}
+    assert sorted(a["stale"] for a in answers.values()) == [False, True]  # both kinds logged
+    rows = _logged(home, body["request_id"])
+    assert len(rows) == 4
+    for row in rows.itertuples():
+        answer = answers[row.flight_id]
+        assert row.stale == answer["stale"], row.role
+        assert json.loads(row.stale_views) == answer["stale_views"]
+        assert json.loads(row.features_age_hours) == answer["features_age_hours"]
+
+
 def test_the_age_limit_is_configured_and_the_service_log_is_quiet(home: Path) -> None:
     """A 1-hour limit flags a next-day flight; BentoML's own deprecations stay out of the log."""
     next_day = flights_of(home, date(2013, 1, 18), 1)
@@ -277,10 +295,8 @@ def test_the_age_limit_is_configured_and_the_service_log_is_quiet(home: Path) ->
     assert "Warning" not in log, log
 
 
-def test_every_answer_is_logged_with_the_shadow_challenger(
-    client: httpx.Client, flights: list[dict], home: Path
-) -> None:
-    request_id = _predict(client, flights[:3]).json()["request_id"]
+def _logged(home: Path, request_id: str) -> pd.DataFrame:
+    """The request's rows in the prediction log, once the champion's and the shadow's are in."""
     deadline = time.monotonic() + 20
     rows = pd.DataFrame()
     while time.monotonic() < deadline:  # the log is written in batches, every 5 s at most
@@ -291,6 +307,13 @@ def test_every_answer_is_logged_with_the_shadow_challenger(
             if set(rows["role"]) == {"champion", "shadow"}:
                 break
         time.sleep(0.5)
+    return rows
+
+
+def test_every_answer_is_logged_with_the_shadow_challenger(
+    client: httpx.Client, flights: list[dict], home: Path
+) -> None:
+    rows = _logged(home, _predict(client, flights[:3]).json()["request_id"])
     assert sorted(rows["role"]) == ["champion"] * 3 + ["shadow"] * 3
     assert rows["features"].str.contains("origin_dep_delay_mean_3h").all()
     assert rows["flight_id"].nunique() == 3

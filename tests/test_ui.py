@@ -27,14 +27,17 @@ from assets.groups import IN_LINEAGE_ORDER
 from assets.ingestion import raw_flights
 from assets.models import evaluation, training
 from assets.models.curves import INLINE_MARKDOWN_LIMIT
+from assets.models.glance import MEASURE
 from pipelines.definitions import defs
-from resources.home import dagster_home
 from resources.lake import Lake
 from tests import dagster_ui
 from tests.dagster_ui import (
+    PAGE_TIMEOUT_MS,
     REPOSITORY,
+    artifacts_folder,
     chromium_page,
     dagster_dev,
+    dagster_instance_home,
     pause_automation,
     require_chromium,
 )
@@ -51,8 +54,7 @@ DAYS = days_between("2013-01-01", "2013-01-03")  # what landed_home has landed
 DAY = "2013-01-02"  # the partition launched from the UI
 README_DAY = "2013-01-03"  # the partition the README's command line materialises
 RUN_TIMEOUT_S = 180
-# Playwright's default 5 s is less than a busy 2-core machine takes to draw a page's data.
-expect.set_options(timeout=30_000)
+expect.set_options(timeout=PAGE_TIMEOUT_MS)
 MODEL_ASSETS = [
     feature_store.training_set,
     training.delay_model_lgbm,
@@ -63,14 +65,7 @@ MODEL_ASSETS = [
 
 @pytest.fixture(scope="module")
 def artifacts(request: pytest.FixtureRequest) -> Path:
-    default = REPOSITORY / "tests" / "artifacts"
-    folder = Path(os.environ.get("FLIGHTPATH_TEST_ARTIFACTS", default)) / "ui"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    # Said even when output is captured: the folder is what to open when this test fails.
-    with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-        print(f"\nDagster UI screenshots and dagster dev's log: {folder}")
-    return folder
+    return artifacts_folder(request, "ui", "Dagster UI")
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +85,7 @@ def ui_home(
             lake.write_partition(table, day, january_lake.read_partition(table, day))
     write_features(lake, DAYS)
     materialize_registry(home)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FLIGHTPATH_HOME", str(home))
-        instance_home = dagster_home()  # as `flightpath dev` makes it
+    instance_home = dagster_instance_home(home)
     first, valid, last = (day.isoformat() for day in DAYS)
     config = split_config(train_end=first, valid_end=valid, test_end=last, start=first)
     config["ops"]["training_set"] = {"config": {"start": first, "end": last}}
@@ -121,7 +114,6 @@ def ui(ui_home: tuple[Path, Path], artifacts: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def page(ui: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     with chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
-        page.set_default_timeout(30_000)
         yield page
 
 
@@ -354,20 +346,22 @@ def test_model_evaluation_reads_at_a_glance(
     assert len(roc) < INLINE_MARKDOWN_LIMIT  # else the UI hides it behind "[Show Markdown]"
 
     page.goto(f"{ui}/assets/model_evaluation")  # its Overview: the latest metadata, no click
-    # The metrics, a row per model with its ROC-AUC, drawn in place and not clipped.
-    table = page.locator("table table").filter(has=page.get_by_role("columnheader", name="roc_auc"))
-    expect(table).to_be_visible()
-    table.scroll_into_view_if_needed()
+    # The metadata's table scrolls sideways in its own box, which ends where the page's side
+    # panel begins: whatever is wider than the box is cut off at a glance.
+    box = page.locator('[class^="AssetEventMetadataEntriesTable_assetEventMetadataScroll"]')
+    expect(box.get_by_role("row").filter(has_text="slices").locator("table")).to_be_visible()
+    box.scroll_into_view_if_needed()
     _shot(page, artifacts, "12-model-evaluation-at-a-glance")
+    overflow = box.evaluate("box => box.scrollWidth - box.clientWidth")
+    assert overflow <= 0, f"the metadata runs {overflow} px past its box: scroll to read it"
+    # The metrics, a row per measure with each model's value, drawn in place.
+    table = page.locator("table table").filter(has=page.get_by_role("columnheader", name=MEASURE))
     for record in metrics.value.records:
-        row = table.get_by_role("row").filter(has_text=str(record.data["model"]))
-        expect(row).to_contain_text(str(record.data["roc_auc"]))
-    # Within the metadata's own table, which ends where the page's side panel begins.
-    overflow = table.evaluate(
-        "t => t.getBoundingClientRect().right"
-        " - t.parentElement.closest('table').getBoundingClientRect().right"
-    )
-    assert overflow <= 0, f"the metrics table runs {overflow} px past the metadata"
+        row = table.get_by_role("row").filter(has_text=str(record.data[MEASURE]))
+        for value in record.data.values():
+            if value is not None:
+                shown = f"{value:g}" if isinstance(value, float) else str(value)  # 0.0 as 0
+                expect(row).to_contain_text(shown)
     # The ROC curves, drawn in place: no dialog was opened.
     image = page.get_by_role("img", name="ROC")
     expect(image).to_be_visible()

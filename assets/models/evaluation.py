@@ -7,7 +7,7 @@ import pandas as pd
 
 from assets.metadata import table
 from assets.models.curves import curve_colours, curves_png, markdown_image, roc_markdown
-from assets.models.glance import roles, verdict_markdown
+from assets.models.glance import metrics_by_role, models_table, roles, verdict_markdown
 from assets.models.training import GROUP, delay_model_lgbm, delay_model_torch
 from flightpath.models.features import LABEL
 from flightpath.models.gate import GateRules, decide, naive_baseline
@@ -110,17 +110,19 @@ def model_evaluation(
 
     compared = [*models, BASELINE]
     colours, labels = curve_colours(compared), rows["label"].to_numpy()
-    # The slices and the verdicts name models by role, as a tag is too wide for a column name:
-    # a candidate by the name its tag begins with, the champion as `decision.champion` says.
+    # The tables and the verdicts name models by role, as a tag is too wide for a column name:
+    # a candidate by its kind, the champion as `decision.champion` says; `models` has the tags.
     role = roles(candidates, champion, BASELINE)
-    metrics = pd.DataFrame(
-        [{"model": m, "curve": colours[m], **scores(labels, rows[m].to_numpy())} for m in compared]
-    )
+    metrics = pd.DataFrame([{"model": m, **scores(labels, rows[m].to_numpy())} for m in compared])
     # The same for every model (the test rows): said once, in test_window, to keep the table
     # narrow enough to be read without scrolling.
     metrics = metrics.drop(columns=["rows", "delay_rate"])
+    # The candidates against the reference the gate held them to: a column per model is what
+    # makes the table wide, and the other one (the baseline, once there is a champion) has no
+    # say in the verdict.
+    judged = list(dict.fromkeys([*candidates, reference]))
     slices = pd.concat(
-        [slice_scores(rows, by, compared, min_rows=200) for by in ("carrier", "origin", "month")]
+        [slice_scores(rows, by, judged, min_rows=200) for by in ("carrier", "origin", "month")]
     ).rename(columns=role)
     decision: dict[str, Any] = {
         "winner": winner,
@@ -141,15 +143,16 @@ def model_evaluation(
     context.log.info(summary)
     return dg.MaterializeResult(
         metadata={
-            "decision": dg.MetadataValue.json(decision),
-            # Wrapped, not clipped: text metadata is drawn on one line cut at the panel's edge.
+            # The verdict first, in words. Markdown, not text: text metadata is drawn on one
+            # line cut at the panel's edge, markdown wraps.
             "summary": dg.MetadataValue.md(
                 verdict_markdown(verdicts, role, winner, champion, refused)
             ),
             "test_window": f"{rows['month'].min()}..{rows['month'].max()} (months), "
             f"{len(rows)} flights, {labels.mean():.1%} delayed",
-            # Seen at a glance: both tables and the ROC curves are drawn in place in the UI.
-            "metrics": table(metrics),
+            # Seen at a glance: the tables and the ROC curves are drawn in place in the UI.
+            "models": table(models_table(role)),
+            "metrics": table(metrics_by_role(metrics, role, colours)),
             "roc_curves": dg.MetadataValue.md(roc_markdown(rows, compared)),
             "slices": table(slices),
             # In full (ROC, precision-recall, calibration): too large to draw in place.
@@ -160,6 +163,9 @@ def model_evaluation(
                 for m, auc in zip(metrics["model"], metrics["roc_auc"], strict=True)
                 if m in candidates or m == BASELINE
             },
+            # The whole record, read by `champion` and by people after the reasons the summary
+            # cuts: last, below what is read at a glance.
+            "decision": dg.MetadataValue.json(decision),
         },
         check_results=[
             dg.AssetCheckResult(

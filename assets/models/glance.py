@@ -1,19 +1,42 @@
 """The evaluation's names and verdicts made short enough to be read in place in the UI."""
 
+import pandas as pd
+
 from assets.models.curves import INLINE_MARKDOWN_LIMIT
 from flightpath.models.gate import Verdict
 
 CHAMPION_ROLE = "champion"
+BASELINE_ROLE = "baseline"
+# Every candidate's registry name begins so: the rest (`lgbm`, `torch`) tells them apart.
+CANDIDATE_PREFIX = "delay_model_"
+MEASURE = "measure"
 
 
 def roles(candidates: list[str], champion: str | None, baseline: str) -> dict[str, str]:
-    """Each compared model's column name: its registry name, `champion`, or the baseline's.
-    A full tag (`delay_model_lgbm:bw2k…`) is too wide to head a column."""
-    named = {tag: tag.split(":")[0] for tag in candidates}
+    """Each compared model's column name: its kind (`lgbm`), `champion` or `baseline`.
+    A tag (`delay_model_lgbm:bw2k…`), even a registry name, is too wide to head a column:
+    the metadata's value column is under 500 px in a 1600 px window."""
+    named = {tag: tag.split(":")[0].removeprefix(CANDIDATE_PREFIX) for tag in candidates}
     if champion is not None:
         named.setdefault(champion, CHAMPION_ROLE)  # a champion retrained unchanged is a candidate
-    named[baseline] = baseline
+    named[baseline] = BASELINE_ROLE
     return named
+
+
+def models_table(role: dict[str, str]) -> pd.DataFrame:
+    """Each compared model's role and its tag, said once, here."""
+    return pd.DataFrame([{"role": name, "model": tag} for tag, name in role.items()])
+
+
+def metrics_by_role(
+    metrics: pd.DataFrame, role: dict[str, str], colours: dict[str, str]
+) -> pd.DataFrame:
+    """`metrics` (a row per model tag) turned: a row per measure, a column per model's role,
+    under a first row with the colour of each model's ROC curve. A row per model would need
+    a column per measure, wider than the metadata has room for."""
+    turned = metrics.set_index("model").T.astype(object)
+    turned = pd.concat([pd.DataFrame([colours], index=["curve"]), turned])[list(role)]
+    return turned.rename(columns=role).rename_axis(MEASURE).reset_index()
 
 
 def verdict_markdown(

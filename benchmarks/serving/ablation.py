@@ -24,11 +24,10 @@ from benchmarks.serving.__main__ import WHATIF, base_env, env
 from benchmarks.serving.report import NOISY_CORES, others
 from benchmarks.serving.servers import Server, started
 
-ALL = "pipeline,notrace,flushthread"
+ALL = "notrace,flushthread"
 # (label, BENCH_WHATIF, BentoML workers)
-VARIANTS = [("none", "", 1), ("pipeline", "pipeline", 1), ("notrace", "notrace", 1),
-            ("flushthread", "flushthread", 1), ("all", ALL, 1), ("workers=2", "", 2),
-            ("all, workers=2", ALL, 2)]  # fmt: skip
+VARIANTS = [("none", "", 1), ("notrace", "notrace", 1), ("flushthread", "flushthread", 1),
+            ("all", ALL, 1), ("workers=2", "", 2), ("all, workers=2", ALL, 2)]  # fmt: skip
 
 
 def run(data: Path, day: date, project: str, seconds: float) -> dict[str, Any]:

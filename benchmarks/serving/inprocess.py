@@ -3,8 +3,8 @@
     python -m benchmarks.serving.inprocess --child HOME BODIES STORE [PROJECT]
 
 Feature reads: the service's `OnlineFeatures.read([one flight's keys])`, `--reads` times (and
-whether its column lists grew meanwhile); on Redis also `alternatives.OneRoundTrip`. Stages of
-a request, each timed on its own per body: pydantic validation of the body, the feature read,
+whether its column lists grew meanwhile; against the read per view: online_reads.py). Stages
+of a request, each timed on its own per body: pydantic validation of the body, the feature read,
 `_features` (read + schedule context + assembly), `spec.rows`, the champion's
 `predict(num_threads=1)`, the whole handler `predict(...)`, the JSON answer. The service
 instance is the real class (`DelayService.inner()`) over the home's lineup. The schedule
@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import emit
-from benchmarks.serving.alternatives import OneRoundTrip
 from benchmarks.serving.profiles import summarize_profile
 
 
@@ -62,16 +61,11 @@ def feature_reads(
 
 
 def service_reads(service: Any, bodies: list[dict[str, Any]], reads: int) -> dict[str, Any]:
-    """The service's read; on Redis also one pipeline for the five views, answers compared."""
+    """The service's read (every view in one round trip: bentos/view_reads.py)."""
     columns = {name: list(c) for name, c in service.features.columns.items()}
     result: dict[str, Any] = {"service": feature_reads(service.features.read, bodies, reads)}
     grown = {name: len(c) - len(columns[name]) for name, c in service.features.columns.items()}
     result["service"]["fields_added_per_view"] = grown  # Feast's Redis store appends to lists
-    if service.features.store.config.online_store.type == "redis":
-        one = OneRoundTrip(service.features.store, columns)
-        differ = sum(one.read(keys_of(b)) != service.features.read(keys_of(b)) for b in bodies)
-        result["one_round_trip"] = {**feature_reads(one.read, bodies, reads),
-                                    "bodies_that_differ": differ}  # fmt: skip
     return result
 
 

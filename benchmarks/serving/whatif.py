@@ -1,17 +1,17 @@
 """What if: our service with further suggested changes applied from outside, to size them.
 
-    BENCH_WHATIF=pipeline,notrace,flushthread bentoml serve benchmarks.serving.whatif:DelayService
+    BENCH_WHATIF=notrace,flushthread bentoml serve benchmarks.serving.whatif:DelayService
 
 NOT the service, and not a patch for it: a measurement of where the suggestions would take it.
 Over `bentos.service:DelayService`, unchanged otherwise (BENCH_WHATIF picks, default all):
-  pipeline     on Redis, the five views read in one pipeline with the fields hashed once
-               (alternatives.OneRoundTrip replaces the instance's `features.read`);
   notrace      no OpenTelemetry span for `/predict` (the service setting
                `tracing={"excluded_urls": ["/predict"]}`);
   flushthread  the prediction log is written only by its flusher thread, every second, never
                inside a request (`PredictionLog.append` flushes inline at 1,000 rows).
-BENCH_WATCH_DIR set: GC passes and log flushes are recorded (watch.py). BentoML's `workers`
-come from BENTOML_CONFIG_OVERRIDES (ablation.py).
+The five views in one Redis pipeline, once a suggestion here, is the service's own read now
+(bentos/view_reads.py; online_reads.py sizes it). BENCH_WATCH_DIR set: GC passes and log
+flushes are recorded (watch.py). BentoML's `workers` come from BENTOML_CONFIG_OVERRIDES
+(ablation.py).
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.serving import watch
-from benchmarks.serving.alternatives import OneRoundTrip
 from bentos.prediction_log import PredictionLog
 from bentos.service import DelayService
 
 __all__ = ["DelayService"]
-CHANGES = set(os.environ.get("BENCH_WHATIF", "pipeline,notrace,flushthread").split(","))
+CHANGES = set(os.environ.get("BENCH_WHATIF", "notrace,flushthread").split(","))
 
 Service: Any = DelayService.inner  # type: ignore[attr-defined]
 _init = Service.__init__
@@ -34,8 +33,6 @@ _init = Service.__init__
 
 def __init__(self: Any) -> None:
     _init(self)
-    if "pipeline" in CHANGES and self.features.store.config.online_store.type == "redis":
-        self.features.read = OneRoundTrip(self.features.store, self.features.columns).read
     if "flushthread" in CHANGES:
         self.log.max_seconds = 1.0  # read by the flusher at its next wait
 
