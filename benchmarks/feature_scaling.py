@@ -12,14 +12,16 @@ stopped past BENCH_MAX_RSS_GIB):
   * previous: the one-shot build as it was at PREVIOUS_COMMIT: that commit's SQL (read with
     `git show`), DuckDB's default settings (memory limit 80% of RAM), the year fetched into
     pandas with `.df()`. Run up to `--previous-up-to` (at 30x it stopped at the 16 GiB cap).
-The 1-minute load average is recorded before and after each measurement: on a shared machine
-the times are only comparable within a run.
+The 1-minute load average is recorded before and after each measurement, and each child's CPU
+seconds (user + system, imports included): on a shared machine wall times are only comparable
+within a run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -52,6 +54,7 @@ def child_ours(lake_root: str) -> dict[str, Any]:
         "partitions": len(rows),
         "seconds": seconds,
         "peak_rss_mib": peak_rss_mib(),
+        "cpu_s": _cpu_seconds(),
         "duckdb_memory_limit": settings.memory_limit,
         "duckdb_threads": settings.threads or os.cpu_count(),
     }
@@ -77,7 +80,18 @@ def child_previous(lake_root: str) -> dict[str, Any]:
     with duckdb.connect(config=config) as connection:
         frame = connection.execute(sql, {"start": START, "end": END}).df()
     seconds = time.perf_counter() - started
-    return {"rows": len(frame), "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
+    return {
+        "rows": len(frame),
+        "seconds": seconds,
+        "peak_rss_mib": peak_rss_mib(),
+        "cpu_s": _cpu_seconds(),
+    }
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process: less sensitive than wall time to a busy machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run(data: Path, scales: list[int], previous_up_to: int, timeout: float) -> dict[str, Any]:
@@ -95,7 +109,7 @@ def run(data: Path, scales: list[int], previous_up_to: int, timeout: float) -> d
                        "load_1m_after": os.getloadavg()[0]}  # fmt: skip
             print(result, flush=True)
             results.append(result)
-    columns = ["scale", "way", "rows", "seconds", "peak_rss_mib", "load_1m_before",
+    columns = ["scale", "way", "rows", "seconds", "cpu_s", "peak_rss_mib", "load_1m_before",
                "load_1m_after", "failed"]  # fmt: skip
     print(table([{c: r.get(c) for c in columns} for r in results]))
     return {"runs": results, "previous_commit": PREVIOUS_COMMIT}
