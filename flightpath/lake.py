@@ -6,14 +6,13 @@ code reads and writes both, DuckDB through the fsspec filesystem registered on i
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 from upath import UPath
 
+from flightpath.duckdb_settings import DuckDBSettings
 from flightpath.parquet_files import read_parquet_file, write_atomically
 from flightpath.storage import is_remote, location, object_storage
 
@@ -63,12 +62,9 @@ class LakeFiles:
         return f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A fresh in-memory DuckDB connection (a context manager) for queries over the files."""
-        # Spill to the system's temp folder, not to `.tmp/` in whatever the working directory is.
-        config: dict[str, str | bool | int | float | list[str]] = {
-            "temp_directory": str(Path(tempfile.gettempdir()) / "flightpath-duckdb")
-        }
-        connection = duckdb.connect(config=config)
+        """A fresh in-memory DuckDB connection (a context manager) for queries over the files,
+        bounded as `FLIGHTPATH_DUCKDB_*` say (flightpath/duckdb_settings.py)."""
+        connection = duckdb.connect(config=DuckDBSettings.from_environment().config())
         if is_remote(self.root):
             # No httpfs extension is needed (nor downloaded): s3:// goes through s3fs.
             connection.register_filesystem(object_storage())
