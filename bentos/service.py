@@ -35,6 +35,7 @@ from bentos.champion import ChampionWatcher, Refusal, Served
 from bentos.client_errors import log_client_errors_as_info
 from bentos.error_body import OneErrorShape
 from bentos.guard import ApiKeyGuard
+from bentos.http_settings import http_settings
 from bentos.limits import BodyLimit
 from bentos.metrics import service_metrics
 from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable, ViewRow
@@ -58,16 +59,7 @@ TOP_CONTRIBUTIONS = 5
 hide_third_party_deprecations()
 
 
-@bentoml.service(
-    name="flight_delay",
-    traffic={"timeout": 10},
-    http={"host": "127.0.0.1"},  # this machine only, unless `--host` says otherwise
-    # An access-log line per request cost ~25% of throughput, a span per /predict with no
-    # exporter ~20% (benchmarks/serving); /metrics still counts every request.
-    logging={"access": {"enabled": False}},
-    tracing={"excluded_urls": ["/predict"]},
-    workers=api_workers(),
-)
+@bentoml.service(name="flight_delay", **http_settings())
 class DelayService:
     def __init__(self) -> None:
         log_client_errors_as_info()
