@@ -1,15 +1,18 @@
 """The rate limit is the whole service's: each API worker admits 1/workers of a key's rate and
-burst (and of the wrong-key guesses per address), so the workers together never admit more."""
+burst (and of the wrong-key guesses per address), so the workers together never admit more.
+And how many workers there are."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
 import pytest
 
 from bentos.guard import FAILURE_BURST, ApiKeyGuard
+from bentos.workers import api_workers
 
 
 async def _statuses(guard: ApiKeyGuard, key: bytes, count: int) -> list[int]:
@@ -50,3 +53,14 @@ def test_a_worker_admits_its_share_of_the_limit(
     guesses = asyncio.run(_statuses(guard, b"wrong", 30))
     assert FAILURE_BURST // workers <= guesses.count(401) <= FAILURE_BURST / workers + 1
     assert guesses[-1] == 429
+
+
+def test_workers_are_the_setting_or_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLIGHTPATH_WORKERS", raising=False)
+    assert api_workers() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("FLIGHTPATH_WORKERS", "3")
+    assert api_workers() == 3
+    for wrong in ("0", "two", "-1"):
+        monkeypatch.setenv("FLIGHTPATH_WORKERS", wrong)
+        with pytest.raises(RuntimeError, match="FLIGHTPATH_WORKERS"):
+            api_workers()
