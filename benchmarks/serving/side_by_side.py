@@ -5,14 +5,16 @@
 
 HOME: a data home with a champion and a challenger promoted, Feast applied and the day's
 `online_snapshots/*` in its lake (the serving benchmark's `<data>/serving_home`, or the tests'
-service home). It is copied to `<out>/home` (the copy's aliases are rewritten per server). The
-day's rows also go into Redis (127.0.0.1:6379) under a Feast project of this run's own (registry
-in its own Postgres database), dropped at the end.
+service home). It is copied twice under `<out>`: the champion alone, and with the challenger.
+The day's rows also go into Redis (127.0.0.1:6379) under a Feast project of this run's own
+(registry in its own Postgres database), dropped at the end.
 
-Servers, one after the other, each with `--workers` API workers (default: this machine's cores)
-and wrk (1 thread, closed loop, on the same machine) at each concurrency with one flight a
-request, then at c=16 with 100 flights a request: BentoML's constant answer
-(ceiling_bentoml.py), ours on SQLite with and without the challenger shadowing, ours on Redis.
+Servers, each with `--workers` API workers (default: this machine's cores): BentoML's constant
+answer (ceiling_bentoml.py), ours on SQLite with and without the challenger shadowing, ours on
+Redis. All four run at once, idle but for the one under load, so that a machine whose other load
+comes and goes weighs on each alike: for `--rounds` rounds, every cell (each concurrency with one
+flight a request, then c=16 with 100 flights a request) is measured on each server in turn (wrk:
+1 thread, closed loop, on the same machine); a cell's figures are the medians of its rounds.
 Results: `<out>/results/side_by_side.json` and the tables printed.
 """
 
@@ -22,9 +24,11 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -66,46 +70,75 @@ def _bodies(home: Path, day: date, folder: Path) -> tuple[Path, Path]:
     return paths
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    out: Path = args.out
-    home = out / "home"
+def _home(args: argparse.Namespace, name: str, challenger: bool) -> Path:
+    home: Path = args.out / name
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(args.home, home, ignore=shutil.ignore_patterns("prediction_log", "serve-*"))
-    aliases = json.loads((home / "bentoml" / "aliases.json").read_text())
-    single, batch = _bodies(home, args.day, out)
-    redis = redis_store(f"flightpath_side_{uuid.uuid4().hex[:8]}")
-    base = {"FLIGHTPATH_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
+    _lineup(home, json.loads((home / "bentoml" / "aliases.json").read_text()), challenger)
+    return home
+
+
+def _env(home: Path, workers: int) -> dict[str, str]:
+    return {"FLIGHTPATH_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
             "FLIGHTPATH_AUTH": "off", "FLIGHTPATH_RATE_LIMIT": "1000000000",
-            "FLIGHTPATH_WORKERS": str(args.workers)}  # fmt: skip
-    sqlite = {"FLIGHTPATH_FEAST_PROFILE": "feature_store.yaml"}
+            "FLIGHTPATH_WORKERS": str(workers),
+            "FLIGHTPATH_FEAST_PROFILE": "feature_store.yaml"}  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    out: Path = args.out
+    plain, shadowed = _home(args, "home", False), _home(args, "home-shadow", True)
+    single, batch = _bodies(plain, args.day, out)
+    redis = redis_store(f"flightpath_side_{uuid.uuid4().hex[:8]}")
     servers = [
-        (Server("constant-bentoml", CONSTANT, dict(base)), False),
-        (Server("ours-sqlite", OURS, {**base, **sqlite}), False),
-        (Server("ours-sqlite+shadow", OURS, {**base, **sqlite}), True),
-        (Server("ours-redis", OURS, {**base, **redis.env,
-                                     "FLIGHTPATH_FEAST_PROFILE": redis.profile}), False),
+        Server("constant-bentoml", CONSTANT, _env(plain, args.workers)),
+        Server("ours-sqlite", OURS, _env(plain, args.workers)),
+        Server("ours-sqlite+shadow", OURS, _env(shadowed, args.workers)),
+        Server("ours-redis", OURS, {**_env(plain, args.workers), **redis.env,
+                                    "FLIGHTPATH_FEAST_PROFILE": redis.profile}),
     ]  # fmt: skip
+    cells = [(1, c) for c in args.concurrency] + [(BATCH, BATCH_CONNECTIONS)]
+    rounds: dict[str, list[list[dict[str, Any]]]] = {s.name: [[] for _ in cells] for s in servers}
     result: dict[str, Any] = {"settings": vars(args) | {"out": str(out), "home": str(args.home)},
-                              "uptime_before": _uptime(), "servers": {}}  # fmt: skip
+                              "uptime": [_uptime()]}  # fmt: skip
     began = time.perf_counter()
     try:
-        result["redis_rows"] = prepare_redis(home, redis, args.day)
-        for server, shadow in servers:
-            _lineup(home, aliases, shadow)
-            with started(server, out) as running:
-                load.measure(running, single, 16, args.warmup)
-                cells = [{"flights": 1, **load.measure(running, single, c, args.seconds)}
-                         for c in args.concurrency]  # fmt: skip
-                cells.append({"flights": BATCH, **load.measure(running, batch, BATCH_CONNECTIONS,
-                                                               args.seconds)})  # fmt: skip
-            result["servers"][server.name] = {"cells": cells, "uptime": _uptime()}
-            print(f"{server.name}: done at {time.perf_counter() - began:.0f} s", flush=True)
+        result["redis_rows"] = prepare_redis(plain, redis, args.day)
+        with ExitStack() as stack:
+            running = [stack.enter_context(started(server, out)) for server in servers]
+            for each in running:
+                load.measure(each, single, 16, args.warmup)
+            for round_ in range(args.rounds):
+                for i, (flights, connections) in enumerate(cells):
+                    bodies = single if flights == 1 else batch
+                    turn = (round_ + i) % len(servers)  # who goes first rotates
+                    for server, each in (
+                        list(zip(servers, running, strict=True))[turn:]
+                        + list(zip(servers, running, strict=True))[:turn]
+                    ):
+                        cell = load.measure(each, bodies, connections, args.seconds)
+                        rounds[server.name][i].append({"flights": flights, **cell})
+                result["uptime"].append(_uptime())
+                print(f"round {round_ + 1}: {time.perf_counter() - began:.0f} s", flush=True)
     finally:
         from benchmarks.serving.homes import drop_redis
 
-        drop_redis(home, redis)
+        drop_redis(plain, redis)
+    result["rounds"] = rounds
+    result["servers"] = {name: {"cells": [_median(r) for r in per_cell]}
+                         for name, per_cell in rounds.items()}  # fmt: skip
     result["seconds"] = time.perf_counter() - began
     return result
+
+
+def _median(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """A cell's rounds as one: the median of each figure, errors summed, the cores' medians."""
+    keys = ("rps", "p50_ms", "p99_ms")
+    merged = {**cells[0], **{k: statistics.median(c[k] for c in cells) for k in keys}}
+    merged["errors"] = sum(c["errors"] for c in cells)
+    merged["cores"] = {k: statistics.median(c["cores"][k] for c in cells)
+                       for k in cells[0]["cores"]}  # fmt: skip
+    return merged
 
 
 def _uptime() -> str:
@@ -146,8 +179,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--day", type=date.fromisoformat, default=date(2013, 1, 17))
-    parser.add_argument("--seconds", type=float, default=10, help="per cell")
+    parser.add_argument("--seconds", type=float, default=5, help="per cell and round")
     parser.add_argument("--warmup", type=float, default=2, help="per server, at c=16")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--workers", type=int, default=api_workers())
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "side")
