@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _median(cells: list[dict[str, Any]]) -> dict[str, Any]:
     """A cell's rounds as one: the median of each figure, errors summed, the cores' medians."""
-    keys = ("rps", "p50_ms", "p99_ms")
+    keys = ("rps", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
     merged = {**cells[0], **{k: statistics.median(c[k] for c in cells) for k in keys}}
     merged["errors"] = sum(c["errors"] for c in cells)
     merged["cores"] = {k: statistics.median(c["cores"][k] for c in cells)
@@ -150,7 +150,8 @@ def markdown(result: dict[str, Any]) -> str:
     rows = [
         {"server": name, "flights/request": c["flights"], "c": c["connections"],
          "rps": f"{c['rps']:,.0f}", "flights/s": f"{c['rps'] * c['flights']:,.0f}",
-         "p50 ms": f"{c['p50_ms']:.1f}", "p99 ms": f"{c['p99_ms']:.1f}", "errors": c["errors"],
+         "p50 ms": f"{c['p50_ms']:.1f}", "p99 ms": f"{c['p99_ms']:.1f}",
+         "server CPU ms/request": f"{c['server_cpu_ms_per_request']:.2f}", "errors": c["errors"],
          "other cores busy": f"{_others(c):.2f}"}
         for name, server in servers.items() for c in server["cells"]
     ]  # fmt: skip
@@ -160,13 +161,23 @@ def markdown(result: dict[str, Any]) -> str:
         def rps(name: str, i: int = i) -> float:
             return float(servers[name]["cells"][i]["rps"])
 
+        def per_cpu(name: str, i: int = i) -> float:  # requests a CPU-second: capacity
+            return 1000 / float(servers[name]["cells"][i]["server_cpu_ms_per_request"])
+
         ratios.append({
             "flights/request": cell["flights"], "c": cell["connections"],
-            "shadow ÷ no shadow (SQLite)": f"{rps('ours-sqlite+shadow') / rps('ours-sqlite'):.2f}",
-            "ours SQLite ÷ constant": f"{rps('ours-sqlite') / rps('constant-bentoml'):.2f}",
-            "ours Redis ÷ constant": f"{rps('ours-redis') / rps('constant-bentoml'):.2f}",
+            "shadow ÷ none, rps": _ratio(rps, "ours-sqlite+shadow", "ours-sqlite"),
+            "shadow ÷ none, per CPU-s": _ratio(per_cpu, "ours-sqlite+shadow", "ours-sqlite"),
+            "SQLite ÷ constant, rps": _ratio(rps, "ours-sqlite", "constant-bentoml"),
+            "SQLite ÷ constant, per CPU-s": _ratio(per_cpu, "ours-sqlite", "constant-bentoml"),
+            "Redis ÷ constant, rps": _ratio(rps, "ours-redis", "constant-bentoml"),
+            "Redis ÷ constant, per CPU-s": _ratio(per_cpu, "ours-redis", "constant-bentoml"),
         })  # fmt: skip
     return table(rows) + "\n\n" + table(ratios)
+
+
+def _ratio(figure: Any, ours: str, other: str) -> str:
+    return f"{figure(ours) / figure(other):.2f}"
 
 
 def _others(cell: dict[str, Any]) -> float:
