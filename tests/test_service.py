@@ -82,7 +82,7 @@ def test_one_flight_and_a_batch(client: httpx.Client, flights: list[dict], home:
 
 
 # The change to the second flight of a request, the field named, and what its message says.
-BAD_FLIGHTS = {
+BAD_FLIGHTS: dict[str, tuple[dict[str, object], str, str]] = {
     "unknown origin": ({"origin": "BOS"}, "origin", "unknown origin airport BOS"),
     "unknown destination": ({"dest": "QQQ"}, "dest", "destination QQQ is not among"),
     "destination is the origin": (
