@@ -3,6 +3,17 @@
 Keys come from FLIGHTPATH_API_KEYS (comma-separated). Without keys the service refuses to
 start, unless FLIGHTPATH_AUTH=off says so explicitly (the embedded demo does). Health, metrics
 and the OpenAPI docs stay open: probes and scrapers carry no key.
+
+FLIGHTPATH_RATE_LIMIT (requests/s, burst FLIGHTPATH_RATE_BURST) is per key for the whole
+service process: each of its API workers keeps its own bucket with 1/workers of the rate and
+the burst, so a key never gets more than the limit however its connections spread (the same
+for wrong keys from one address). Why not
+shared state (Redis, a file): the limit guards the service against one key's flood, not a
+quota to bill, and a shared bucket would cost every request a round trip or a lock across
+processes. The price: a key whose requests all reach one worker (one keep-alive connection)
+is limited at 1/workers of the rate; clients that need the whole rate open a few connections.
+On Kubernetes each pod is a service process of its own (one worker; replicas scale), so there
+the limit is per pod, as it was before workers.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import time
 from typing import Any
 
 from bentos.asgi import ASGIApp, Scope, header, reject
+from bentos.workers import api_workers
 from flightpath.api_keys import api_keys_from_env
 
 # The docs page at /docs is BentoML's Swagger UI at / with its assets under /static_content.
@@ -64,9 +76,11 @@ class ApiKeyGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.keys = api_keys_from_env()
+        workers = api_workers()  # this worker's share of the service's limit (above)
         rate = float(os.environ.get("FLIGHTPATH_RATE_LIMIT", "200"))
-        self.bucket = TokenBucket(rate, burst=float(os.environ.get("FLIGHTPATH_RATE_BURST", rate)))
-        self.failures = TokenBucket(FAILURE_RATE, FAILURE_BURST)
+        burst = float(os.environ.get("FLIGHTPATH_RATE_BURST", rate))
+        self.bucket = TokenBucket(rate / workers, burst / workers)
+        self.failures = TokenBucket(FAILURE_RATE / workers, FAILURE_BURST / workers)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path", "")

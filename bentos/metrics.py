@@ -18,6 +18,7 @@ class ServiceMetrics:
     degraded: Any
     stale: Any
     model_refused: Any
+    shadow_dropped: Any
 
 
 @cache
@@ -50,5 +51,11 @@ def service_metrics() -> ServiceMetrics:
             documentation="1 while a promoted model is refused and the last good one answers",
             labelnames=["alias", "tag"],
             multiprocess_mode="livemax",
+        ),
+        shadow_dropped=prometheus_client.Counter(
+            name="flightpath_shadow_dropped_total",
+            documentation="Rows the challenger did not shadow: its queue was full (overload), "
+            "its scoring failed, or the service was stopping",
+            labelnames=["reason"],
         ),
     )

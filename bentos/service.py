@@ -8,6 +8,8 @@ FLIGHTPATH_FEAST_PROFILE (feature_store.yaml or the production profile), FLIGHTP
 either it refuses to start), FLIGHTPATH_RATE_LIMIT (requests/s per key), FLIGHTPATH_THRESHOLD (0.5),
 FLIGHTPATH_CANARY_FRACTION (share of flights the challenger answers, sticky per flight; 0),
 FLIGHTPATH_MAX_FEATURE_AGE_HOURS (features older than this at the departure are `stale`; 48),
+FLIGHTPATH_SHADOW_QUEUE_ROWS (rows waiting for the challenger's shadow scoring before more are
+dropped and counted; 10000), FLIGHTPATH_WORKERS (API worker processes; the usable CPU cores),
 FLIGHTPATH_FEED_START / _END / _TIMEZONE / _ORIGINS (the feed's calendar and airports, which bound
 the departures it answers for: `flightpath.feed_calendar`).
 """
@@ -20,7 +22,7 @@ import json
 import math
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,14 +36,17 @@ from bentos.champion import ChampionWatcher, Refusal, Served
 from bentos.client_errors import log_client_errors_as_info
 from bentos.error_body import OneErrorShape
 from bentos.guard import ApiKeyGuard
+from bentos.http_settings import http_settings
 from bentos.limits import BodyLimit
 from bentos.metrics import service_metrics
 from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable, ViewRow
 from bentos.openapi import PublishedSpec
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
+from bentos.shadow import ShadowQueue
 from bentos.staleness import ages_at_departure, max_feature_age_hours, stale_views
 from bentos.third_party_warnings import hide_third_party_deprecations
+from bentos.workers import api_workers
 from feature_repo.store import open_store
 from feature_repo.transforms import schedule_context_of
 from flightpath.api_keys import api_keys_from_env
@@ -56,15 +61,7 @@ TOP_CONTRIBUTIONS = 5
 hide_third_party_deprecations()
 
 
-@bentoml.service(
-    name="flight_delay",
-    traffic={"timeout": 10},
-    http={"host": "127.0.0.1"},  # this machine only, unless `--host` says otherwise
-    # An access-log line per request cost ~25% of throughput, a span per /predict with no
-    # exporter ~20% (benchmarks/serving); /metrics still counts every request.
-    logging={"access": {"enabled": False}},
-    tracing={"excluded_urls": ["/predict"]},
-)
+@bentoml.service(name="flight_delay", **http_settings())
 class DelayService:
     def __init__(self) -> None:
         log_client_errors_as_info()
@@ -81,7 +78,11 @@ class DelayService:
         self.features = OnlineFeatures(open_store(str(home), profile, project))
         # The lake's prediction_log: under the home, or in the bucket in the production profile.
         self.log = PredictionLog(location(lake_location(home)) / "prediction_log")
-        self.shadow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
+        self.shadow: ShadowQueue[ShadowRow] = ShadowQueue(
+            self._shadow,
+            on_drop=lambda reason, n: self.metrics.shadow_dropped.labels(reason=reason).inc(n),
+            capacity=int(os.environ.get("FLIGHTPATH_SHADOW_QUEUE_ROWS", "10000")),
+        )
         # The models, Feast and pandas leave ~1M long-lived objects; frozen, full collections
         # skip them (they paused requests for ~200 ms under load).
         gc.freeze()
@@ -92,6 +93,7 @@ class DelayService:
         verifies, and there is no service (rather than workers that crash-loop)."""
         api_keys_from_env()
         max_feature_age_hours()
+        api_workers()
         ChampionWatcher(ModelRegistry(_home() / "bentoml"), poll_seconds=3600).close()
 
     @bentoml.api(route="/predict")
@@ -131,9 +133,12 @@ class DelayService:
                                        stale[i]))  # fmt: skip
             self.metrics.predictions.labels(role=role).inc(len(chosen))
         self.log.append(logged)
-        if lineup.challenger is not None:
-            self.shadow.submit(self._shadow, lineup.challenger, request_id, ids, flights, records,
-                               missing, ages, stale, canary)  # fmt: skip
+        if lineup.challenger is not None and not all(canary):  # queued, never waited for
+            self.shadow.offer([
+                ShadowRow(lineup.challenger, request_id, ids[i], flights[i], records[i], missing[i],
+                          ages[i], stale[i])
+                for i, c in enumerate(canary) if not c
+            ])  # fmt: skip
         return Predictions(
             request_id=request_id,
             threshold=self.threshold,
@@ -145,7 +150,7 @@ class DelayService:
 
     @bentoml.on_shutdown
     def close(self) -> None:
-        self.shadow.shutdown(wait=True)
+        self.shadow.close()  # its rows reach the log's last flush
         self.models.close()
         self.log.close()
 
@@ -198,22 +203,9 @@ class DelayService:
         bucket = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         return bucket < self.canary
 
-    def _shadow(self, challenger: Served, request_id: str, ids: list[str], flights: list[Flight],
-                records: list[dict[str, Any]], missing: list[list[str]],
-                ages: list[dict[str, float | None]], stale: list[dict[str, str]],
-                canary: list[bool]) -> None:  # fmt: skip
-        """The challenger scores the flights the champion answered, off the response path."""
-        chosen = [i for i, c in enumerate(canary) if not c]
-        if not chosen:
-            return
-        probabilities = _predict(
-            challenger, challenger.model.spec.rows([records[i] for i in chosen])
-        )
-        self.log.append([
-            _log_row(request_id, ids[i], flights[i], challenger.tag, "shadow",
-                     probabilities[k], records[i], missing[i], ages[i], stale[i])
-            for k, i in enumerate(chosen)
-        ])  # fmt: skip
+    def _shadow(self, rows: list[ShadowRow]) -> None:
+        """The challenger scores a batch of flights the champion answered (ShadowQueue's thread)."""
+        self.log.append(shadow_log_rows(rows))
 
 
 # `@bentoml.service` returns a Service object; mypy still sees the class.
@@ -222,6 +214,35 @@ DelayService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(PublishedSpec, service=DelayService)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(OneErrorShape)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ShadowRow:
+    """A flight the champion answered, waiting for the challenger of that moment to score it."""
+
+    challenger: Served
+    request_id: str
+    flight_id: str
+    flight: Flight
+    record: dict[str, Any]
+    missing: list[str]
+    ages: dict[str, float | None]  # as the champion's answer reported them
+    stale: dict[str, str]
+
+
+def shadow_log_rows(rows: list[ShadowRow]) -> list[dict[str, Any]]:
+    """The shadow's prediction log rows, in the order of `rows`: one model call per challenger
+    (a batch holds two when the challenger changed while it queued)."""
+    scored: dict[int, dict[str, Any]] = {}
+    for tag in dict.fromkeys(r.challenger.tag for r in rows):
+        chosen = [i for i, r in enumerate(rows) if r.challenger.tag == tag]
+        challenger = rows[chosen[0]].challenger
+        matrix = challenger.model.spec.rows([rows[i].record for i in chosen])
+        for i, probability in zip(chosen, _predict(challenger, matrix), strict=True):
+            r = rows[i]
+            scored[i] = _log_row(r.request_id, r.flight_id, r.flight, tag, "shadow", probability,
+                                 r.record, r.missing, r.ages, r.stale)  # fmt: skip
+    return [scored[i] for i in range(len(rows))]
 
 
 def _refuse_unknown_destinations(flights: list[Flight], champion: Served) -> None:

@@ -80,7 +80,8 @@ def flights_of(home: Path, day: date, count: int) -> list[dict]:
 @contextmanager
 def serving(home: Path, ready: str = "/readyz", **env: str) -> Iterator[httpx.Client]:
     """`bentoml serve bentos.service:DelayService` on a free port until the block ends."""
-    keys = {"FLIGHTPATH_API_KEYS": f"{API_KEY},{BURST_KEY}", **env}
+    # Two API workers whatever the machine: what the tests check holds across workers.
+    keys = {"FLIGHTPATH_API_KEYS": f"{API_KEY},{BURST_KEY}", "FLIGHTPATH_WORKERS": "2", **env}
     with running_service(home, keys, headers={"X-API-Key": API_KEY}, ready=ready) as client:
         yield client
 

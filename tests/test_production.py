@@ -28,6 +28,7 @@ from apps.production.instance import drop_databases
 from apps.production.processes import alive, process_tree
 from apps.production.profile import FEAST_PROFILE, Profile, saved
 from apps.service_process import free_port
+from bentos.workers import api_workers
 from flightpath.landing import DAILY_TABLES
 from flightpath.storage import lake_location, object_storage
 from pipelines.jobs import DAY_THROUGH_ONLINE
@@ -146,7 +147,7 @@ def test_production_profile_end_to_end(
     _wait_for(lambda: _ticked(instance, "landing_sensor") and _ticked(instance, "weekly_retrain"),
               "a landing_sensor tick and a weekly_retrain tick")  # fmt: skip
 
-    # The service, two workers, answers from the features the run wrote to Redis.
+    # The service, a worker per core, answers from the features the run wrote to Redis.
     service = httpx.Client(base_url=f"http://127.0.0.1:{profile.service_port}",
                            headers={"X-API-Key": API_KEY}, timeout=30)  # fmt: skip
     flights = request_bodies(lake.read_partition("flights", DAY).dropna(subset=["tailnum"]).head(3))
@@ -158,7 +159,7 @@ def test_production_profile_end_to_end(
             assert all(
                 v.startswith("2013-01-02T05:00") for v in prediction["features_as_of"].values()
             )
-    assert len(_bentoml_workers(groups["service"])) == 2
+    assert len(_bentoml_workers(groups["service"])) == api_workers()
     processes = {pid for group in groups.values() for pid in process_tree(group)}
 
     redis_keys = redis.Redis(host="127.0.0.1", port=6379)

@@ -193,7 +193,9 @@ def test_a_redis_outage_is_degraded_at_full_speed_and_recovers_without_restart(
         assert all(status == 503 and seconds < 1 for status, seconds in readiness), readiness
         time.sleep(3)
         redis_server.start()
+        refill = time.monotonic()
         fill_online_store(home, production_env)  # the restarted Redis kept nothing
+        refilled = time.monotonic()
         assert _wait_for(lambda: load.latest() == "full", 15), "not full again after a restart"
         assert _wait_for(lambda: _readyz(client)[0] == 200, 10)
         load.stop.set()
@@ -201,8 +203,12 @@ def test_a_redis_outage_is_degraded_at_full_speed_and_recovers_without_restart(
             thread.join()
         metrics = client.get("/metrics").text
 
-    kinds = {kind for *_, kind in load.answers}
-    assert kinds == {"full", "degraded"}, kinds  # no 5xx, nothing half-answered
+    # No 5xx, nothing half-answered: only while the refill had written some views and not
+    # others (a worker's breaker may close meanwhile) may an answer lack some of them.
+    kinds = {kind for at, *_, kind in load.answers if not refill < at < refilled}
+    assert kinds == {"full", "degraded"}, kinds
+    during_refill = {kind for at, *_, kind in load.answers if refill < at < refilled}
+    assert during_refill <= {"full", "degraded", "partly degraded"}, during_refill
     slowest = max(seconds for _, _, seconds, _ in load.answers)
     assert slowest < BOUND, slowest
     during = [a for a in load.answers if hung < a[0] < hung + 2 or down < a[0] < down + 3]

@@ -1,7 +1,7 @@
 """`python -m apps.production up|down`: the production profile on this machine.
 
 up: the S3-compatible server, Dagster's code server, daemon and webserver on Postgres, and the
-prediction service (two workers) on Redis, all on 127.0.0.1; down: stops every one of them.
+prediction service (a worker per core) on Redis, all on 127.0.0.1; down: stops every one of them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import httpx
 from apps.production.instance import create_bucket, create_databases, write_instance
 from apps.production.processes import process_tree, start, stop
 from apps.production.profile import ROOT, Profile, saved
+from bentos.workers import api_workers
 from flightpath.home import bentoml_home
 
 READY_SECONDS = float(os.environ.get("FLIGHTPATH_PROD_READY_SECONDS", "300"))
@@ -83,7 +84,8 @@ def _up(profile: Profile, processes: dict[str, int]) -> None:
         launch("service", [str(BIN / "bentoml"), "serve", "bentos.service:DelayService",
                            "--port", str(profile.service_port)],
                lambda: _http_ok(f"{service}/readyz"))  # fmt: skip
-        serving = f"{service}  (two workers; X-API-Key in {profile.state / 'api_key'} or yours)"
+        serving = (f"{service}  ({api_workers()} workers; X-API-Key in "
+                   f"{profile.state / 'api_key'} or yours)")  # fmt: skip
     else:
         serving = "not started: no champion yet (promote one, then `make prod-up` again)"
     print(

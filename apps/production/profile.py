@@ -114,8 +114,8 @@ class Profile:
             "AWS_SECRET_ACCESS_KEY": S3_CREDENTIALS,
             "AWS_REGION": "us-east-1",
             "FLIGHTPATH_API_KEYS": os.environ.get("FLIGHTPATH_API_KEYS") or self.api_key(),
-            # The service's two API workers (one per pod on Kubernetes: there, replicas scale).
-            "BENTOML_CONFIG_OVERRIDES": json.dumps({"services": {"flight_delay": {"workers": 2}}}),
+            # The service's API workers: one per core unless FLIGHTPATH_WORKERS (in os.environ
+            # above) says; one per pod on Kubernetes, where replicas scale.
             "BENTOML_HOME": str(bentoml_home(Path(self.home))),
             "GX_ANALYTICS_ENABLED": "false",
         }

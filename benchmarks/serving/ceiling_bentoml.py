@@ -1,5 +1,5 @@
-"""The framework's own ceiling: a BentoML service with our service's settings and input model
-that answers a constant prediction (no features, no model).
+"""The framework's own ceiling: a BentoML service with our service's settings (workers too) and
+input model that answers a constant prediction (no features, no model).
 
     bentoml serve benchmarks.serving.ceiling_bentoml:ConstantService
 """
@@ -11,6 +11,7 @@ from typing import Annotated
 import bentoml
 from pydantic import Field
 
+from bentos.http_settings import http_settings
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
 
 ANSWER = Prediction(flight_id="UA1545-EWR-20130715T1215Z", probability=0.25, delayed=False,
@@ -18,9 +19,7 @@ ANSWER = Prediction(flight_id="UA1545-EWR-20130715T1215Z", probability=0.25, del
                     degraded=False)  # fmt: skip
 
 
-@bentoml.service(
-    name="constant_delay", traffic={"timeout": 10}, logging={"access": {"enabled": False}}
-)
+@bentoml.service(name="constant_delay", **http_settings())
 class ConstantService:
     @bentoml.api(route="/predict")
     def predict(

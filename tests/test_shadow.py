@@ -1,0 +1,117 @@
+"""The challenger's shadow, batched off the request path: what is queued is scored (in batches,
+at shutdown too), a full queue drops and counts, and every log row is the challenger's own
+score for that row's flight."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bentos.champion import Served
+from bentos.schema import Flight
+from bentos.service import ShadowRow, _log_row, shadow_log_rows
+from bentos.shadow import CLOSED, QUEUE_FULL, SCORING_FAILED, ShadowQueue
+
+
+class Recorder:
+    """A `score` that remembers its batches, and can be held until released."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.started, self.release = threading.Event(), threading.Event()
+        self.release.set()
+        self.fail = fail
+
+    def __call__(self, rows: list[int]) -> None:
+        self.started.set()
+        self.release.wait()
+        if self.fail:
+            raise ValueError("the challenger broke")
+        self.batches.append(rows)
+
+
+def _queue(score: Recorder, drops: Counter[str], **settings: Any) -> ShadowQueue[int]:
+    return ShadowQueue(score, on_drop=lambda reason, n: drops.update({reason: n}), **settings)
+
+
+def test_rows_of_many_requests_are_scored_in_one_call() -> None:
+    score, drops = Recorder(), Counter[str]()
+    queue = _queue(score, drops, max_rows=4, max_wait=60)
+    assert queue.offer([1, 2]) and queue.offer([3, 4]) and queue.offer([5])
+    queue.close()
+    assert score.batches == [[1, 2, 3, 4], [5]] and not drops
+
+
+def test_shutdown_scores_what_is_queued_without_waiting_for_a_batch_to_fill() -> None:
+    score, drops = Recorder(), Counter[str]()
+    queue = _queue(score, drops, max_rows=1000, max_wait=3600)
+    queue.offer([1, 2, 3])
+    queue.close()  # an hour's max_wait: returns only if closing ends the wait
+    assert score.batches == [[1, 2, 3]]
+    assert not queue.offer([4]) and drops == {CLOSED: 1}
+
+
+def test_a_full_queue_drops_and_counts_without_waiting() -> None:
+    score, drops = Recorder(), Counter[str]()
+    score.release.clear()  # the challenger is busy with the first batch
+    queue = _queue(score, drops, capacity=3, max_rows=1, max_wait=0)
+    queue.offer([0])
+    assert score.started.wait(10)
+    assert queue.offer([1, 2, 3])
+    assert not queue.offer([4, 5])  # does not fit: both dropped, returns at once
+    assert drops == {QUEUE_FULL: 2}
+    score.release.set()
+    queue.close()
+    assert [row for batch in score.batches for row in batch] == [0, 1, 2, 3]
+
+
+def test_a_failing_challenger_is_counted_and_the_shadow_goes_on() -> None:
+    score, drops = Recorder(fail=True), Counter[str]()
+    queue = _queue(score, drops, max_rows=2, max_wait=60)
+    queue.offer([1, 2])
+    queue.offer([3])
+    queue.close()
+    assert drops == {SCORING_FAILED: 3}
+
+
+@dataclass
+class ScaledFeature:
+    """A model whose answer is one feature times `scale`: a row scored against another row's
+    features, or by the other challenger, shows."""
+
+    scale: float
+
+    @property
+    def spec(self) -> ScaledFeature:
+        return self
+
+    def rows(self, records: list[dict[str, Any]]) -> np.ndarray:
+        return np.array([[r["x"]] for r in records], np.float32)
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        return matrix[:, 0] * self.scale
+
+
+def test_each_shadow_row_is_its_challengers_score_of_its_own_flight() -> None:
+    old, new = Served("mlp:old", ScaledFeature(0.001)), Served("mlp:new", ScaledFeature(0.002))  # type: ignore[arg-type]
+    flight = Flight(carrier="UA", flight=1, tailnum="N1", origin="EWR", dest="ORD",
+                    sched_dep=datetime(2013, 1, 18, 12, tzinfo=UTC))  # fmt: skip
+    # A swap while rows queued: the batch holds both challengers, interleaved.
+    rows = [
+        ShadowRow(old if i % 3 else new, f"req{i // 2}", f"flight{i}", flight, {"x": i + 1}, [])
+        for i in range(9)
+    ]
+    logged = shadow_log_rows(rows)
+    for row, log in zip(rows, logged, strict=True):
+        expected = row.challenger.model.predict(row.challenger.model.spec.rows([row.record]))[0]
+        assert log["probability"] == pytest.approx(float(expected))
+        assert (log["request_id"], log["flight_id"], log["model"], log["role"]) == (
+            row.request_id, row.flight_id, row.challenger.tag, "shadow")  # fmt: skip
+    champion = _log_row("req0", "flight0", flight, "lgbm:1", "champion", 0.5, {"x": 1}, [])
+    assert all(log.keys() == champion.keys() for log in logged)
