@@ -24,6 +24,12 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 REPLAYED_THROUGH = date(2013, 1, 3)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow scenarios first (a stable sort): under `make test`'s two processes each takes
+    one of them at the start, and the short files fill in around them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def make_resources(home: Path) -> dict[str, object]:
     return {
         "landing": LandingZone(root=str(home / "landing")),

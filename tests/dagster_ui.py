@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from dagster_shared.cli import WorkspaceOpts
 from playwright.sync_api import Page, sync_playwright
 
 import resources.home
+from apps.service_process import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 WORKSPACE = REPOSITORY / "workspace.yaml"
@@ -99,9 +99,11 @@ def pause_automation(instance: dg.DagsterInstance, keep: Collection[str] = ()) -
 @contextmanager
 def dagster_dev(flightpath_home: Path, dagster_home: Path, log: Path) -> Iterator[str]:
     """`dagster dev -w workspace.yaml` on 127.0.0.1 and a free port; yields the UI's URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
+    # Dagster greets a new instance with a newsletter dialog over the page, at a moment of its
+    # choosing (it raced the tests' own dialogs): this instance has seen it (`dagster._core.nux`).
+    (dagster_home / ".nux").mkdir(parents=True, exist_ok=True)
+    (dagster_home / ".nux" / "nux.yaml").write_text("seen: 1\n")
     env = {**os.environ, "FLIGHTPATH_HOME": str(flightpath_home),
            "DAGSTER_HOME": str(dagster_home), "GX_ANALYTICS_ENABLED": "false"}  # fmt: skip
     dagster = Path(sys.executable).parent / "dagster"
@@ -132,11 +134,6 @@ def chromium_page(profile: Path) -> Iterator[Page]:
         try:
             page = context.new_page()
             page.set_default_timeout(PAGE_TIMEOUT_MS)
-            # Dagster greets a new browser with a newsletter dialog over the page, when it likes.
-            page.add_locator_handler(
-                page.get_by_text("Join the Dagster community"),
-                lambda: page.get_by_role("button", name="Skip").click(),
-            )
             yield page
         finally:
             context.close()

@@ -32,6 +32,8 @@ from resources.lake import Lake
 from resources.monitoring import MonitoringPolicy
 from tests.serving import serving
 
+pytestmark = pytest.mark.slow  # minutes of replay and training: started first
+
 BOOTSTRAP = date(2013, 1, 31)
 DAYS = [BOOTSTRAP + timedelta(days=n) for n in range(1, 15)]
 POLICY = MonitoringPolicy()

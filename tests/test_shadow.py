@@ -4,6 +4,7 @@ score for that row's flight."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -104,7 +105,16 @@ def test_each_shadow_row_is_its_challengers_score_of_its_own_flight() -> None:
                     sched_dep=datetime(2013, 1, 18, 12, tzinfo=UTC))  # fmt: skip
     # A swap while rows queued: the batch holds both challengers, interleaved.
     rows = [
-        ShadowRow(old if i % 3 else new, f"req{i // 2}", f"flight{i}", flight, {"x": i + 1}, [])
+        ShadowRow(
+            old if i % 3 else new,
+            f"req{i // 2}",
+            f"flight{i}",
+            flight,
+            {"x": i + 1},
+            [],
+            {"aircraft": float(i)},
+            {"aircraft": "older than 48 h"} if i % 2 else {},
+        )
         for i in range(9)
     ]
     logged = shadow_log_rows(rows)
@@ -113,5 +123,7 @@ def test_each_shadow_row_is_its_challengers_score_of_its_own_flight() -> None:
         assert log["probability"] == pytest.approx(float(expected))
         assert (log["request_id"], log["flight_id"], log["model"], log["role"]) == (
             row.request_id, row.flight_id, row.challenger.tag, "shadow")  # fmt: skip
-    champion = _log_row("req0", "flight0", flight, "lgbm:1", "champion", 0.5, {"x": 1}, [])
+        assert log["stale"] == bool(row.stale)  # as the champion's answer said
+        assert json.loads(log["features_age_hours"]) == row.ages
+    champion = _log_row("req0", "flight0", flight, "lgbm:1", "champion", 0.5, {"x": 1}, [], {}, {})
     assert all(log.keys() == champion.keys() for log in logged)
