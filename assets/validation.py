@@ -10,7 +10,7 @@ from assets import groups
 from assets.ingestion import judge_landed_flights, judge_landed_weather
 from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
-from assets.quality.contracts import FLIGHTS, SOURCE_FILE, WEATHER, Contract
+from flightpath.quality.contracts import FLIGHTS, SOURCE_FILE, WEATHER, Contract
 from assets.quality.verdict import Verdict
 from resources.lake import Lake
 

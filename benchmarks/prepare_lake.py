@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from assets import reference
-from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW
+from flightpath.quality.contracts import SOURCE_FILE, SOURCE_ROW
 from assets.quality.verdict import judge_flights, judge_weather
 from benchmarks.common import DEFAULT_DATA, DEFAULT_LANDING, home
 from flightpath.keys import flight_ids

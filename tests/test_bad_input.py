@@ -20,8 +20,8 @@ import pytest
 
 from assets import ingestion, validation
 from assets.ingestion import judge_landed_flights, judge_landed_weather
-from assets.quality.contracts import CONTRACTS, SOURCE_FILE, SOURCE_ROW
-from assets.quality.rules import Action
+from flightpath.quality.contracts import CONTRACTS, SOURCE_FILE, SOURCE_ROW
+from flightpath.quality.rules import Action
 from assets.quality.verdict import QUARANTINE_COLUMNS, PartitionBlockedError, Verdict
 from flightpath.landing import LandingFileError
 from resources.lake import Lake

@@ -16,7 +16,7 @@ import pytest
 from assets import ingestion, validation
 from assets.ingestion import judge_landed_flights
 from assets.partitions import daily_partitions
-from assets.quality.contracts import FLIGHTS
+from flightpath.quality.contracts import FLIGHTS
 from assets.quality.verdict import Verdict
 from assets.validation import MAX_QUARANTINE_SHARE, validated_asset
 from resources.lake import Lake

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from assets.quality.contracts import SOURCE_FILE, SOURCE_ROW, Contract, Kind
-from assets.quality.rules import shown
+from flightpath.quality.contracts import SOURCE_FILE, SOURCE_ROW, Contract, Kind
+from flightpath.quality.rules import shown
 
 INT64_LIMIT = 2.0**63
 

@@ -15,7 +15,7 @@ import pandas as pd
 from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from assets.quality.rules import Action, Rule, RuleOutcome, shown
+from flightpath.quality.rules import Action, Rule, RuleOutcome, shown
 
 # GX phones home by default; a pipeline run should not.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

@@ -14,8 +14,8 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from assets.quality.contracts import FLIGHTS, WEATHER
-from assets.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
+from flightpath.quality.contracts import FLIGHTS, WEATHER
+from flightpath.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
 from flightpath.codes import TAILNUM_PATTERN
 from flightpath.feed_calendar import FEED
 

@@ -12,9 +12,9 @@ import great_expectations as gx
 import pandas as pd
 
 from assets.quality.conform import conform
-from assets.quality.contracts import FLIGHTS, SOURCE_FILE, SOURCE_ROW, WEATHER, Contract
+from flightpath.quality.contracts import FLIGHTS, SOURCE_FILE, SOURCE_ROW, WEATHER, Contract
 from assets.quality.gx_bridge import run_suite
-from assets.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Rule, RuleOutcome
+from flightpath.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Rule, RuleOutcome
 from assets.quality.suites import (
     FLIGHT_DERIVED,
     FLIGHT_RULES,

@@ -1,0 +1,1 @@
+"""Data-quality contracts and rules: what a landed table must hold, and what breaking it costs."""

@@ -1,0 +1,114 @@
+"""A use case: everything the lifecycle kit needs to know about one prediction problem.
+
+The kit (`assets/kit/`) builds every stage from this one definition; the names it derives here
+(asset keys, lake tables, model names, the champion alias, the Feast project) are the only
+place each is spelt, so the service, the CLI and the monitoring agree with the assets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from flightpath.quality.contracts import Contract, Kind
+
+MODEL_KINDS = ("lgbm", "torch")  # the champion candidate (LightGBM) and its challenger (PyTorch)
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Shares of the entities kept for validation and test; the rest trains. A snapshot has no
+    time to split on, so an entity's window comes from a hash of its key: stable across runs."""
+
+    valid: float = 0.2
+    test: float = 0.2
+
+    def window_of(self, key: object) -> str:
+        position = int(hashlib.sha256(str(key).encode()).hexdigest()[:8], 16) / 0x1_0000_0000
+        if position < self.test:
+            return "test"
+        return "valid" if position < self.test + self.valid else "train"
+
+
+@dataclass(frozen=True)
+class UseCase:
+    """One prediction problem: its source, its contract and rules, its label, its features."""
+
+    name: str  # lower_snake: prefixes assets, lake tables, models, the alias, the Feast project
+    title: str  # what is predicted, in words
+    load: Callable[[], pd.DataFrame]  # the source table as it arrives, untyped
+    columns: dict[str, Kind]  # the landed contract, column by column
+    entity: str  # the key a prediction is for (a Feast entity)
+    label: str  # the target's column in the training set
+    label_rule: str  # DuckDB SQL over the validated columns: 1, 0, or NULL when unknown
+    label_source: tuple[str, ...]  # the columns the label rule reads: never features
+    categorical: tuple[str, ...]
+    numeric: tuple[str, ...]
+    ranges: dict[str, tuple[float, float]]  # numeric bounds; a row outside is quarantined
+    allowed: dict[str, tuple[str, ...]]  # categorical values; a row outside is quarantined
+    slices: tuple[str, ...]  # columns the gate and monitoring judge per value
+    baseline_by: tuple[str, ...]  # the naive baseline: the training rate per group of these
+    # None: a snapshot, every row as of `snapshot_time`; else the column of each row's instant.
+    event_time: str | None = None
+    snapshot_time: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    holdout: Holdout = field(default_factory=Holdout)
+    increasing: tuple[str, ...] = ()  # features the risk may only rise with (monotone)
+    slice_min_rows: int = 50  # a slice smaller than this is too noisy to block a promotion
+    max_drifted_features: int = 2  # more drifted features than this and retraining is asked for
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or self.name != self.name.lower():
+            raise ValueError(f"a use case's name is lower_snake_case: {self.name!r}")
+        unknown = {self.entity, *self.features, *self.label_source} - set(self.columns)
+        if unknown:
+            raise ValueError(f"{self.name}: columns not in the contract: {sorted(unknown)}")
+        leaking = set(self.label_source) & set(self.features)
+        if leaking:
+            raise ValueError(f"{self.name}: the label's inputs cannot be features: {leaking}")
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.categorical, *self.numeric]
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(table=self.name, columns=self.columns, key=(self.entity,))
+
+    # --- names derived from the use case, spelt only here ---
+
+    @property
+    def group(self) -> str:
+        return self.name
+
+    def table(self, stage: str) -> str:
+        """The lake table of a stage: `mortgage_features`, `mortgage_training_set`, ..."""
+        return f"{self.name}_{stage}"
+
+    def model_name(self, kind: str) -> str:
+        return f"{self.name}_{kind}"
+
+    @property
+    def champion_alias(self) -> str:
+        """The use case's own alias namespace in the shared registry."""
+        return f"{self.name}/champion"
+
+    @property
+    def feast_project(self) -> str:
+        return f"flightpath_{self.name}"
+
+    @property
+    def feature_view(self) -> str:
+        return f"{self.name}_features"
+
+    @property
+    def feature_service(self) -> str:
+        return f"{self.name}_model"
+
+    @property
+    def event_column(self) -> str:
+        """The feature rows' timestamp in the lake and in Feast."""
+        return self.event_time or "as_of"
