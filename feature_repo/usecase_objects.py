@@ -47,8 +47,7 @@ def usecase_objects(usecase: UseCase, lake: str) -> dict[str, Any]:
         entities=[entity],
         ttl=EVENT_TTL if usecase.event_time else SNAPSHOT_TTL,
         schema=[
-            Field(name=name, dtype=FEAST_TYPES[usecase.columns[name]])
-            for name in usecase.features
+            Field(name=name, dtype=FEAST_TYPES[usecase.columns[name]]) for name in usecase.features
         ],
         source=source,
         online=True,

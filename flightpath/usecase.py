@@ -40,6 +40,7 @@ class UseCase:
 
     name: str  # lower_snake: prefixes assets, lake tables, models, the alias, the Feast project
     title: str  # what is predicted, in words
+    source: str  # where the data comes from, named in lineage and in a blocked file's error
     load: Callable[[], pd.DataFrame]  # the source table as it arrives, untyped
     columns: dict[str, Kind]  # the landed contract, column by column
     entity: str  # the key a prediction is for (a Feast entity)
@@ -57,6 +58,9 @@ class UseCase:
     snapshot_time: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
     holdout: Holdout = field(default_factory=Holdout)
     increasing: tuple[str, ...] = ()  # features the risk may only rise with (monotone)
+    # Overrides of the models' defaults that the data's size calls for.
+    lgbm_params: dict[str, object] = field(default_factory=dict)
+    mlp_settings: dict[str, object] = field(default_factory=dict)
     slice_min_rows: int = 50  # a slice smaller than this is too noisy to block a promotion
     max_drifted_features: int = 2  # more drifted features than this and retraining is asked for
 

@@ -1,1 +1,1 @@
-"""Use cases: each a definition the lifecycle kit (`assets/kit/`) builds a whole asset graph from."""
+"""Use cases: each a definition the lifecycle kit (`assets/kit/`) builds an asset graph from."""

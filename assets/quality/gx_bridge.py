@@ -124,7 +124,7 @@ def _describe_table_result(result: dict) -> str:
 
 
 def check_specs(
-    asset: dg.AssetKey, rules: Sequence[Rule], partitions_def: dg.PartitionsDefinition
+    asset: dg.AssetKey, rules: Sequence[Rule], partitions_def: dg.PartitionsDefinition | None
 ) -> list[dg.AssetCheckSpec]:
     """One Dagster check per rule, partitioned as its asset: the UI shows each day's verdict.
     Every check can block: Dagster blocks downstream only on an ERROR result, which a rule gives

@@ -61,7 +61,7 @@ class Verdict:
 def judge_flights(
     raw: pd.DataFrame, day: date, carriers: Sequence[str], airport_timezones: Mapping[str, str]
 ) -> Verdict:
-    return _judge(
+    return judge_table(
         raw,
         FLIGHTS,
         derive=lambda frame: add_flight_times(frame, airport_timezones),
@@ -72,7 +72,7 @@ def judge_flights(
 
 
 def judge_weather(raw: pd.DataFrame, day: date) -> Verdict:
-    return _judge(
+    return judge_table(
         raw,
         WEATHER,
         derive=lambda frame: frame.assign(flight_date=local_date(frame)),
@@ -82,7 +82,7 @@ def judge_weather(raw: pd.DataFrame, day: date) -> Verdict:
     )
 
 
-def _judge(
+def judge_table(
     raw: pd.DataFrame,
     contract: Contract,
     derive: Callable[[pd.DataFrame], pd.DataFrame],
@@ -90,6 +90,8 @@ def _judge(
     rules: Sequence[Rule],
     derived: list[str],
 ) -> Verdict:
+    """Type `raw` by `contract`, add the `derived` columns, run `suite`, split valid from
+    quarantined rows: every use case's tables are judged by this one function."""
     raw = raw.reset_index(drop=True)
     conformed = conform(raw, contract)
     typed = conformed.frame

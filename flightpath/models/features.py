@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -59,11 +60,16 @@ class FeatureSpec:
     vocabularies: dict[str, list[str]]
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, features: list[str] = FEATURES) -> FeatureSpec:
+    def fit(
+        cls,
+        frame: pd.DataFrame,
+        features: list[str] = FEATURES,
+        categorical: Sequence[str] = CATEGORICAL,
+    ) -> FeatureSpec:
         vocabularies = {
             name: sorted(frame[name].dropna().astype(str).unique())
             for name in features
-            if name in CATEGORICAL
+            if name in categorical
         }
         return cls(features=list(features), vocabularies=vocabularies)
 

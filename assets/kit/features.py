@@ -1,0 +1,124 @@
+"""Validated rows → features in the lake, registered in the use case's Feast project, written to
+its online store; labels joined point-in-time with the model's feature service: the training set."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import dagster as dg
+import pandas as pd
+
+from assets.metadata import materialized
+from flightpath.quality.contracts import Kind
+from flightpath.storage import lake_location
+from flightpath.usecase import UseCase
+from resources.feature_store import FeatureStoreResource
+from resources.lake import Lake
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+
+def usecase_store(usecase: UseCase, resource: FeatureStoreResource) -> "FeatureStore":
+    """The use case's own Feast project, in the store (profile) the code location is set to."""
+    from feature_repo.store import open_store
+
+    return open_store(resource.home, resource.profile, usecase.feast_project)
+
+
+def feature_sql(usecase: UseCase, validated: str) -> str:
+    """One row per entity: its key, the instant its features hold from, the features."""
+    instant = usecase.event_time or f"TIMESTAMPTZ '{usecase.snapshot_time.isoformat()}'"
+    columns = [
+        f"CAST({name} AS VARCHAR) AS {name}" if usecase.columns[name] is Kind.TEXT else name
+        for name in usecase.features
+    ]
+    return (
+        f"SELECT {usecase.entity}, {instant} AS {usecase.event_column}, {', '.join(columns)} "
+        f"FROM read_parquet('{validated}') ORDER BY {usecase.entity}"
+    )
+
+
+def label_sql(usecase: UseCase, validated: str) -> str:
+    """Feast's entity frame: key, the instant to join at, the label (the one rule), and the
+    slice columns the gate judges by that are not features (they pass through the join)."""
+    instant = usecase.event_time or f"TIMESTAMPTZ '{usecase.snapshot_time.isoformat()}'"
+    extra = [name for name in usecase.slices if name not in usecase.features]
+    return (
+        f"SELECT {usecase.entity}, {instant} AS event_timestamp, "
+        f"({usecase.label_rule}) AS {usecase.label}"
+        + "".join(f", {name}" for name in extra)
+        + f" FROM read_parquet('{validated}') ORDER BY {usecase.entity}"
+    )
+
+
+def feature_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
+    validated = dg.AssetKey([usecase.name, "validated"])
+    features_key = dg.AssetKey([usecase.name, "features"])
+    registry_key = dg.AssetKey([usecase.name, "feast_registry"])
+
+    @dg.asset(
+        key=features_key,
+        deps=[validated],
+        group_name=usecase.group,
+        description=f"The model's inputs per {usecase.entity}, in DuckDB: the Feast view's source.",
+        kinds={"duckdb", "parquet"},
+    )
+    def features(lake: Lake) -> dg.MaterializeResult:
+        frame = lake.query(feature_sql(usecase, str(lake.table_path(usecase.table("validated")))))
+        return materialized(frame, lake.write_table(usecase.table("features"), frame))
+
+    @dg.asset(
+        key=registry_key,
+        group_name=usecase.group,
+        description=f"The entity, view and service of Feast project `{usecase.feast_project}`, "
+        "built from the use case's definition.",
+        kinds={"feast"},
+    )
+    def feast_registry(feature_store: FeatureStoreResource) -> dg.MaterializeResult:
+        from feature_repo.usecase_objects import usecase_objects
+
+        objects = usecase_objects(usecase, lake_location(Path(feature_store.home)))
+        usecase_store(usecase, feature_store).apply(list(objects.values()))
+        return dg.MaterializeResult(metadata={"objects": dg.MetadataValue.json(sorted(objects))})
+
+    @dg.asset(
+        key=[usecase.name, "online_features"],
+        deps=[features_key, registry_key],
+        group_name=usecase.group,
+        description="Each entity's latest features in the online store, as the service reads them.",
+        kinds={"feast"},
+    )
+    def online_features(lake: Lake, feature_store: FeatureStoreResource) -> dg.MaterializeResult:
+        frame = lake.read_table(usecase.table("features"))
+        usecase_store(usecase, feature_store).write_to_online_store(usecase.feature_view, frame)
+        newest = pd.to_datetime(frame[usecase.event_column], utc=True).max()
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": len(frame), "as_of": str(newest)}
+        )
+
+    @dg.asset(
+        key=[usecase.name, "training_set"],
+        deps=[validated, features_key, registry_key],
+        group_name=usecase.group,
+        description=f"Labels joined point-in-time with `{usecase.feature_service}` through Feast; "
+        "rows without a label are excluded, and counted.",
+        kinds={"feast", "parquet"},
+    )
+    def training_set(lake: Lake, feature_store: FeatureStoreResource) -> dg.MaterializeResult:
+        labels = lake.query(label_sql(usecase, str(lake.table_path(usecase.table("validated")))))
+        entities = labels.dropna(subset=[usecase.label])
+        store = usecase_store(usecase, feature_store)
+        frame = store.get_historical_features(
+            entity_df=entities, features=store.get_feature_service(usecase.feature_service)
+        ).to_df()
+        frame = frame.sort_values(usecase.entity).reset_index(drop=True)
+        return materialized(
+            frame,
+            lake.write_table(usecase.table("training_set"), frame),
+            metadata={
+                "unlabelled": len(labels) - len(entities),
+                "positive_rate": float(frame[usecase.label].mean()) if len(frame) else 0.0,
+            },
+        )
+
+    return [features, feast_registry, online_features, training_set]

@@ -1,0 +1,239 @@
+"""Training set → the two candidates → their evaluation against the champion and a naive
+baseline, with the blocking promotion gate → the use case's champion alias."""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from assets.metadata import table
+from flightpath.models.features import FeatureSpec
+from flightpath.models.gate import GateRules, decide, naive_baseline
+from flightpath.models.metrics import scores, slice_scores
+from flightpath.models.registry import RegistryError
+from flightpath.models.splits import xy
+from flightpath.monitoring.profile import PROFILE_FILE, reference_profile
+from flightpath.usecase import MODEL_KINDS, UseCase
+from resources.lake import Lake
+from resources.model_registry import ModelRegistryResource
+
+BASELINE = "naive_baseline"
+GATE = "promotion_gate"
+SCORE = "probability"  # the scores' column in the drift profile and in batch predictions
+
+
+def holdout_parts(usecase: UseCase, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The training set's rows by window (train, valid, test), each entity always in the same."""
+    window = frame[usecase.entity].map(usecase.holdout.window_of)
+    return {
+        name: frame[window == name].reset_index(drop=True) for name in ("train", "valid", "test")
+    }
+
+
+def _train(usecase: UseCase, kind: str, parts: dict[str, pd.DataFrame]) -> tuple[Any, dict]:
+    spec = FeatureSpec.fit(parts["train"], usecase.features, usecase.categorical)
+    train, valid = xy(spec, parts["train"], usecase.label), xy(spec, parts["valid"], usecase.label)
+    if kind == "lgbm":
+        from flightpath.models.lgbm import PARAMS, train_lgbm
+
+        model = train_lgbm(spec, train, valid, usecase.lgbm_params, usecase.increasing)
+        return model, {"params": {**PARAMS, **usecase.lgbm_params},
+                       "best_iteration": model.booster.best_iteration}  # fmt: skip
+    from flightpath.models.mlp import MlpConfig, train_mlp, training_device
+
+    device = training_device()
+    model = train_mlp(spec, train, valid, MlpConfig(**usecase.mlp_settings), device)  # type: ignore[arg-type]
+    model.network.cpu()  # saved and scored on the CPU: the service has no GPU
+    return model, {**model.metadata(), "device": device.type}
+
+
+def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
+    framework = {"lgbm": "lightgbm", "torch": "torch"}[kind]
+
+    @dg.asset(
+        key=[usecase.name, f"model_{kind}"],
+        deps=[dg.AssetKey([usecase.name, "training_set"])],
+        group_name=usecase.group,
+        description=f"A {framework} candidate for {usecase.title}, saved with its drift profile.",
+        kinds={framework, "bentoml"},
+    )
+    def candidate(
+        context: dg.AssetExecutionContext, lake: Lake, model_registry: ModelRegistryResource
+    ) -> dg.MaterializeResult:
+        parts = holdout_parts(usecase, lake.read_table(usecase.table("training_set")))
+        model, settings = _train(usecase, kind, parts)
+        test_scores = model.predict(model.spec.matrix(parts["test"]))
+        metrics = {
+            part: scores(
+                parts[part][usecase.label].to_numpy(), model.predict(model.spec.matrix(parts[part]))
+            )
+            for part in ("valid", "test")
+        }
+        with duckdb.connect() as connection:
+            connection.register("train_rows", parts["train"])
+            connection.register("test_scores", pd.DataFrame({SCORE: test_scores}))
+            profile = reference_profile(
+                connection, "train_rows", list(usecase.numeric), list(usecase.categorical)
+            ) | reference_profile(connection, "test_scores", [SCORE], [])
+        metadata = {
+            **model.spec.to_metadata(),
+            **settings,
+            "use_case": usecase.name,
+            "split": {"holdout": f"valid {usecase.holdout.valid}, test {usecase.holdout.test}"},
+            "rows": {part: len(frame) for part, frame in parts.items()},
+            "dagster_run_id": context.run.run_id,
+            "metrics": metrics,
+            "drift_profile": {"file": PROFILE_FILE, **profile.describe()},
+        }
+        registry = model_registry.registry()
+        with registry.create(usecase.model_name(kind), framework, metadata) as entry:
+            model.save(Path(entry.path))
+            profile.write(Path(entry.path) / PROFILE_FILE)
+        return dg.MaterializeResult(
+            metadata={
+                "tag": str(entry.tag),
+                "test_roc_auc": metrics["test"]["roc_auc"],
+                "valid_roc_auc": metrics["valid"]["roc_auc"],
+                "rows": dg.MetadataValue.json(metadata["rows"]),
+            },
+            data_version=dg.DataVersion(str(entry.tag)),
+        )
+
+    return candidate
+
+
+def evaluation_asset(usecase: UseCase) -> dg.AssetsDefinition:
+    key = dg.AssetKey([usecase.name, "evaluation"])
+
+    @dg.asset(
+        key=key,
+        deps=[dg.AssetKey([usecase.name, f"model_{kind}"]) for kind in MODEL_KINDS],
+        group_name=usecase.group,
+        check_specs=[
+            dg.AssetCheckSpec(
+                GATE,
+                asset=key,
+                blocking=True,  # a candidate that fails it never becomes the champion
+                description="The best candidate beats the champion (or the naive baseline) on "
+                "the same test rows by the margin, calibrated, and no slice "
+                f"({', '.join(usecase.slices)}) worse.",
+            )
+        ],
+        description="The candidates, the champion and the naive baseline on the same test rows; "
+        "slices; the gate's verdict.",
+        kinds={"python"},
+    )
+    def evaluation(
+        context: dg.AssetExecutionContext, lake: Lake, model_registry: ModelRegistryResource
+    ) -> dg.MaterializeResult:
+        registry = model_registry.registry()
+        parts = holdout_parts(usecase, lake.read_table(usecase.table("training_set")))
+        test = parts["test"]
+        rows = test[[usecase.entity, *usecase.slices]].assign(label=test[usecase.label])
+        candidates = [str(registry.latest(usecase.model_name(kind)).tag) for kind in MODEL_KINDS]
+        models = {tag: registry.load(tag) for tag in candidates}
+        champion = registry.alias(usecase.champion_alias)
+        if champion is not None and champion not in models:
+            try:
+                models[champion] = registry.load(champion)
+            except RegistryError as error:  # a broken champion must not block a sound candidate
+                context.log.error(f"champion set aside, the baseline is the reference: {error}")
+                champion = None
+        for tag, model in models.items():
+            rows[tag] = model.predict(model.spec.matrix(test))
+        rows[BASELINE] = naive_baseline(
+            parts["train"], test, by=usecase.baseline_by, label=usecase.label
+        )
+        reference = champion or BASELINE
+        rules = GateRules(slice_min_rows=usecase.slice_min_rows)
+        verdicts = decide(rows, candidates, reference, rules, usecase.slices)
+        winner = next((v.candidate for v in verdicts if v.promote), None)
+        labels = rows["label"].to_numpy()
+        compared = [*models, BASELINE]
+        metrics = pd.DataFrame(
+            [{"model": m, **scores(labels, rows[m].to_numpy())} for m in compared]
+        )
+        slices = pd.concat(
+            [slice_scores(rows, by, compared, usecase.slice_min_rows) for by in usecase.slices]
+        )
+        decision = {
+            "winner": winner,
+            "reference": reference,
+            "candidates": candidates,
+            "verdicts": [v.to_dict() for v in verdicts],
+        }
+        summary = (
+            f"promote {winner} over {reference}"
+            if winner
+            else "keep the champion: "
+            + (" | ".join(f"{v.candidate}: {'; '.join(v.reasons)}" for v in verdicts))
+        )
+        context.log.info(summary)
+        return dg.MaterializeResult(
+            metadata={
+                "summary": dg.MetadataValue.md(summary),
+                "metrics": table(metrics),
+                "slices": table(slices) if len(slices) else "no slice has enough rows",
+                **{
+                    f"{m.split(':')[0]}/roc_auc": float(a)
+                    for m, a in zip(metrics["model"], metrics["roc_auc"], strict=True)
+                },
+                "decision": dg.MetadataValue.json(decision),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=GATE,
+                    passed=winner is not None,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=summary,
+                    metadata={"verdicts": dg.MetadataValue.json(decision["verdicts"])},
+                )
+            ],
+        )
+
+    return evaluation
+
+
+def champion_asset(usecase: UseCase) -> dg.AssetsDefinition:
+    evaluation = dg.AssetKey([usecase.name, "evaluation"])
+
+    @dg.asset(
+        key=[usecase.name, "champion"],
+        deps=[evaluation],
+        group_name=usecase.group,
+        description=f"Points `{usecase.champion_alias}` at the candidate that passed the gate, "
+        "once its files verify.",
+        kinds={"bentoml"},
+    )
+    def champion(
+        context: dg.AssetExecutionContext, model_registry: ModelRegistryResource
+    ) -> dg.MaterializeResult:
+        event = context.instance.get_latest_materialization_event(evaluation)
+        if event is None or event.asset_materialization is None:
+            raise ValueError(f"{evaluation.to_user_string()} has not been materialised")
+        decision = event.asset_materialization.metadata["decision"].value
+        winner = decision["winner"]
+        if winner is None:  # the blocking check stops this in a run; direct calls must not either
+            raise ValueError(f"the gate promoted nothing: {decision}")
+        change = model_registry.registry().promote(
+            winner,
+            f"gate passed in run {context.run.run_id} over {decision['reference']}",
+            usecase.champion_alias,
+            actor=f"dagster run {context.run.run_id}",
+        )
+        return dg.MaterializeResult(
+            metadata={"champion": winner, "previous": change.previous or "none"},
+            data_version=dg.DataVersion(winner),
+        )
+
+    return champion
+
+
+def model_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
+    return [
+        *(candidate_asset(usecase, kind) for kind in MODEL_KINDS),
+        evaluation_asset(usecase),
+        champion_asset(usecase),
+    ]
