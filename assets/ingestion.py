@@ -9,13 +9,13 @@ import pandas as pd
 from assets import groups
 from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
-from flightpath.quality.contracts import SOURCE_FILE, SOURCE_ROW
 from assets.quality.gx_bridge import check_results, check_specs
-from flightpath.quality.rules import Rule
 from assets.quality.suites import FLIGHT_RULES, WEATHER_RULES
 from assets.quality.verdict import Verdict, judge_flights, judge_weather
 from assets.quality.verdict_memo import remembered_verdict
 from assets.reference import airport_timezones, carriers
+from flightpath.quality.contracts import SOURCE_FILE, SOURCE_ROW
+from flightpath.quality.rules import Rule
 from resources.lake import Lake
 from resources.landing import LandingZone
 

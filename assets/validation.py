@@ -10,8 +10,8 @@ from assets import groups
 from assets.ingestion import judge_landed_flights, judge_landed_weather
 from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
-from flightpath.quality.contracts import FLIGHTS, SOURCE_FILE, WEATHER, Contract
 from assets.quality.verdict import Verdict
+from flightpath.quality.contracts import FLIGHTS, SOURCE_FILE, WEATHER, Contract
 from resources.lake import Lake
 
 GROUP = groups.VALIDATION

@@ -32,11 +32,11 @@ from pathlib import Path
 import pandas as pd
 
 from assets import reference
-from flightpath.quality.contracts import SOURCE_FILE, SOURCE_ROW
 from assets.quality.verdict import judge_flights, judge_weather
 from benchmarks.common import DEFAULT_DATA, DEFAULT_LANDING, home
 from flightpath.keys import flight_ids
 from flightpath.landing import REFERENCE_TABLES
+from flightpath.quality.contracts import SOURCE_FILE, SOURCE_ROW
 from resources.lake import Lake
 from resources.landing import LandingZone
 

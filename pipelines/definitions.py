@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets import ingestion, reference, serving, validation
 from assets.features import feature_store, flight_features, skew
+from assets.kit import lifecycle
 from assets.models import evaluation, promotion, training
 from assets.monitoring import feature_drift, live_performance
 from flightpath.feed_clock import feed_seconds
@@ -29,9 +30,15 @@ from resources.lake import Lake
 from resources.landing import LandingZone
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
+from usecases import USECASES
 
 
 def build_definitions() -> dg.Definitions:
+    """Flights, then every other use case the kit builds, on the same resources."""
+    return dg.Definitions.merge(_flights(), *(lifecycle(usecase) for usecase in USECASES.values()))
+
+
+def _flights() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules(
             [

@@ -20,10 +20,10 @@ import pytest
 
 from assets import ingestion, validation
 from assets.ingestion import judge_landed_flights, judge_landed_weather
-from flightpath.quality.contracts import CONTRACTS, SOURCE_FILE, SOURCE_ROW
-from flightpath.quality.rules import Action
 from assets.quality.verdict import QUARANTINE_COLUMNS, PartitionBlockedError, Verdict
 from flightpath.landing import LandingFileError
+from flightpath.quality.contracts import CONTRACTS, SOURCE_FILE, SOURCE_ROW
+from flightpath.quality.rules import Action
 from resources.lake import Lake
 from resources.landing import LandingZone
 from tests.bad_input_corpus import (

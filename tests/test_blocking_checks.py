@@ -16,9 +16,9 @@ import pytest
 from assets import ingestion, validation
 from assets.ingestion import judge_landed_flights
 from assets.partitions import daily_partitions
-from flightpath.quality.contracts import FLIGHTS
 from assets.quality.verdict import Verdict
 from assets.validation import MAX_QUARANTINE_SHARE, validated_asset
+from flightpath.quality.contracts import FLIGHTS
 from resources.lake import Lake
 from tests.conftest import make_resources
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assets.groups import IN_LINEAGE_ORDER, REFERENCE
 from pipelines.definitions import defs
+from usecases import USECASES
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 REPO_ROOT = Path(__file__).parent.parent
@@ -71,10 +72,12 @@ def test_every_check_of_a_partitioned_asset_is_partitioned_as_its_asset() -> Non
 def test_groups_sort_by_name_in_lineage_order() -> None:
     # The UI lists groups by name (natural order); each asset's inputs come from its own group
     # or one listed before it, so a reader follows the data from the top of the list down.
+    # Another use case is one group of its own, named after it.
     graph = defs.resolve_asset_graph()
     place = {group: n for n, group in enumerate(IN_LINEAGE_ORDER)}
+    place.update(dict.fromkeys(USECASES, 0))
     used = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert used == set(IN_LINEAGE_ORDER)
+    assert used == set(IN_LINEAGE_ORDER) | set(USECASES)
     assert sorted(IN_LINEAGE_ORDER, key=_natural) == list(IN_LINEAGE_ORDER)
     backwards = sorted(
         f"{parent.to_user_string()} ({graph.get(parent).group_name}) -> "

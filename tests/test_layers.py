@@ -23,8 +23,17 @@ MAY_IMPORT: dict[str, set[str]] = {
     "bentos": {"flightpath", "feature_repo"},
     "resources": {"flightpath", "feature_repo"},
     "assets": {"resources", "flightpath", "feature_repo"},
-    "pipelines": {"assets", "resources", "flightpath", "feature_repo"},
-    "apps": {"pipelines", "assets", "resources", "flightpath", "feature_repo", "bentos"},
+    "usecases": {"flightpath"},  # definitions only: the kit builds their graphs
+    "pipelines": {"usecases", "assets", "resources", "flightpath", "feature_repo"},
+    "apps": {
+        "pipelines",
+        "usecases",
+        "assets",
+        "resources",
+        "flightpath",
+        "feature_repo",
+        "bentos",
+    },
 }
 OURS = set(MAY_IMPORT) | {"tests", "benchmarks"}  # no package imports the last two
 DAGSTER_FREE = {"flightpath", "feature_repo", "bentos"}

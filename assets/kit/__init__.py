@@ -2,19 +2,26 @@
 
 import dagster as dg
 
+from assets.kit.automation import lifecycle_job, monitor_job, retrain_sensor, schedules
 from assets.kit.data import data_assets
 from assets.kit.features import feature_assets
 from assets.kit.models import model_assets
+from assets.kit.monitoring import monitoring_assets
 from flightpath.usecase import UseCase
 
 
 def lifecycle(usecase: UseCase) -> dg.Definitions:
-    """The use case's assets, checks, jobs, sensors and schedules (resources come from the
-    code location, shared by every use case)."""
-    assets = [*data_assets(usecase), *feature_assets(usecase), *model_assets(usecase)]
-    train = dg.define_asset_job(
-        f"{usecase.name}_train",
-        selection=dg.AssetSelection.groups(usecase.group),
-        description=f"The whole lifecycle of {usecase.title}: data to champion.",
+    """The use case's assets with their checks, its jobs, sensor and schedules; resources come
+    from the code location, shared by every use case."""
+    lifecycle, monitor = lifecycle_job(usecase), monitor_job(usecase)
+    return dg.Definitions(
+        assets=[
+            *data_assets(usecase),
+            *feature_assets(usecase),
+            *model_assets(usecase),
+            *monitoring_assets(usecase),
+        ],
+        jobs=[lifecycle, monitor],
+        sensors=[retrain_sensor(usecase, lifecycle)],
+        schedules=schedules(usecase, lifecycle, monitor),
     )
-    return dg.Definitions(assets=assets, jobs=[train])

@@ -38,13 +38,14 @@ def _train(usecase: UseCase, kind: str, parts: dict[str, pd.DataFrame]) -> tuple
     if kind == "lgbm":
         from flightpath.models.lgbm import PARAMS, train_lgbm
 
-        model = train_lgbm(spec, train, valid, usecase.lgbm_params, usecase.increasing)
-        return model, {"params": {**PARAMS, **usecase.lgbm_params},
-                       "best_iteration": model.booster.best_iteration}  # fmt: skip
+        booster = train_lgbm(spec, train, valid, usecase.lgbm_params, usecase.increasing)
+        return booster, {"params": {**PARAMS, **usecase.lgbm_params},
+                         "best_iteration": booster.booster.best_iteration}  # fmt: skip
     from flightpath.models.mlp import MlpConfig, train_mlp, training_device
 
     device = training_device()
-    model = train_mlp(spec, train, valid, MlpConfig(**usecase.mlp_settings), device)  # type: ignore[arg-type]
+    config = MlpConfig(**usecase.mlp_settings)  # type: ignore[arg-type]
+    model = train_mlp(spec, train, valid, config, device)
     model.network.cpu()  # saved and scored on the CPU: the service has no GPU
     return model, {**model.metadata(), "device": device.type}
 
@@ -158,7 +159,7 @@ def evaluation_asset(usecase: UseCase) -> dg.AssetsDefinition:
         slices = pd.concat(
             [slice_scores(rows, by, compared, usecase.slice_min_rows) for by in usecase.slices]
         )
-        decision = {
+        decision: dict[str, Any] = {
             "winner": winner,
             "reference": reference,
             "candidates": candidates,

@@ -14,10 +14,10 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from flightpath.quality.contracts import FLIGHTS, WEATHER
-from flightpath.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
 from flightpath.codes import TAILNUM_PATTERN
 from flightpath.feed_calendar import FEED
+from flightpath.quality.contracts import FLIGHTS, WEATHER
+from flightpath.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
 
 REQUIRED_COLUMNS = Rule("required_columns", Action.BLOCK, "every contract column is present")
 NOT_EMPTY = Rule("not_empty", Action.BLOCK, "the day's file has at least one row")

@@ -12,9 +12,7 @@ import great_expectations as gx
 import pandas as pd
 
 from assets.quality.conform import conform
-from flightpath.quality.contracts import FLIGHTS, SOURCE_FILE, SOURCE_ROW, WEATHER, Contract
 from assets.quality.gx_bridge import run_suite
-from flightpath.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Rule, RuleOutcome
 from assets.quality.suites import (
     FLIGHT_DERIVED,
     FLIGHT_RULES,
@@ -24,6 +22,8 @@ from assets.quality.suites import (
     weather_suite,
 )
 from assets.quality.timestamps import add_flight_times, local_date
+from flightpath.quality.contracts import FLIGHTS, SOURCE_FILE, SOURCE_ROW, WEATHER, Contract
+from flightpath.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Rule, RuleOutcome
 
 QUARANTINE_TYPES = {
     "table": "string", "source_file": "string", "source_row": "int64",
