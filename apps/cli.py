@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from apps.model_commands import add_parsers as add_model_parsers
 from apps.model_commands import run as run_model_command
+from apps.usecase_commands import add_parsers as add_usecase_parsers
+from apps.usecase_commands import run as run_usecase_command
 from flightpath.feed_calendar import FEED
 from flightpath.feed_clock import (
     DEFAULT_FEED_SECONDS,
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     features_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
     add_model_parsers(commands)
+    add_usecase_parsers(commands)
     lineage_cmd = commands.add_parser(
         "lineage",
         help="what a prediction or model came from: training run, training set and its feature "
@@ -149,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         return _features(args.through, args.force, not args.quiet)
     if args.command in ("train", "models"):
         return run_model_command(args)
+    if args.command == "usecase":
+        return run_usecase_command(args)
     if args.command == "lineage":
         return _lineage(args.ref, args.json, args.partitions)
     if args.command == "serve":

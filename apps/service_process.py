@@ -42,8 +42,10 @@ def running_service(
     headers: dict[str, str] | None = None,
     ready: str = "/readyz",
     port: int | None = None,
+    target: str = "bentos.service:DelayService",
 ) -> Iterator[httpx.Client]:
-    """The service over `home` on `port` (a free one by default), its log in the home.
+    """The service `target` (module:class) over `home` on `port` (a free one by default), its
+    log in the home.
 
     Yields a client once `ready` answers 200; the service is stopped when the block ends.
     """
@@ -55,7 +57,7 @@ def running_service(
     log = open(log_path, "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         # No --host: the service binds 127.0.0.1 by default (its tests check it).
-        [str(bentoml), "serve", "bentos.service:DelayService", "--port", str(port)],
+        [str(bentoml), "serve", target, "--port", str(port)],
         cwd=ROOT, env=variables, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)

@@ -55,9 +55,14 @@ class ChampionWatcher:
         registry: ModelRegistry,
         poll_seconds: float = 1.0,
         on_refusal: Callable[[Refusal, bool], None] | None = None,
+        alias: str = CHAMPION,
+        challenger_alias: str | None = CHALLENGER,
     ) -> None:
-        """`on_refusal(refusal, active)` is called when a refusal starts and when it ends."""
+        """`on_refusal(refusal, active)` is called when a refusal starts and when it ends.
+        `alias` and `challenger_alias` name what is served (a use case's own `<name>/champion`
+        and no challenger, say); by default the flights service's champion and challenger."""
         self.registry = registry
+        self.alias, self.challenger_alias = alias, challenger_alias
         self._report = on_refusal or (lambda refusal, active: None)
         # A version's files never heal (a fix is a new version): a refused tag is not retried.
         self._refused: dict[str, str] = {}
@@ -78,17 +83,19 @@ class ChampionWatcher:
 
     def _load(self, current: Lineup | None) -> Lineup:
         aliases = self.registry.aliases()
-        stack = aliases.get(CHAMPION, [])
+        stack = aliases.get(self.alias, [])
         if not stack:
-            raise RuntimeError(f"no champion in {self.registry.root}: run `flightpath train` first")
-        champion, refused = self._pick(CHAMPION, stack, current.champion if current else None)
+            hint = "run `flightpath train` first" if self.alias == CHAMPION else "promote one first"
+            raise RuntimeError(f"no {self.alias} in {self.registry.root}: {hint}")
+        champion, refused = self._pick(self.alias, stack, current.champion if current else None)
         if champion is None:
             raise RuntimeError(
-                f"no champion in {self.registry.root} verifies, so the service will not start: "
-                + "; ".join(r.reason for r in refused)
+                f"no {self.alias} in {self.registry.root} verifies, so the service will not "
+                "start: " + "; ".join(r.reason for r in refused)
             )
         now = current.challenger if current else None
-        challenger, also = self._pick(CHALLENGER, aliases.get(CHALLENGER, []), now)
+        waiting = aliases.get(self.challenger_alias, []) if self.challenger_alias else []
+        challenger, also = self._pick(self.challenger_alias or "", waiting, now)
         if challenger is not None and challenger.tag == champion.tag:
             challenger = None
         return Lineup(champion, challenger, (*refused, *also))

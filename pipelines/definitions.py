@@ -30,12 +30,12 @@ from resources.lake import Lake
 from resources.landing import LandingZone
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
-from usecases import USECASES
+from usecases import USECASES, load_usecase
 
 
 def build_definitions() -> dg.Definitions:
     """Flights, then every other use case the kit builds, on the same resources."""
-    return dg.Definitions.merge(_flights(), *(lifecycle(usecase) for usecase in USECASES.values()))
+    return dg.Definitions.merge(_flights(), *(lifecycle(load_usecase(name)) for name in USECASES))
 
 
 def _flights() -> dg.Definitions:

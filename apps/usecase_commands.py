@@ -1,0 +1,90 @@
+"""`flightpath usecase NAME serve`: a use case's prediction service (bentos/usecase_service.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from flightpath.home import bentoml_home, data_home, lake_root
+from usecases import USECASES
+
+SERVICE = "bentos.usecase_service:UseCaseService"
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    usecase = commands.add_parser("usecase", help="a use case's stages: " + ", ".join(USECASES))
+    names = usecase.add_subparsers(dest="usecase", required=True, metavar="NAME")
+    for name in USECASES:
+        actions = names.add_parser(name, help=f"the {name} use case")
+        stages = actions.add_subparsers(dest="action", required=True)
+        serve = stages.add_parser(
+            "serve", help="its prediction service (BentoML) on this data home, with a curl to try"
+        )
+        serve.add_argument("--port", type=int, default=3002)
+        serve.add_argument(
+            "--no-auth", action="store_true",
+            help="serve without API keys (a local demo only; also FLIGHTPATH_AUTH=off)",
+        )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    return serve(args.usecase, args.port, args.no_auth)
+
+
+def serve_env(name: str, no_auth: bool = False) -> dict[str, str]:
+    """What `bentoml serve` of the use case's service needs besides the caller's environment."""
+    home = data_home()
+    env = {"FLIGHTPATH_HOME": str(home), "BENTOML_HOME": str(bentoml_home(home)),
+           "FLIGHTPATH_USECASE": USECASES[name]}  # fmt: skip
+    if no_auth:
+        env["FLIGHTPATH_AUTH"] = "off"
+    return env
+
+
+def serve(name: str, port: int, no_auth: bool) -> int:
+    """Print a request for an entity the lake has features for, then become `bentoml serve`."""
+    from flightpath.api_keys import api_keys_from_env
+    from usecases import load_usecase
+
+    env = {**os.environ, **serve_env(name, no_auth)}
+    try:
+        auth = api_keys_from_env(env) is not None
+    except RuntimeError as error:
+        print(f"flightpath usecase {name} serve: {error} (or pass --no-auth)", file=sys.stderr)
+        return 2
+    if not auth:
+        print("*" * 78 + "\n*  AUTHENTICATION IS OFF: anyone who can reach this port can call "
+              "/predict.\n*  A local demo only; set FLIGHTPATH_API_KEYS to serve for real.\n"
+              + "*" * 78, flush=True)  # fmt: skip
+    usecase = load_usecase(name)
+    key_header = " -H 'X-API-Key: <one of FLIGHTPATH_API_KEYS>'" if auth else ""
+    body = shlex.quote(
+        json.dumps({usecase.entity: [_an_entity(usecase.entity, usecase.table("features"))]})
+    )
+    print(f"Starting the {name} prediction service on http://127.0.0.1:{port} (docs at /docs). "
+          "Once it says it is listening, in another terminal:\n"
+          f"  curl -s -X POST http://127.0.0.1:{port}/predict -H 'Content-Type: application/json'"
+          f"{key_header} -d {body}\n", flush=True)  # fmt: skip
+    bentoml = Path(sys.executable).parent / "bentoml"
+    os.chdir(Path(__file__).resolve().parent.parent)  # the service is imported from the checkout
+    command = [str(bentoml), "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
+    os.execve(bentoml, command, env)
+    return 0  # unreachable: execve replaces this process
+
+
+def _an_entity(entity: str, table: str) -> object:
+    """The first entity of the features table; a placeholder before the kit has built it."""
+    import pyarrow.parquet as pq
+
+    from flightpath.lake import LakeFiles
+
+    path = LakeFiles(lake_root()).table_path(table)
+    if not path.exists():
+        print(f"(no {table} in the lake yet: materialise the use case's assets first)")
+        return f"<{entity}>"
+    with path.open("rb") as file:
+        return pq.read_table(file, columns=[entity]).column(0)[0].as_py()

@@ -1,0 +1,185 @@
+"""The prediction service of any use case: its champion's probability per entity, from Feast.
+
+    FLIGHTPATH_USECASE=usecases.mortgage.definition:MORTGAGE FLIGHTPATH_HOME=.flightpath \\
+      FLIGHTPATH_API_KEYS=k1 bentoml serve bentos.usecase_service:UseCaseService
+
+`POST /predict` takes `{"<entity>": [ids...]}` (`{"application_id": [1, 2]}` for the mortgage use
+case) and answers per id: the id, the probability of the label, the label (probability ≥ 0.5),
+the model's tag and when its features were computed. Everything is named from the use case's
+definition: the entity and the label, its feature service in its own Feast project, its champion
+alias in the registry (hot-swapped, a broken model refused: `bentos.champion`), its prediction
+log in the lake. An id the store has no features for is a 404 naming it; a malformed body a 400
+naming the field. Environment: FLIGHTPATH_USECASE (module:attribute), FLIGHTPATH_HOME,
+FLIGHTPATH_FEAST_PROFILE, FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off, FLIGHTPATH_WORKERS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bentoml
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.responses import JSONResponse
+
+from bentos.champion import ChampionWatcher, Refusal
+from bentos.client_errors import log_client_errors_as_info
+from bentos.error_body import OneErrorShape, error_body
+from bentos.guard import ApiKeyGuard
+from bentos.http_settings import http_settings
+from bentos.limits import BodyLimit
+from bentos.prediction_log import PredictionLog
+from bentos.third_party_warnings import hide_third_party_deprecations
+from bentos.usecase_features import UseCaseFeatures
+from bentos.workers import api_workers
+from feature_repo.store import open_store
+from flightpath.api_keys import api_keys_from_env
+from flightpath.home import bentoml_home, data_home
+from flightpath.models.registry import ModelRegistry
+from flightpath.quality.contracts import Kind
+from flightpath.storage import lake_location, location
+from flightpath.usecase import UseCase
+
+USECASE_VARIABLE = "FLIGHTPATH_USECASE"
+MAX_IDS = 500  # per request
+THRESHOLD = 0.5
+PYTHON_TYPES: dict[Kind, type] = {Kind.INTEGER: int, Kind.NUMBER: float, Kind.TEXT: str}
+
+
+def usecase_from_env() -> UseCase:
+    """The use case FLIGHTPATH_USECASE names as `module:attribute`, imported now: the service
+    knows no use case by name (bentos/ imports only the library)."""
+    ref = os.environ.get(USECASE_VARIABLE, "")
+    module, _, attribute = ref.partition(":")
+    if not module or not attribute:
+        raise RuntimeError(
+            f"{USECASE_VARIABLE} must name a use case as module:attribute "
+            f"(usecases.mortgage.definition:MORTGAGE), not {ref!r}"
+        )
+    usecase = getattr(importlib.import_module(module), attribute, None)
+    if not isinstance(usecase, UseCase):
+        raise RuntimeError(f"{USECASE_VARIABLE}={ref} is not a UseCase: {usecase!r}")
+    return usecase
+
+
+USECASE = usecase_from_env()
+ENTITY_TYPE: Any = PYTHON_TYPES[USECASE.columns[USECASE.entity]]
+# The body and the answer, named after the use case's entity and label (built at run time).
+REQUEST_FIELDS: dict[str, Any] = {
+    USECASE.entity: (list.__class_getitem__(ENTITY_TYPE), Field(min_length=1, max_length=MAX_IDS))
+}
+ANSWER_FIELDS: dict[str, Any] = {
+    USECASE.entity: (ENTITY_TYPE, ...),
+    "probability": (float, Field(description=f"the probability that {USECASE.title}")),
+    USECASE.label: (bool, Field(description=f"probability ≥ {THRESHOLD}")),
+    "model": (str, Field(description="the champion's tag (name:version)")),
+    "features_as_of": (datetime, Field(description="when the newest of its features was made")),
+}
+Request = create_model("Request", __config__=ConfigDict(extra="forbid"), **REQUEST_FIELDS)
+Answer = create_model("Answer", **ANSWER_FIELDS)
+
+
+class Answers(BaseModel):
+    request_id: str
+    threshold: float
+    predictions: list[Answer]  # type: ignore[valid-type]
+
+
+hide_third_party_deprecations()
+
+
+@bentoml.service(name=f"{USECASE.name}_prediction", **http_settings())
+class UseCaseService:
+    def __init__(self) -> None:
+        import prometheus_client  # in the worker, after BentoML set its metrics directory
+
+        log_client_errors_as_info()
+        home = data_home()
+        self.predictions = prometheus_client.Counter(
+            "flightpath_usecase_predictions_total", "Predictions answered", ["usecase"]
+        )
+        self.refused = prometheus_client.Gauge(
+            "flightpath_model_refused", "1 while a promoted model is refused and the last good "
+            "one answers", ["alias", "tag"], multiprocess_mode="livemax",
+        )  # fmt: skip
+        self.models = _watcher(home, self._report_refusal)
+        profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
+        store = open_store(str(home), profile, project=USECASE.feast_project)
+        self.features = UseCaseFeatures(store, USECASE)
+        self.log = PredictionLog(location(lake_location(home)) / USECASE.table("prediction_log"))
+
+    @bentoml.on_deployment
+    def refuse_to_start() -> None:
+        """Before any worker: no keys, or no champion that verifies, and no service."""
+        api_keys_from_env()
+        api_workers()
+        _watcher(data_home(), poll_seconds=3600).close()
+
+    @bentoml.api(route="/predict", input_spec=Request, output_spec=Answers)
+    def predict(self, **body: Any) -> Answers | JSONResponse:
+        """The champion's probability per id; a 404 naming the ids the store has no row for."""
+        ids = body[USECASE.entity]
+        champion = self.models.lineup.champion  # one model per request, even mid-swap
+        rows = self.features.read(ids)
+        unknown = [(i, key) for i, key in enumerate(ids) if key not in rows]
+        if unknown:
+            return JSONResponse(error_body([
+                (f"{USECASE.entity}.{i}", f"no features for {USECASE.entity} {key} in the "
+                 f"online store of {USECASE.feast_project}") for i, key in unknown
+            ]), status_code=404)  # fmt: skip
+        matrix = champion.model.spec.rows([rows[key].values for key in ids])
+        probabilities = champion.model.predict(matrix)
+        answers = [
+            _answer(key, float(p), champion.tag, rows[key].as_of)
+            for key, p in zip(ids, probabilities, strict=True)
+        ]
+        request_id = uuid.uuid4().hex
+        self.log.append([_log_row(request_id, answer, rows[key].values)
+                         for key, answer in zip(ids, answers, strict=True)])  # fmt: skip
+        self.predictions.labels(usecase=USECASE.name).inc(len(answers))
+        return Answers(request_id=request_id, threshold=THRESHOLD, predictions=answers)
+
+    def __is_ready__(self) -> bool:
+        """A champion is loaded (the service does not start without one) and the store answers."""
+        return self.features.reachable()
+
+    @bentoml.on_shutdown
+    def close(self) -> None:
+        self.models.close()
+        self.log.close()
+
+    def _report_refusal(self, refusal: Refusal, active: bool) -> None:
+        self.refused.labels(alias=refusal.alias, tag=refusal.tag).set(int(active))
+
+
+# In this order: a request without a key is refused before its body is read.
+UseCaseService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
+UseCaseService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
+UseCaseService.add_asgi_middleware(OneErrorShape)  # type: ignore[attr-defined]
+
+
+def _watcher(home: Path, on_refusal: Any = None, poll_seconds: float = 1.0) -> ChampionWatcher:
+    """The use case's champion alias, no challenger."""
+    registry = ModelRegistry(bentoml_home(home))
+    return ChampionWatcher(registry, poll_seconds, on_refusal, USECASE.champion_alias, None)
+
+
+def _answer(key: Any, probability: float, tag: str, as_of: datetime) -> BaseModel:
+    return Answer(**{USECASE.entity: key, "probability": probability, "model": tag,
+                     USECASE.label: probability >= THRESHOLD, "features_as_of": as_of})  # fmt: skip
+
+
+def _log_row(request_id: str, answer: BaseModel, features: dict[str, Any]) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "request_id": request_id,
+        **answer.model_dump(),
+        "features": json.dumps(features, default=str),
+        "logged_at": now,
+        "date": now.date().isoformat(),  # the log's partition: the day it was answered
+    }
