@@ -304,7 +304,7 @@ def _feed_seconds(text: str) -> int:
 
 
 def _dev(seconds_per_day: int | None, feed: bool) -> int:
-    dagster = _dagster_on_dev_instance()
+    dagster = dagster_on_dev_instance()
     if not feed:
         os.environ.pop(FEED_SECONDS_VARIABLE, None)
     else:
@@ -321,14 +321,14 @@ def _dev(seconds_per_day: int | None, feed: bool) -> int:
 
 
 def _materialize(select: str, partition: str | None) -> int:
-    dagster = _dagster_on_dev_instance()
+    dagster = dagster_on_dev_instance()
     command = [str(dagster), "asset", "materialize", "-m", "pipelines.definitions",
                "--select", select, *(["--partition", partition] if partition else [])]  # fmt: skip
     os.execv(dagster, command)
     return 0  # unreachable: execv replaces this process
 
 
-def _dagster_on_dev_instance() -> Path:
+def dagster_on_dev_instance() -> Path:
     """The `dagster` CLI, pointed at this data home and its instance: without DAGSTER_HOME,
     Dagster runs on a throwaway instance whose runs no UI ever shows."""
     os.environ["DAGSTER_HOME"] = str(dagster_home())

@@ -1,4 +1,5 @@
-"""`flightpath usecase NAME serve`: a use case's prediction service (bentos/usecase_service.py)."""
+"""`flightpath usecase NAME train | models | rollback | serve`: one use case's lifecycle job,
+its models under its own champion alias, and its service (bentos/usecase_service.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     for name in USECASES:
         actions = names.add_parser(name, help=f"the {name} use case")
         stages = actions.add_subparsers(dest="action", required=True)
+        stages.add_parser(
+            "train", help="run its lifecycle job (data to champion, then monitoring) on the "
+            "instance `flightpath dev` shows",
+        )  # fmt: skip
+        stages.add_parser("models", help="its model versions, test ROC-AUC, the champion")
+        rollback = stages.add_parser("rollback", help="restore its previous champion")
+        rollback.add_argument("--reason", default="rolled back by hand")
         serve = stages.add_parser(
             "serve", help="its prediction service (BentoML) on this data home, with a curl to try"
         )
@@ -32,7 +40,48 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "train":
+        return train(args.usecase)
+    if args.action in ("models", "rollback"):
+        return models(args.usecase, getattr(args, "reason", None))
     return serve(args.usecase, args.port, args.no_auth)
+
+
+def train(name: str) -> int:
+    """Become `dagster job execute` of the use case's lifecycle job on the dev instance."""
+    from apps.cli import dagster_on_dev_instance
+
+    dagster = dagster_on_dev_instance()
+    command = [str(dagster), "job", "execute", "-m", "pipelines.definitions",
+               "-j", f"{name}_lifecycle"]  # fmt: skip
+    os.execv(dagster, command)
+    return 0  # unreachable: execv replaces this process
+
+
+def models(name: str, rollback_reason: str | None) -> int:
+    """List the use case's models (newest last), or roll its champion alias back."""
+    from flightpath.models.registry import ModelRegistry, RegistryError
+    from flightpath.usecase import MODEL_KINDS
+    from usecases import load_usecase
+
+    usecase = load_usecase(name)
+    registry = ModelRegistry(bentoml_home(data_home()))
+    if rollback_reason is not None:
+        try:
+            change = registry.rollback(rollback_reason, usecase.champion_alias)
+        except RegistryError as error:
+            print(f"flightpath usecase {name} rollback: {error}", file=sys.stderr)
+            return 1
+        print(f"{usecase.champion_alias}: {change.previous} -> {change.tag}")
+        return 0
+    champion = registry.alias(usecase.champion_alias)
+    for kind in MODEL_KINDS:
+        for model in registry.models(usecase.model_name(kind)):
+            metrics: dict = dict(registry.metadata(str(model.tag))).get("metrics", {})
+            test = metrics.get("test", {})
+            mark = "  <- champion" if str(model.tag) == champion else ""
+            print(f"{model.tag!s:40} test ROC-AUC {test.get('roc_auc', float('nan')):.4f}{mark}")
+    return 0
 
 
 def serve_env(name: str, no_auth: bool = False) -> dict[str, str]:

@@ -113,6 +113,15 @@ def test_naive_baseline_is_the_shrunk_carrier_origin_rate() -> None:
     assert naive_baseline(train, test) == pytest.approx(expected)
 
 
+def test_naive_baseline_by_one_column_is_that_column_s_shrunk_rate() -> None:
+    # Grouped by a single column (mortgage: credit history), not a constant.
+    train = pd.DataFrame({"chist": [1] * 100 + [6] * 10, "denied": [0] * 95 + [1] * 5 + [1] * 10})
+    test = pd.DataFrame({"chist": [6, 1, 3]})
+    overall = 15 / 110
+    expected = [(10 + 50 * overall) / 60, (5 + 50 * overall) / 150, overall]
+    assert naive_baseline(train, test, by=["chist"], label="denied") == pytest.approx(expected)
+
+
 def test_feature_matrix_encodes_unseen_categories_and_missing_numbers_as_nan() -> None:
     train = pd.DataFrame({"carrier": ["AA", "UA"], "distance": [100.0, 200.0]})
     spec = FeatureSpec.fit(train, ["carrier", "distance"])

@@ -128,7 +128,8 @@ def naive_baseline(
     carrier x origin), shrunk to the overall rate for groups with few rows: what a person
     would guess without a model."""
     overall = train[label].mean()
-    pairs = train.groupby(list(by))[label].agg(["sum", "count"])
-    rate = (pairs["sum"] + prior_rows * overall) / (pairs["count"] + prior_rows)
-    keys = pd.MultiIndex.from_frame(test[list(by)])
-    return rate.reindex(keys).fillna(overall).to_numpy(np.float64)
+    groups = train.groupby(list(by))[label].agg(["sum", "count"]).reset_index()
+    groups["rate"] = (groups["sum"] + prior_rows * overall) / (groups["count"] + prior_rows)
+    # A left merge keeps the test rows' order; a group never seen in training gets the overall.
+    rate = test[list(by)].merge(groups[[*by, "rate"]], on=list(by), how="left")["rate"]
+    return rate.fillna(overall).to_numpy(np.float64)

@@ -1,4 +1,4 @@
-"""How good a delay model is: discrimination, calibration, and a paired bootstrap."""
+"""How good a model of a yes/no outcome is: discrimination, calibration, and a paired bootstrap."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ def scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         "log_loss": float(log_loss(labels, np.clip(predicted, 1e-7, 1 - 1e-7), labels=[0, 1])),
         "ece": expected_calibration_error(labels, predicted),
         "rows": float(len(labels)),
-        "delay_rate": float(np.mean(labels)),
+        "positive_rate": float(np.mean(labels)),
         "mean_predicted": float(np.mean(predicted)),
     }
 
 
 def calibration_table(labels: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
-    """Per bin of equal width: rows, mean predicted probability, observed delay rate."""
+    """Per bin of equal width: rows, mean predicted probability, observed rate."""
     bins = np.minimum((predicted * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
     frame = pd.DataFrame({"bin": bins, "predicted": predicted, "observed": labels})
     table = frame.groupby("bin").agg(
@@ -104,7 +104,7 @@ def slice_scores(frame: pd.DataFrame, by: str, models: list[str], min_rows: int)
         labels = part["label"].to_numpy()
         if len(part) < min_rows or labels.min() == labels.max():
             continue
-        row = {"slice": by, "value": str(value), "rows": len(part), "delay_rate": labels.mean()}
+        row = {"slice": by, "value": str(value), "rows": len(part), "positive_rate": labels.mean()}
         for model in models:
             row[model] = roc_auc_score(labels, part[model].to_numpy())
         rows.append(row)
