@@ -255,7 +255,7 @@ def _serve(port: int, no_auth: bool) -> int:
     import json
     import shlex
 
-    from flightpath.api_keys import api_keys_from_env
+    from apps.serve_auth import serves_with_keys
     from flightpath.home import bentoml_home
     from resources.lake import Lake
 
@@ -263,15 +263,9 @@ def _serve(port: int, no_auth: bool) -> int:
            "BENTOML_HOME": str(bentoml_home(data_home()))}  # fmt: skip
     if no_auth:
         env["FLIGHTPATH_AUTH"] = "off"
-    try:
-        auth = api_keys_from_env(env) is not None
-    except RuntimeError as error:
-        print(f"flightpath serve: {error} (or pass --no-auth)", file=sys.stderr)
+    auth = serves_with_keys(env, "flightpath serve")
+    if auth is None:
         return 2
-    if not auth:
-        print("*" * 78 + "\n*  AUTHENTICATION IS OFF: anyone who can reach this port can call "
-              "/predict.\n*  A local demo only; set FLIGHTPATH_API_KEYS to serve for real.\n"
-              + "*" * 78, flush=True)  # fmt: skip
     lake = Lake(root=lake_root())
     [flight] = lake.query(
         f"""SELECT carrier, flight, tailnum, origin, dest, sched_dep_utc FROM {lake.scan("flights")}

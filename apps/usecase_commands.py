@@ -96,19 +96,13 @@ def serve_env(name: str, no_auth: bool = False) -> dict[str, str]:
 
 def serve(name: str, port: int, no_auth: bool) -> int:
     """Print a request for an entity the lake has features for, then become `bentoml serve`."""
-    from flightpath.api_keys import api_keys_from_env
+    from apps.serve_auth import serves_with_keys
     from usecases import load_usecase
 
     env = {**os.environ, **serve_env(name, no_auth)}
-    try:
-        auth = api_keys_from_env(env) is not None
-    except RuntimeError as error:
-        print(f"flightpath usecase {name} serve: {error} (or pass --no-auth)", file=sys.stderr)
+    auth = serves_with_keys(env, f"flightpath usecase {name} serve")
+    if auth is None:
         return 2
-    if not auth:
-        print("*" * 78 + "\n*  AUTHENTICATION IS OFF: anyone who can reach this port can call "
-              "/predict.\n*  A local demo only; set FLIGHTPATH_API_KEYS to serve for real.\n"
-              + "*" * 78, flush=True)  # fmt: skip
     usecase = load_usecase(name)
     key_header = " -H 'X-API-Key: <one of FLIGHTPATH_API_KEYS>'" if auth else ""
     body = shlex.quote(

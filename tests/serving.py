@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -107,3 +108,11 @@ def run_briefly(command: list[str], env: dict[str, str], seconds: float) -> tupl
         process.communicate()
         raise
     return process.returncode, out
+
+
+def wait_for(condition: Callable[[], object], seconds: float) -> None:
+    """Poll until `condition()` holds: the service swaps models on its own clock."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the service did not change in time"
+        time.sleep(0.3)

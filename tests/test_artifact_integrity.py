@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -34,6 +33,7 @@ from tests.serving import (
     register_models,
     run_briefly,
     serving,
+    wait_for,
 )
 
 DAY = date(2013, 1, 17)  # the online store holds the end of this day (see feature_home)
@@ -273,13 +273,6 @@ def _answering(client: httpx.Client, flights: list[dict]) -> str:
     return str(response.json()["predictions"][0]["model"])
 
 
-def _wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + SERVICE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, "the service did not change in time"
-        time.sleep(0.3)
-
-
 def _push_unverified(registry: ModelRegistry, tag: str) -> None:
     """Move the champion alias the way an older release or a hand edit would: no verification."""
     aliases = registry.aliases()
@@ -305,12 +298,12 @@ def test_a_running_service_keeps_the_last_good_model_and_reports_the_refusal(
     broken = clone_model(registry, good)
     _truncate("model.txt")(_stored(registry, broken))
     _push_unverified(registry, broken)
-    _wait_for(lambda: _refused(client).get((CHAMPION, broken)) == 1.0)
+    wait_for(lambda: _refused(client).get((CHAMPION, broken)) == 1.0, SERVICE_SECONDS)
     assert _answering(client, flights) == good
     assert client.get("/readyz").status_code == 200  # ready: it answers with the last good model
 
     fixed = clone_model(registry, good)
     registry.promote(fixed, "the retrained model, saved whole")
-    _wait_for(lambda: _answering(client, flights) == fixed)
+    wait_for(lambda: _answering(client, flights) == fixed, SERVICE_SECONDS)
     # Each API worker swaps on its own poll; the gauge (the max over workers) clears once all have.
-    _wait_for(lambda: _refused(client).get((CHAMPION, broken)) == 0.0)
+    wait_for(lambda: _refused(client).get((CHAMPION, broken)) == 0.0, SERVICE_SECONDS)

@@ -8,7 +8,6 @@ lake, the use case's Feast objects applied and materialised, a small real LightG
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +31,7 @@ from flightpath.models.lgbm import train_lgbm
 from flightpath.models.registry import ModelRegistry
 from flightpath.quality.contracts import Kind
 from flightpath.storage import lake_location
-from tests.serving import API_KEY, clone_model
+from tests.serving import API_KEY, clone_model, wait_for
 from usecases.mortgage.definition import MORTGAGE
 
 ENTITY = MORTGAGE.entity
@@ -187,13 +186,6 @@ def _answering(client: httpx.Client, ids: list[int]) -> str:
     return str(response.json()["predictions"][0]["model"])
 
 
-def _wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + SWAP_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, "the service did not change in time"
-        time.sleep(0.3)
-
-
 def _refused(client: httpx.Client) -> dict[tuple[str, str], float]:
     return {
         (sample.labels["alias"], sample.labels["tag"]): sample.value
@@ -213,7 +205,7 @@ def test_a_promoted_model_swaps_in_and_a_broken_one_is_refused(
 
     second = train_and_save(registry, *data, seed=2)
     registry.promote(second, "retrained", MORTGAGE.champion_alias)
-    _wait_for(lambda: _answering(client, ids) == second)
+    wait_for(lambda: _answering(client, ids) == second, SWAP_SECONDS)
     expected = _in_process(home, second, data[0], ids)[0]
     assert _predict(client, ids).json()["predictions"][0]["probability"] == pytest.approx(
         float(expected), rel=1e-6
@@ -227,7 +219,7 @@ def test_a_promoted_model_swaps_in_and_a_broken_one_is_refused(
     aliases = registry.aliases()
     aliases[MORTGAGE.champion_alias].append(broken)
     (registry.root / "aliases.json").write_text(json.dumps(aliases))
-    _wait_for(lambda: _refused(client).get((MORTGAGE.champion_alias, broken)) == 1.0)
+    wait_for(lambda: _refused(client).get((MORTGAGE.champion_alias, broken)) == 1.0, SWAP_SECONDS)
     assert _answering(client, ids) == second
     assert client.get("/readyz").status_code == 200
 
@@ -236,7 +228,7 @@ def test_every_answer_is_logged_to_the_use_cases_prediction_log(
     client: httpx.Client, home: Path
 ) -> None:
     log = Path(lake_location(home)) / MORTGAGE.table("prediction_log")
-    _wait_for(lambda: any(log.glob("date=*/*.parquet")))  # flushed every 5 s
+    wait_for(lambda: any(log.glob("date=*/*.parquet")), SWAP_SECONDS)  # flushed every 5 s
     rows = pd.concat(pd.read_parquet(path) for path in log.glob("date=*/*.parquet"))
     assert {ENTITY, "probability", MORTGAGE.label, "model", "request_id"} <= set(rows.columns)
     assert rows["logged_at"].dt.tz is not None and (rows["logged_at"] <= datetime.now(UTC)).all()

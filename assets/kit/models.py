@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from assets.metadata import table
+from assets.models.gate_check import gate_result, gate_spec
 from flightpath.models.features import FeatureSpec
 from flightpath.models.gate import GateRules, decide, naive_baseline
 from flightpath.models.metrics import scores, slice_scores
@@ -20,7 +21,6 @@ from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
 BASELINE = "naive_baseline"
-GATE = "promotion_gate"
 SCORE = "probability"  # the scores' column in the drift profile and in batch predictions
 
 
@@ -112,16 +112,7 @@ def evaluation_asset(usecase: UseCase) -> dg.AssetsDefinition:
         key=key,
         deps=[dg.AssetKey([usecase.name, f"model_{kind}"]) for kind in MODEL_KINDS],
         group_name=usecase.group,
-        check_specs=[
-            dg.AssetCheckSpec(
-                GATE,
-                asset=key,
-                blocking=True,  # a candidate that fails it never becomes the champion
-                description="The best candidate beats the champion (or the naive baseline) on "
-                "the same test rows by the margin, calibrated, and no slice "
-                f"({', '.join(usecase.slices)}) worse.",
-            )
-        ],
+        check_specs=[gate_spec(key, " or ".join(usecase.slices))],
         description="The candidates, the champion and the naive baseline on the same test rows; "
         "slices; the gate's verdict.",
         kinds={"python"},
@@ -183,15 +174,7 @@ def evaluation_asset(usecase: UseCase) -> dg.AssetsDefinition:
                 },
                 "decision": dg.MetadataValue.json(decision),
             },
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=GATE,
-                    passed=winner is not None,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    description=summary,
-                    metadata={"verdicts": dg.MetadataValue.json(decision["verdicts"])},
-                )
-            ],
+            check_results=[gate_result(winner, summary, decision["verdicts"])],
         )
 
     return evaluation

@@ -7,6 +7,7 @@ import pandas as pd
 
 from assets.metadata import table
 from assets.models.curves import curve_colours, curves_png, markdown_image, roc_markdown
+from assets.models.gate_check import gate_result, gate_spec
 from assets.models.glance import metrics_by_role, models_table, roles, verdict_markdown
 from assets.models.training import GROUP, delay_model_lgbm, delay_model_torch
 from flightpath.models.features import LABEL
@@ -19,7 +20,6 @@ from resources.model_registry import ModelRegistryResource
 
 CANDIDATES = ("delay_model_lgbm", "delay_model_torch")
 BASELINE = "naive_baseline"
-GATE = "promotion_gate"
 
 
 class GateConfig(dg.Config):
@@ -62,16 +62,7 @@ def _champion(
 @dg.asset(
     group_name=GROUP,
     deps=[delay_model_lgbm, delay_model_torch],
-    check_specs=[
-        dg.AssetCheckSpec(
-            GATE,
-            asset="model_evaluation",
-            blocking=True,  # a candidate that fails it never reaches `champion`
-            description="The best candidate beats the champion (or the naive baseline) on the "
-            "same test rows by the margin, with a bootstrap interval above zero, calibrated, "
-            "and no large carrier or origin slice worse.",
-        )
-    ],
+    check_specs=[gate_spec(dg.AssetKey("model_evaluation"), "carrier or origin")],
     description="ROC-AUC, PR-AUC, Brier, log loss and calibration of the candidates, the "
     "champion and the naive baseline on the test window; slices; curves; the gate's verdict.",
     kinds={"python"},
@@ -167,13 +158,5 @@ def model_evaluation(
             # cuts: last, below what is read at a glance.
             "decision": dg.MetadataValue.json(decision),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=GATE,
-                passed=winner is not None,
-                severity=dg.AssetCheckSeverity.ERROR,
-                description=summary,
-                metadata={"verdicts": dg.MetadataValue.json(decision["verdicts"])},
-            )
-        ],
+        check_results=[gate_result(winner, summary, decision["verdicts"])],
     )
