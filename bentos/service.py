@@ -43,7 +43,7 @@ from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable, ViewRow
 from bentos.openapi import PublishedSpec
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
-from bentos.shadow import ShadowQueue
+from bentos.shadow import ShadowQueue, shadow_queue_rows
 from bentos.staleness import ages_at_departure, max_feature_age_hours, stale_views
 from bentos.third_party_warnings import hide_third_party_deprecations
 from bentos.workers import api_workers
@@ -81,7 +81,7 @@ class DelayService:
         self.shadow: ShadowQueue[ShadowRow] = ShadowQueue(
             self._shadow,
             on_drop=lambda reason, n: self.metrics.shadow_dropped.labels(reason=reason).inc(n),
-            capacity=int(os.environ.get("FLIGHTPATH_SHADOW_QUEUE_ROWS", "10000")),
+            capacity=shadow_queue_rows(),
         )
         # The models, Feast and pandas leave ~1M long-lived objects; frozen, full collections
         # skip them (they paused requests for ~200 ms under load).
@@ -94,6 +94,7 @@ class DelayService:
         api_keys_from_env()
         max_feature_age_hours()
         api_workers()
+        shadow_queue_rows()
         ChampionWatcher(ModelRegistry(_home() / "bentoml"), poll_seconds=3600).close()
 
     @bentoml.api(route="/predict")

@@ -13,6 +13,7 @@ queued before it returns (the service calls it at shutdown, before the log's las
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,16 @@ from typing import Generic, TypeVar
 log = logging.getLogger(__name__)
 Row = TypeVar("Row")
 QUEUE_FULL, SCORING_FAILED, CLOSED = "queue_full", "scoring_failed", "closed"
+QUEUE_ROWS_VARIABLE, DEFAULT_QUEUE_ROWS = "FLIGHTPATH_SHADOW_QUEUE_ROWS", 10_000
+
+
+def shadow_queue_rows() -> int:
+    """The queue's capacity from the environment: a whole number of rows, 0 to keep none."""
+    text = os.environ.get(QUEUE_ROWS_VARIABLE, str(DEFAULT_QUEUE_ROWS))
+    if not text.strip().isdigit():
+        raise ValueError(f"{QUEUE_ROWS_VARIABLE} must be a whole number of rows (0 or more), "
+                         f"not {text!r}")  # fmt: skip
+    return int(text)
 
 
 class ShadowQueue(Generic[Row]):
@@ -28,7 +39,7 @@ class ShadowQueue(Generic[Row]):
         self,
         score: Callable[[list[Row]], None],
         on_drop: Callable[[str, int], None],
-        capacity: int = 10_000,
+        capacity: int = DEFAULT_QUEUE_ROWS,
         max_rows: int = 512,
         max_wait: float = 0.05,
     ) -> None:

@@ -127,3 +127,23 @@ def test_each_shadow_row_is_its_challengers_score_of_its_own_flight() -> None:
         assert json.loads(log["features_age_hours"]) == row.ages
     champion = _log_row("req0", "flight0", flight, "lgbm:1", "champion", 0.5, {"x": 1}, [], {}, {})
     assert all(log.keys() == champion.keys() for log in logged)
+
+
+def test_the_queue_size_setting_is_checked_before_any_worker_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bentos.service import DelayService
+    from bentos.shadow import shadow_queue_rows
+
+    monkeypatch.setenv("FLIGHTPATH_AUTH", "off")
+    monkeypatch.delenv("FLIGHTPATH_SHADOW_QUEUE_ROWS", raising=False)
+    assert shadow_queue_rows() == 10_000
+    monkeypatch.setenv("FLIGHTPATH_SHADOW_QUEUE_ROWS", "0")  # no shadow kept: allowed
+    assert shadow_queue_rows() == 0
+    for wrong in ("lots", "-5", "1.5", ""):
+        monkeypatch.setenv("FLIGHTPATH_SHADOW_QUEUE_ROWS", wrong)
+        with pytest.raises(ValueError, match="FLIGHTPATH_SHADOW_QUEUE_ROWS"):
+            shadow_queue_rows()
+        # `bentoml serve`'s own process refuses before any worker starts, naming the variable.
+        with pytest.raises(ValueError, match="FLIGHTPATH_SHADOW_QUEUE_ROWS"):
+            DelayService.inner.refuse_to_start()
