@@ -11,6 +11,8 @@ import pytest
 
 from assets.features import flight_features
 from assets.features.range_build import write_flight_features
+from assets.features.range_materialization import CONTENT_VERSION
+from assets.metadata import file_version
 from flightpath.duckdb_settings import MEMORY_VARIABLE
 from resources.lake import Lake
 
@@ -71,6 +73,34 @@ def test_full_range_equals_the_per_partition_build(
         # Row for row, read as every reader of the lake reads it: the same values and the same
         # missing values, no tolerance.
         pd.testing.assert_frame_equal(_rows(ours), expected, check_exact=True)
+
+
+def test_a_backfill_of_the_range_is_one_run_with_every_day_materialised(
+    per_partition: Lake, january_lake: Lake, tmp_path: Path
+) -> None:
+    lake = _copy_inputs(january_lake, tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    # What a backfill under the single-run policy launches: one run tagged with the range.
+    result = dg.materialize(
+        [flight_features.flight_features], instance=instance, resources={"lake": lake},
+        tags={"dagster/asset_partition_range_start": FIRST.isoformat(),
+              "dagster/asset_partition_range_end": LAST.isoformat()},
+    )  # fmt: skip
+
+    assert result.success
+    events = {str(e.partition): e for e in result.asset_materializations_for_node(FEATURES)}
+    assert sorted(events) == [day.isoformat() for day in DAYS]
+    key = dg.AssetKey(FEATURES)
+    assert instance.get_materialized_partitions(key) == set(events)
+    assert _files(lake) == _files(per_partition)
+    for day in DAYS:
+        ours = lake.partition_path(FEATURES, day)
+        expected = _rows(str(per_partition.partition_path(FEATURES, day)))
+        pd.testing.assert_frame_equal(_rows(str(ours)), expected, check_exact=True)
+        metadata = events[day.isoformat()].metadata
+        assert metadata["dagster/row_count"].value == len(expected)
+        assert metadata[CONTENT_VERSION].value == file_version(ours).value
+        assert metadata["days_written"].value == len(DAYS)
 
 
 def test_rebuilding_replaces_every_partition_whole(january_lake: Lake, tmp_path: Path) -> None:
