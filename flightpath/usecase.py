@@ -62,12 +62,12 @@ class UseCase:
     lgbm_params: dict[str, object] = field(default_factory=dict)
     mlp_settings: dict[str, object] = field(default_factory=dict)
     slice_min_rows: int = 50  # a slice smaller than this is too noisy to block a promotion
-    max_drifted_features: int = 2  # more drifted features than this and retraining is asked for
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name != self.name.lower():
             raise ValueError(f"a use case's name is lower_snake_case: {self.name!r}")
-        unknown = {self.entity, *self.features, *self.label_source} - set(self.columns)
+        named = {self.entity, *self.features, *self.label_source, *self.slices, *self.baseline_by}
+        unknown = named - set(self.columns)
         if unknown:
             raise ValueError(f"{self.name}: columns not in the contract: {sorted(unknown)}")
         leaking = set(self.label_source) & set(self.features)

@@ -152,6 +152,14 @@ def test_a_source_without_a_contract_column_fails_naming_the_source(tmp_path: Pa
     )
 
 
+def test_a_definition_that_names_a_missing_column_or_learns_from_its_label_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"columns not in the contract: \['race'\]"):
+        replace(MORTGAGE, slices=("race",))
+    with pytest.raises(ValueError, match="the label's inputs cannot be features"):
+        replace(MORTGAGE, categorical=(*MORTGAGE.categorical, "deny"))
+    assert replace(MORTGAGE, slices=("afam",)).slices == ("afam",)
+
+
 def _monitor(home: Path, instance: dg.DagsterInstance, usecase: UseCase) -> dg.ExecuteInJobResult:
     stages = ("raw", "validated", "quarantine", "features", "training_set",
               "batch_predictions", "drift", "live_performance")  # fmt: skip

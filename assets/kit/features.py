@@ -25,9 +25,14 @@ def usecase_store(usecase: UseCase, resource: FeatureStoreResource) -> "FeatureS
     return open_store(resource.home, resource.profile, usecase.feast_project)
 
 
+def _instant(usecase: UseCase) -> str:
+    """Each row's instant in SQL: its event time, or the snapshot's for every row."""
+    return usecase.event_time or f"TIMESTAMPTZ '{usecase.snapshot_time.isoformat()}'"
+
+
 def feature_sql(usecase: UseCase, validated: str) -> str:
     """One row per entity: its key, the instant its features hold from, the features."""
-    instant = usecase.event_time or f"TIMESTAMPTZ '{usecase.snapshot_time.isoformat()}'"
+    instant = _instant(usecase)
     columns = [
         f"CAST({name} AS VARCHAR) AS {name}" if usecase.columns[name] is Kind.TEXT else name
         for name in usecase.features
@@ -40,9 +45,10 @@ def feature_sql(usecase: UseCase, validated: str) -> str:
 
 def label_sql(usecase: UseCase, validated: str) -> str:
     """Feast's entity frame: key, the instant to join at, the label (the one rule), and the
-    slice columns the gate judges by that are not features (they pass through the join)."""
-    instant = usecase.event_time or f"TIMESTAMPTZ '{usecase.snapshot_time.isoformat()}'"
-    extra = [name for name in usecase.slices if name not in usecase.features]
+    slice and baseline columns that are not features (they pass through the join)."""
+    instant = _instant(usecase)
+    judged_by = dict.fromkeys([*usecase.slices, *usecase.baseline_by])
+    extra = [name for name in judged_by if name not in usecase.features]
     return (
         f"SELECT {usecase.entity}, {instant} AS event_timestamp, "
         f"({usecase.label_rule}) AS {usecase.label}"
