@@ -107,7 +107,7 @@ def model_evaluation(
     metrics = pd.DataFrame([{"model": m, **scores(labels, rows[m].to_numpy())} for m in compared])
     # The same for every model (the test rows): said once, in test_window, to keep the table
     # narrow enough to be read without scrolling.
-    metrics = metrics.drop(columns=["rows", "positive_rate"])
+    metrics = metrics.drop(columns=["rows", "base_rate"])
     # The candidates against the reference the gate held them to: a column per model is what
     # makes the table wide, and the other one (the baseline, once there is a champion) has no
     # say in the verdict.

@@ -14,7 +14,6 @@ from flightpath.feed_calendar import FEED
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import PARAMS, train_lgbm
 from flightpath.models.metrics import scores
-from flightpath.models.mlp import MlpConfig, train_mlp, training_device
 from flightpath.models.splits import Split, split_frame, xy
 from flightpath.monitoring.profile import PROFILE_FILE
 from flightpath.training_partitions import Partitions
@@ -159,6 +158,9 @@ def delay_model_torch(
 ) -> dg.MaterializeResult:
     parts = _parts(lake, config)
     spec = FeatureSpec.fit(parts["train"])
+    # torch is imported only to train: it adds ~2.3 s to every load of the code location.
+    from flightpath.models.mlp import MlpConfig, train_mlp, training_device
+
     device = training_device()
     model = train_mlp(spec, xy(spec, parts["train"]), xy(spec, parts["valid"]), MlpConfig(), device)
     model.network.cpu()  # saved and scored on the CPU: the service has no GPU

@@ -21,7 +21,7 @@ def scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         "log_loss": float(log_loss(labels, np.clip(predicted, 1e-7, 1 - 1e-7), labels=[0, 1])),
         "ece": expected_calibration_error(labels, predicted),
         "rows": float(len(labels)),
-        "positive_rate": float(np.mean(labels)),
+        "base_rate": float(np.mean(labels)),
         "mean_predicted": float(np.mean(predicted)),
     }
 
@@ -104,7 +104,7 @@ def slice_scores(frame: pd.DataFrame, by: str, models: list[str], min_rows: int)
         labels = part["label"].to_numpy()
         if len(part) < min_rows or labels.min() == labels.max():
             continue
-        row = {"slice": by, "value": str(value), "rows": len(part), "positive_rate": labels.mean()}
+        row = {"slice": by, "value": str(value), "rows": len(part), "base_rate": labels.mean()}
         for model in models:
             row[model] = roc_auc_score(labels, part[model].to_numpy())
         rows.append(row)
