@@ -1,8 +1,9 @@
 """A use case's Great Expectations suite, written from its definition: the key and the label's
 inputs present, the key unique, numbers in range, categories known."""
 
-import great_expectations as gx
-import great_expectations.expectations as gxe
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from assets.quality.suites import (
     NO_UNEXPECTED_COLUMNS,
@@ -16,6 +17,9 @@ from assets.quality.suites import (
 )
 from flightpath.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
 from flightpath.usecase import UseCase
+
+if TYPE_CHECKING:  # Great Expectations takes seconds to import: only where suites run
+    import great_expectations as gx
 
 REQUIRED_VALUES = Rule(
     "required_values_present", Action.QUARANTINE, "the key and the label's inputs are not null"
@@ -31,6 +35,9 @@ RULES = (
 
 
 def usecase_suite(usecase: UseCase) -> gx.ExpectationSuite:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
     expectations = [
         *_table_expectations(usecase.contract.required, []),
         *_not_null(REQUIRED_VALUES, [usecase.entity, *usecase.label_source]),

@@ -8,14 +8,16 @@ import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import great_expectations as gx
 import pandas as pd
-from great_expectations.core.batch_definition import BatchDefinition
-from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from flightpath.quality.rules import Action, Rule, RuleOutcome, shown
+
+if TYPE_CHECKING:  # Great Expectations takes seconds to import: only once a suite runs
+    import great_expectations as gx
+    from great_expectations.core.batch_definition import BatchDefinition
 
 # GX phones home by default; a pipeline run should not.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -29,6 +31,9 @@ class SuiteReport:
 
 @functools.cache
 def _dataframe_batches() -> BatchDefinition:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     asset = context.data_sources.add_pandas("flightpath").add_dataframe_asset("partition")

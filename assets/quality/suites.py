@@ -1,5 +1,8 @@
 """Great Expectations 1.x suites for flights and weather, defined in code.
 
+Great Expectations is imported where a suite is built, not with the module: it takes seconds,
+and the code location loads this module in every process, most of which never validate.
+
 Every expectation carries `meta.rule`: several expectations can make up one rule, and each rule
 becomes one Dagster asset check. Map expectations ignore nulls; `required_values_present` is
 where nulls are caught.
@@ -9,15 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import great_expectations as gx
-import great_expectations.expectations as gxe
 import pandas as pd
 
 from flightpath.codes import TAILNUM_PATTERN
 from flightpath.feed_calendar import FEED
 from flightpath.quality.contracts import FLIGHTS, WEATHER
 from flightpath.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Action, Rule
+
+if TYPE_CHECKING:  # Great Expectations takes seconds to import: only where suites run
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
 
 REQUIRED_COLUMNS = Rule("required_columns", Action.BLOCK, "every contract column is present")
 NOT_EMPTY = Rule("not_empty", Action.BLOCK, "the day's file has at least one row")
@@ -109,6 +115,9 @@ WEATHER_DERIVED = ["flight_date"]
 def flights_suite(
     day: date, carriers: Iterable[str], airports: Iterable[str]
 ) -> gx.ExpectationSuite:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
     expectations = [
         *_table_expectations(FLIGHTS.required, FLIGHT_DERIVED),
         *_not_null(
@@ -160,6 +169,9 @@ def flights_suite(
 
 
 def weather_suite(day: date) -> gx.ExpectationSuite:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
     ranges = {
         "temp": (-40, 130),
         "dewp": (-60, 100),
@@ -190,6 +202,8 @@ def _meta(rule: Rule) -> dict[str, str]:
 
 
 def _table_expectations(required: list[str], derived: list[str]) -> list[gxe.Expectation]:
+    import great_expectations.expectations as gxe
+
     return [
         gxe.ExpectTableColumnsToMatchSet(
             column_set=required, exact_match=False, meta=_meta(REQUIRED_COLUMNS)
@@ -202,6 +216,8 @@ def _table_expectations(required: list[str], derived: list[str]) -> list[gxe.Exp
 
 
 def _not_null(rule: Rule, columns: list[str]) -> list[gxe.Expectation]:
+    import great_expectations.expectations as gxe
+
     return [
         gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_meta(rule)) for column in columns
     ]
@@ -209,6 +225,8 @@ def _not_null(rule: Rule, columns: list[str]) -> list[gxe.Expectation]:
 
 def _on_day(date_column: str, instant_column: str, day: date) -> list[gxe.Expectation]:
     """The row's calendar date is the file's day (and is a real date), and so is its instant."""
+    import great_expectations.expectations as gxe
+
     # Local midnights: a day is 23 or 25 hours long when daylight saving time starts or ends.
     start = pd.Timestamp(day, tz=FEED.timezone)
     end = pd.Timestamp(day + timedelta(days=1), tz=FEED.timezone) - pd.Timedelta(microseconds=1)
@@ -238,10 +256,14 @@ def _calendar(hhmm_columns: list[str]) -> list[gxe.Expectation]:
 def _between(
     rule: Rule, column: str, low: float, high: float, strict_min: bool = False
 ) -> gxe.Expectation:
+    import great_expectations.expectations as gxe
+
     return gxe.ExpectColumnValuesToBeBetween(
         column=column, min_value=low, max_value=high, strict_min=strict_min, meta=_meta(rule)
     )
 
 
 def _in_set(rule: Rule, column: str, values: Sequence[object]) -> gxe.Expectation:
+    import great_expectations.expectations as gxe
+
     return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), meta=_meta(rule))

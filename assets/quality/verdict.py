@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
-import great_expectations as gx
 import pandas as pd
 
 from assets.quality.conform import conform
@@ -24,6 +24,9 @@ from assets.quality.suites import (
 from assets.quality.timestamps import add_flight_times, local_date
 from flightpath.quality.contracts import FLIGHTS, SOURCE_FILE, SOURCE_ROW, WEATHER, Contract
 from flightpath.quality.rules import COLUMN_TYPES, DUPLICATE_ROW, Rule, RuleOutcome
+
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 QUARANTINE_TYPES = {
     "table": "string", "source_file": "string", "source_row": "int64",
