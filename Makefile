@@ -50,7 +50,7 @@ story: install
 ## The whole test suite, in two processes: most tests run one Python thread, so the long
 ## scenarios (marked slow, started first) run beside the rest, a test file per process at a time.
 test: install chromium
-	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 lint: install
 	$(BIN)/ruff check .
