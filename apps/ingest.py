@@ -103,7 +103,7 @@ def _materialised(instance: dg.DagsterInstance, asset: str) -> set[str]:
 def _job(name: str) -> dg.JobDefinition:
     from pipelines.definitions import defs  # reads FLIGHTPATH_HOME, so imported late
 
-    return defs.get_job_def(name)
+    return defs.resolve_job_def(name)
 
 
 def _run_once(
