@@ -33,7 +33,9 @@ from tests.services import POSTGRES, require
 from tests.serving import flights_of, home_with_models, serving
 
 DAY = date(2013, 1, 17)
-BOUND = 2.0  # seconds: no answer takes longer, outage or not (a correctness bound, not a benchmark)
+# Seconds: no answer takes longer, outage or not (a correctness bound, not a benchmark: a hung
+# store read waits far longer). 2 s failed once at 2.83 s on a slow shared 2-core VM.
+BOUND = 5.0
 
 
 class RedisServer:
