@@ -116,3 +116,15 @@ def wait_for(condition: Callable[[], object], seconds: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the service did not change in time"
         time.sleep(0.3)
+
+
+def refused_models(client: httpx.Client) -> dict[tuple[str, str], float]:
+    """`flightpath_model_refused` from /metrics: (alias, tag) -> 1 while refused, else 0."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.labels["alias"], sample.labels["tag"]): sample.value
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        if family.name == "flightpath_model_refused"
+        for sample in family.samples
+    }

@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 import torch
-from prometheus_client.parser import text_string_to_metric_families
 
 from apps.cli import main
 from apps.service_process import free_port
@@ -30,6 +29,7 @@ from tests.serving import (
     clone_model,
     flights_of,
     promote,
+    refused_models,
     register_models,
     run_briefly,
     serving,
@@ -257,16 +257,6 @@ def test_cli_promote_refuses_broken_unknown_and_malformed_tags_in_one_line(
     assert "champion" in rows[fresh] and "BROKEN" not in rows[str(champion)]
 
 
-def _refused(client: httpx.Client) -> dict[tuple[str, str], float]:
-    """`flightpath_model_refused` from /metrics: (alias, tag) -> 1 while refused, else 0."""
-    return {
-        (sample.labels["alias"], sample.labels["tag"]): sample.value
-        for family in text_string_to_metric_families(client.get("/metrics").text)
-        if family.name == "flightpath_model_refused"
-        for sample in family.samples
-    }
-
-
 def _answering(client: httpx.Client, flights: list[dict]) -> str:
     response = client.post("/predict", json={"flights": flights})
     assert response.status_code == 200, response.text
@@ -293,12 +283,12 @@ def test_a_running_service_keeps_the_last_good_model_and_reports_the_refusal(
     flights = flights_of(home, DAY, 2)
     good = str(registry.alias(CHAMPION))
     assert _answering(client, flights) == good
-    assert 1.0 not in _refused(client).values()
+    assert 1.0 not in refused_models(client).values()
 
     broken = clone_model(registry, good)
     _truncate("model.txt")(_stored(registry, broken))
     _push_unverified(registry, broken)
-    wait_for(lambda: _refused(client).get((CHAMPION, broken)) == 1.0, SERVICE_SECONDS)
+    wait_for(lambda: refused_models(client).get((CHAMPION, broken)) == 1.0, SERVICE_SECONDS)
     assert _answering(client, flights) == good
     assert client.get("/readyz").status_code == 200  # ready: it answers with the last good model
 
@@ -306,4 +296,4 @@ def test_a_running_service_keeps_the_last_good_model_and_reports_the_refusal(
     registry.promote(fixed, "the retrained model, saved whole")
     wait_for(lambda: _answering(client, flights) == fixed, SERVICE_SECONDS)
     # Each API worker swaps on its own poll; the gauge (the max over workers) clears once all have.
-    wait_for(lambda: _refused(client).get((CHAMPION, broken)) == 0.0, SERVICE_SECONDS)
+    wait_for(lambda: refused_models(client).get((CHAMPION, broken)) == 0.0, SERVICE_SECONDS)

@@ -31,7 +31,7 @@ from flightpath.models.lgbm import train_lgbm
 from flightpath.models.registry import ModelRegistry
 from flightpath.quality.contracts import Kind
 from flightpath.storage import lake_location
-from tests.serving import API_KEY, clone_model, wait_for
+from tests.serving import API_KEY, clone_model, refused_models, wait_for
 from usecases.mortgage.definition import MORTGAGE
 
 ENTITY = MORTGAGE.entity
@@ -186,15 +186,6 @@ def _answering(client: httpx.Client, ids: list[int]) -> str:
     return str(response.json()["predictions"][0]["model"])
 
 
-def _refused(client: httpx.Client) -> dict[tuple[str, str], float]:
-    return {
-        (sample.labels["alias"], sample.labels["tag"]): sample.value
-        for family in text_string_to_metric_families(client.get("/metrics").text)
-        if family.name == "flightpath_model_refused"
-        for sample in family.samples
-    }
-
-
 def test_a_promoted_model_swaps_in_and_a_broken_one_is_refused(
     client: httpx.Client, home: Path, data: tuple[pd.DataFrame, np.ndarray]
 ) -> None:
@@ -219,7 +210,9 @@ def test_a_promoted_model_swaps_in_and_a_broken_one_is_refused(
     aliases = registry.aliases()
     aliases[MORTGAGE.champion_alias].append(broken)
     (registry.root / "aliases.json").write_text(json.dumps(aliases))
-    wait_for(lambda: _refused(client).get((MORTGAGE.champion_alias, broken)) == 1.0, SWAP_SECONDS)
+    wait_for(
+        lambda: refused_models(client).get((MORTGAGE.champion_alias, broken)) == 1.0, SWAP_SECONDS
+    )
     assert _answering(client, ids) == second
     assert client.get("/readyz").status_code == 200
 
