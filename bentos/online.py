@@ -3,27 +3,20 @@
 `get_online_features` builds a response object per call (~0.3-0.8 ms for one key); the
 provider's `online_read` is the same store read without that layer, one view per call;
 `bentos.view_reads` does it for all views in one round trip. The views are resolved once, at
-start. Every read is bounded (a short socket timeout, no retries) and goes through a circuit
-breaker, so a store outage costs a request milliseconds, not seconds.
+start. Every read goes through `bentos.store_guard`: bounded, behind a circuit breaker.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from feast.type_map import feast_value_type_to_python_type
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
-from bentos.breaker import CircuitBreaker, CircuitOpen
+from bentos.store_guard import StoreGuard, StoreUnreachable
 from bentos.view_reads import ViewRead, read_views
 from flightpath.entity_views import ENTITY_VIEWS
 from flightpath.feed_calendar import FEED
@@ -33,20 +26,6 @@ if TYPE_CHECKING:
 
 # The serving views the model reads, and the request field each is keyed by.
 VIEWS = {name: view.key for name, view in ENTITY_VIEWS.items()}
-# What a store outage raises (Redis down or slow, SQLite unreadable, the network): anything else
-# is a bug and must surface as one, not as a degraded answer.
-STORE_OUTAGES = (RedisConnectionError, RedisTimeoutError, sqlite3.OperationalError, OSError)
-STORE_TIMEOUT_SECONDS = 0.25  # a Redis read takes ~1 ms: 250 ms means the store is in trouble
-BREAKER_FAILURES, BREAKER_COOLDOWN_SECONDS = 3, 3.0
-T = TypeVar("T")
-
-
-class StoreUnreachable(Exception):
-    """The online store could not be read; `reason` is the degraded-answer metric's label."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass
@@ -62,8 +41,7 @@ class OnlineFeatures:
 
     def __init__(self, store: FeatureStore) -> None:
         self.store = store
-        _bound_redis_calls(store)
-        self.breaker = CircuitBreaker(BREAKER_FAILURES, BREAKER_COOLDOWN_SECONDS)
+        self.guard = StoreGuard(store)
         self.views: dict[str, FeatureView] = {name: store.get_feature_view(name) for name in VIEWS}
         self.columns = {
             name: [field.name for field in view.features] for name, view in self.views.items()
@@ -71,15 +49,7 @@ class OnlineFeatures:
 
     def read(self, requests: list[dict[str, str]]) -> list[dict[str, ViewRow]]:
         """Per request (its key fields), every view's row; StoreUnreachable in an outage."""
-        return self._guarded(lambda: self._read(requests))
-
-    def _guarded(self, read: Callable[[], T]) -> T:
-        try:
-            return self.breaker.call(read, STORE_OUTAGES)
-        except CircuitOpen as error:
-            raise StoreUnreachable("circuit_open") from error
-        except STORE_OUTAGES as error:
-            raise StoreUnreachable("store_unreachable") from error
+        return self.guard.read(lambda: self._read(requests))
 
     def _read(self, requests: list[dict[str, str]]) -> list[dict[str, ViewRow]]:
         distinct = {
@@ -115,7 +85,7 @@ class OnlineFeatures:
             if key == "origin"
         ]
         try:
-            self._guarded(lambda: self.reader(self.store, probe))
+            self.guard.read(lambda: self.reader(self.store, probe))
             return True
         except StoreUnreachable:
             return False
@@ -130,23 +100,3 @@ def _view_row(as_of: datetime | None, features: dict[str, Value] | None) -> View
     if as_of is None or as_of.timestamp() == 0:
         return ViewRow({}, None)
     return ViewRow(values, as_of)
-
-
-def _bound_redis_calls(store: FeatureStore) -> None:
-    """Redis calls time out after STORE_TIMEOUT_SECONDS and are not retried.
-
-    redis-py retries 3 times with up to 10 s of backoff by default: a down store stalled each
-    request for seconds. Feast builds the client privately; its connections open lazily, so
-    settings made here apply to all of them. A standalone Redis through redis-py only (what the
-    production profile is); a cluster, Sentinel or GLIDE client keeps Feast's settings.
-    """
-    online = store.config.online_store
-    standalone = (getattr(online, "type", None) == "redis"
-                  and online.redis_type == "redis" and online.client == "redis")  # fmt: skip
-    if not standalone:
-        return
-    client = store.provider.online_store._get_client(online)  # type: ignore[attr-defined]
-    client.connection_pool.connection_kwargs.update(
-        socket_timeout=STORE_TIMEOUT_SECONDS, socket_connect_timeout=STORE_TIMEOUT_SECONDS
-    )
-    client.set_retry(Retry(NoBackoff(), 0))

@@ -39,12 +39,13 @@ from bentos.guard import ApiKeyGuard
 from bentos.http_settings import http_settings
 from bentos.limits import BodyLimit
 from bentos.metrics import service_metrics
-from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable, ViewRow
+from bentos.online import VIEWS, OnlineFeatures, ViewRow
 from bentos.openapi import PublishedSpec
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
 from bentos.shadow import ShadowQueue, shadow_queue_rows
 from bentos.staleness import ages_at_departure, max_feature_age_hours, stale_views
+from bentos.store_guard import StoreUnreachable
 from bentos.third_party_warnings import hide_third_party_deprecations
 from bentos.workers import api_workers
 from feature_repo.store import open_store

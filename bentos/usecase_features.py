@@ -2,7 +2,8 @@
 
 An entity the store holds no row for comes back with every value None and every timestamp 0
 (`get_online_features` answers each key it is asked for); it is left out of what `read` returns,
-so the service can name it rather than score a row of missing values.
+so the service can name it rather than score a row of missing values. Reads go through
+`bentos.store_guard`: a store outage is `StoreUnreachable`, in milliseconds once the circuit opens.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from feast.online_response import TIMESTAMP_POSTFIX
 
+from bentos.store_guard import StoreGuard, StoreUnreachable
 from flightpath.quality.contracts import Kind
 from flightpath.usecase import UseCase
 
@@ -32,16 +34,20 @@ class FeatureRow:
 class UseCaseFeatures:
     def __init__(self, store: FeatureStore, usecase: UseCase) -> None:
         self.store, self.usecase = store, usecase
+        self.guard = StoreGuard(store)
         # Resolved once: the registry is read at start, not per request.
         self.service: FeatureService = store.get_feature_service(usecase.feature_service)
 
     def read(self, keys: list[Any]) -> dict[Any, FeatureRow]:
-        """Each key's features, for the keys the store has a row for."""
+        """Each key's features, for the keys the store has a row for; StoreUnreachable in an
+        outage."""
         distinct = list(dict.fromkeys(keys))
         entity = self.usecase.entity
-        answer = self.store.get_online_features(
-            features=self.service, entity_rows=[{entity: key} for key in distinct]
-        ).to_dict(include_event_timestamps=True)
+        answer = self.guard.read(
+            lambda: self.store.get_online_features(
+                features=self.service, entity_rows=[{entity: key} for key in distinct]
+            ).to_dict(include_event_timestamps=True)
+        )
         rows = {}
         for i, key in enumerate(distinct):
             newest = max(answer[name + TIMESTAMP_POSTFIX][i] for name in self.usecase.features)
@@ -54,6 +60,6 @@ class UseCaseFeatures:
         """Whether the store answers a read (any answer, a row or none)."""
         try:
             self.read([PROBE_KEYS[self.usecase.columns[self.usecase.entity]]])
-        except Exception:  # any failure to answer means not ready; the probe says no, not 500
+        except StoreUnreachable:
             return False
         return True

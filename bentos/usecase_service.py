@@ -9,8 +9,10 @@ the model's tag and when its features were computed. Everything is named from th
 definition: the entity and the label, its feature service in its own Feast project, its champion
 alias in the registry (hot-swapped, a broken model refused: `bentos.champion`), its prediction
 log in the lake. An id the store has no features for is a 404 naming it; a malformed body a 400
-naming the field. Environment: FLIGHTPATH_USECASE (module:attribute), FLIGHTPATH_HOME,
-FLIGHTPATH_FEAST_PROFILE, FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off, FLIGHTPATH_WORKERS.
+naming the field; an online store that cannot be read a 503 with Retry-After (no features, no
+answer: this service has no request-time features to fall back on). Environment:
+FLIGHTPATH_USECASE (module:attribute), FLIGHTPATH_HOME, FLIGHTPATH_FEAST_PROFILE,
+FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off, FLIGHTPATH_WORKERS.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from bentos.guard import ApiKeyGuard
 from bentos.http_settings import http_settings
 from bentos.limits import BodyLimit
 from bentos.prediction_log import PredictionLog
+from bentos.store_guard import StoreUnreachable
 from bentos.third_party_warnings import hide_third_party_deprecations
 from bentos.usecase_features import UseCaseFeatures
 from bentos.workers import api_workers
@@ -125,7 +128,15 @@ class UseCaseService:
         """The champion's probability per id; a 404 naming the ids the store has no row for."""
         ids = body[USECASE.entity]
         champion = self.models.lineup.champion  # one model per request, even mid-swap
-        rows = self.features.read(ids)
+        try:
+            rows = self.features.read(ids)
+        except StoreUnreachable as outage:
+            retry = self.features.guard.retry_after_seconds
+            return JSONResponse(
+                {"error": f"the online store of {USECASE.feast_project} cannot be read "
+                 f"({outage.reason}); retry in {retry} s"},
+                status_code=503, headers={"Retry-After": str(retry)},
+            )  # fmt: skip
         unknown = [(i, key) for i, key in enumerate(ids) if key not in rows]
         if unknown:
             return JSONResponse(error_body([

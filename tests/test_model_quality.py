@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 
 from assets.features import feature_store
+from assets.features.range_build import write_flight_features
 from assets.models import evaluation, promotion, training
-from benchmarks.feast_io import prepare_features
 from benchmarks.prepare_lake import prepare_real
+from flightpath.feed_calendar import FEED
 from flightpath.home import bentoml_home
 from flightpath.models.features import LABEL
 from flightpath.models.registry import CHALLENGER, CHAMPION, DelayModel, ModelRegistry
@@ -43,7 +44,8 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.ExecuteInPr
     replay(landing, date(2013, 12, 31), progress=False)
     prepare_real(data, landing, workers=2, through=None)  # writes data/real/lake
     home = data / "real"
-    prepare_features(Lake(root=str(home / "lake")), workers=2)
+    # One range build of the year: the same files as 365 daily runs (tests/test_range_build.py).
+    write_flight_features(Lake(root=str(home / "lake")), FEED.first_day, FEED.last_day)
     result = dg.materialize(
         [feature_store.feast_registry, feature_store.training_set, training.delay_model_lgbm,
          training.delay_model_torch, evaluation.model_evaluation, promotion.champion],

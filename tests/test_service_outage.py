@@ -24,7 +24,8 @@ from feast import FeatureStore
 
 from apps.service_process import free_port
 from bentos.breaker import CircuitBreaker, CircuitOpen
-from bentos.online import VIEWS, OnlineFeatures, StoreUnreachable
+from bentos.online import VIEWS, OnlineFeatures
+from bentos.store_guard import StoreUnreachable
 from bentos.view_reads import Row, ViewRead, read_views
 from feature_repo.store import open_store
 from resources.feature_store import FeatureStoreResource

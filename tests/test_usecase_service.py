@@ -8,6 +8,7 @@ lake, the use case's Feast objects applied and materialised, a small real LightG
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -234,3 +235,26 @@ def test_the_cli_refuses_to_serve_without_keys_and_says_how(
     monkeypatch.delenv("FLIGHTPATH_AUTH", raising=False)
     assert main(["usecase", "mortgage", "serve"]) == 2
     assert "--no-auth" in capsys.readouterr().err
+
+
+def test_a_store_outage_is_a_503_that_says_so_and_the_service_recovers(
+    client: httpx.Client, home: Path, data: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    """The online store's table made unreadable under the running service, then given back."""
+    store = open_store(str(home), project=MORTGAGE.feast_project)
+    table = f"{MORTGAGE.feast_project}_{MORTGAGE.feature_view}"  # Feast's SQLite table name
+    ids = [int(data[0][ENTITY].iloc[5])]
+    with sqlite3.connect(store.config.online_store.path) as db:
+        db.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+    try:
+        for _ in range(5):  # through the circuit breaker: failed reads, then an open circuit
+            response = _predict(client, ids)
+            assert response.status_code == 503, response.text
+            assert "online store" in response.json()["error"]
+            assert int(response.headers["Retry-After"]) > 0
+        assert client.get("/readyz").status_code == 503
+    finally:
+        with sqlite3.connect(store.config.online_store.path) as db:
+            db.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
+    wait_for(lambda: _predict(client, ids).status_code == 200, SWAP_SECONDS)
+    assert client.get("/readyz").status_code == 200
