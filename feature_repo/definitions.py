@@ -26,7 +26,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Float64, Int64, String, UnixTimestamp
 
 from feature_repo.transforms import SCHEDULE_CONTEXT, schedule_context
-from flightpath.entity_views import ENTITY_VIEWS
+from flightpath.entity_views import ENTITY_VIEWS, push_source
 from flightpath.storage import is_remote, lake_location
 
 LAKE = lake_location(Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve())
@@ -79,7 +79,7 @@ def _entity_view(
         entities=[entity],
         ttl=ttl,
         schema=fields,
-        source=PushSource(name=f"{name}_push", batch_source=batch),
+        source=PushSource(name=push_source(name), batch_source=batch),
         online=True,
     )
 

@@ -35,3 +35,8 @@ ENTITY_VIEWS = {
     }),
     "origin_weather": EntityView("origin", dict.fromkeys(WEATHER, float)),
 }  # fmt: skip
+
+
+def push_source(view: str) -> str:
+    """The Feast push source a serving view's streamed rows arrive through."""
+    return f"{view}_push"

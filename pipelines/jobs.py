@@ -6,7 +6,6 @@ from typing import Any
 
 import dagster as dg
 
-from assets.partitions import daily_partitions
 from flightpath.feed_calendar import FEED
 from flightpath.run_tags import RETRAINING
 
@@ -31,7 +30,6 @@ DAY_THROUGH_ONLINE = [
 daily_ingest_job = dg.define_asset_job(
     "daily_ingest",
     selection=dg.AssetSelection.assets(*(key for keys in DAILY_ASSETS.values() for key in keys)),
-    partitions_def=daily_partitions,
     description="Ingest and validate one landed day of flights and weather.",
 )
 
@@ -51,7 +49,6 @@ warnings.filterwarnings(
 daily_features_job = dg.define_asset_job(
     "daily_features",
     selection=dg.AssetSelection.assets("flight_features", "online_features"),
-    partitions_def=daily_partitions,
     description="Point-in-time features of one day, and the online store as of its end.",
 )
 
@@ -77,7 +74,6 @@ train_models_job = dg.define_asset_job(
 batch_predictions_job = dg.define_asset_job(
     "daily_batch_predictions",
     selection=dg.AssetSelection.assets("batch_predictions"),
-    partitions_def=daily_partitions,
     description="Score one day's scheduled flights with the champion.",
 )
 

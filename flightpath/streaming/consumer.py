@@ -11,6 +11,7 @@ import pandas as pd
 from flightpath.lake import LakeFiles
 from flightpath.streaming.aggregates import OnlineAggregates, apply_all, event_tuples
 from flightpath.streaming.events import events_between
+from flightpath.streaming.push import OnlinePush
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -36,14 +37,6 @@ class StreamStats:
         )
 
 
-def push_rows(store: "FeatureStore", rows: dict[str, pd.DataFrame]) -> int:
-    from feast.data_source import PushMode
-
-    for view, frame in rows.items():
-        store.push(f"{view}_push", frame, to=PushMode.ONLINE)
-    return sum(len(frame) for frame in rows.values())
-
-
 def seeded_state(lake: LakeFiles, start: datetime) -> OnlineAggregates:
     """The state as of `start`, built from the events of the 32 days before it."""
     aggregates = OnlineAggregates(lake.read_table("raw_planes"))
@@ -67,7 +60,8 @@ def stream(
     """
     aggregates = seeded_state(lake, start)
     stats = StreamStats()
-    stats.rows_pushed += push_rows(store, aggregates.snapshot(_us(start)))
+    push_rows = OnlinePush(store)
+    stats.rows_pushed += push_rows(aggregates.snapshot(_us(start)))
     events = events_between(lake, start, end)
     at_us = events["occurred_at"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
     start_us, began = _us(start), time.perf_counter()
@@ -78,14 +72,14 @@ def stream(
         if speed and (wait := emitted - time.perf_counter()) > 0:
             time.sleep(wait)
         if time.perf_counter() - last_push >= flush_every:
-            stats.rows_pushed += push_rows(store, aggregates.flush(int(at)))
+            stats.rows_pushed += push_rows(aggregates.flush(int(at)))
             last_push = time.perf_counter()
             stats.freshness_seconds.extend(last_push - e for e in pending)
             stats.pushes, pending = stats.pushes + 1, []
         aggregates.apply(*event)
         pending.append(emitted)
         stats.events += 1
-    stats.rows_pushed += push_rows(store, aggregates.flush(_us(end)))
+    stats.rows_pushed += push_rows(aggregates.flush(_us(end)))
     done = time.perf_counter()
     stats.freshness_seconds.extend(done - e for e in pending)
     stats.pushes += 1
@@ -107,13 +101,13 @@ class LiveFeed:
     def __init__(
         self, lake: LakeFiles, store: "FeatureStore", start: datetime, end: datetime
     ) -> None:
-        self.store = store
+        self.push = OnlinePush(store)
         self.aggregates = seeded_state(lake, start)
         events = events_between(lake, start, end)
         self._at_us = events["occurred_at"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
         self._events = list(event_tuples(events))
         self._next = 0
-        push_rows(store, self.aggregates.snapshot(_us(start)))
+        self.push(self.aggregates.snapshot(_us(start)))
 
     def advance_to(self, instant: datetime) -> int:
         """Apply every event before `instant` and push what changed, as of it; how many."""
@@ -121,5 +115,5 @@ class LiveFeed:
         while self._next < len(self._events) and self._at_us[self._next] < limit:
             self.aggregates.apply(*self._events[self._next])
             self._next += 1
-        push_rows(self.store, self.aggregates.flush(limit))
+        self.push(self.aggregates.flush(limit))
         return self._next - first
