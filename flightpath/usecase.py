@@ -12,17 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 
 from flightpath.quality.contracts import Contract, Kind
 
+TRAINING_TIME = "event_timestamp"  # the instant each training-set row is joined at (Feast's)
 MODEL_KINDS = ("lgbm", "torch")  # the champion candidate (LightGBM) and its challenger (PyTorch)
 
 
 @dataclass(frozen=True)
 class Holdout:
-    """Shares of the entities kept for validation and test; the rest trains. A snapshot has no
-    time to split on, so an entity's window comes from a hash of its key: stable across runs."""
+    """Shares of the rows kept for validation and test; the rest trains.
+
+    With event times the split follows time: the latest `test` share tests and the `valid`
+    share before it validates, so no model learns from the period it is judged on. A snapshot
+    has no time to split on, so an entity's window comes from a hash of its key: stable across
+    runs and subsets.
+    """
 
     valid: float = 0.2
     test: float = 0.2
@@ -32,6 +39,18 @@ class Holdout:
         if position < self.test:
             return "test"
         return "valid" if position < self.test + self.valid else "train"
+
+    def windows(self, keys: pd.Series, times: pd.Series | None) -> pd.Series:
+        """Each row's window; `times` None for a snapshot. The time cuts are quantiles of
+        `times`: pass the whole training set, not a subset of it."""
+        if times is None:
+            return keys.map(self.window_of)
+        test_from = times.quantile(1 - self.test)
+        valid_from = times.quantile(1 - self.test - self.valid)
+        window = np.where(
+            times >= test_from, "test", np.where(times >= valid_from, "valid", "train")
+        )
+        return pd.Series(window, index=keys.index)
 
 
 @dataclass(frozen=True)
@@ -116,3 +135,8 @@ class UseCase:
     def event_column(self) -> str:
         """The feature rows' timestamp in the lake and in Feast."""
         return self.event_time or "as_of"
+
+    def windows(self, rows: pd.DataFrame) -> pd.Series:
+        """The train / valid / test window of each training-set row (`Holdout`)."""
+        times = rows[TRAINING_TIME] if self.event_time else None
+        return self.holdout.windows(rows[self.entity], times)

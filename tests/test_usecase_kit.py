@@ -16,7 +16,7 @@ from assets.kit import lifecycle
 from assets.kit.automation import retrain_sensor
 from assets.quality.verdict import PartitionBlockedError
 from flightpath.models.registry import CHAMPION
-from flightpath.usecase import UseCase
+from flightpath.usecase import Holdout, UseCase
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
@@ -188,3 +188,20 @@ def test_drift_and_decay_alert_and_ask_for_a_retraining_only_when_they_happen(tr
     [request] = after.run_requests
     reason = request.tags["flightpath/retrain_reason"]
     assert "pirat PSI" in reason and "live ROC-AUC" in reason
+
+
+def test_an_event_time_use_case_tests_on_its_latest_rows_and_a_snapshot_by_key() -> None:
+    hours = pd.Series(pd.date_range("2013-01-01", periods=2000, freq="h", tz="UTC"))
+    times = hours.sample(frac=1, random_state=0)  # the training set is not in time order
+    keys = pd.Series(range(2000), index=times.index)
+    by_time = Holdout().windows(keys, times)
+    assert times[by_time == "train"].max() < times[by_time == "valid"].min()
+    assert times[by_time == "valid"].max() < times[by_time == "test"].min()
+    shares = by_time.value_counts(normalize=True)
+    assert shares["train"] == pytest.approx(0.6, abs=0.01)
+    assert shares["valid"] == pytest.approx(0.2, abs=0.01)
+    assert shares["test"] == pytest.approx(0.2, abs=0.01)
+    # A snapshot splits by key: the same window whatever else is in the frame, and no time order.
+    by_key = Holdout().windows(keys, None)
+    assert Holdout().windows(keys.iloc[:500], None).equals(by_key.iloc[:500])
+    assert times[by_key == "train"].max() > times[by_key == "test"].min()

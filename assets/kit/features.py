@@ -10,7 +10,7 @@ import pandas as pd
 from assets.metadata import materialized
 from flightpath.quality.contracts import Kind
 from flightpath.storage import lake_location
-from flightpath.usecase import UseCase
+from flightpath.usecase import TRAINING_TIME, UseCase
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 
@@ -50,7 +50,7 @@ def label_sql(usecase: UseCase, validated: str) -> str:
     judged_by = dict.fromkeys([*usecase.slices, *usecase.baseline_by])
     extra = [name for name in judged_by if name not in usecase.features]
     return (
-        f"SELECT {usecase.entity}, {instant} AS event_timestamp, "
+        f"SELECT {usecase.entity}, {instant} AS {TRAINING_TIME}, "
         f"({usecase.label_rule}) AS {usecase.label}"
         + "".join(f", {name}" for name in extra)
         + f" FROM read_parquet('{validated}') ORDER BY {usecase.entity}"

@@ -25,8 +25,8 @@ SCORE = "probability"  # the scores' column in the drift profile and in batch pr
 
 
 def holdout_parts(usecase: UseCase, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The training set's rows by window (train, valid, test), each entity always in the same."""
-    window = frame[usecase.entity].map(usecase.holdout.window_of)
+    """The training set's rows by window (train, valid, test), as the use case's holdout says."""
+    window = usecase.windows(frame)
     return {
         name: frame[window == name].reset_index(drop=True) for name in ("train", "valid", "test")
     }
@@ -82,7 +82,10 @@ def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
             **model.spec.to_metadata(),
             **settings,
             "use_case": usecase.name,
-            "split": {"holdout": f"valid {usecase.holdout.valid}, test {usecase.holdout.test}"},
+            "split": {
+                "holdout": f"valid {usecase.holdout.valid}, test {usecase.holdout.test}, "
+                + ("by time" if usecase.event_time else "by key")
+            },
             "rows": {part: len(frame) for part, frame in parts.items()},
             "dagster_run_id": context.run.run_id,
             "metrics": metrics,

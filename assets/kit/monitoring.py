@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from assets.kit.models import SCORE, holdout_parts
+from assets.kit.models import SCORE
 from assets.metadata import materialized, table
 from flightpath.models.metrics import scores
 from flightpath.monitoring.drift import drift_against
@@ -107,9 +107,10 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         tag = _champion(usecase, model_registry)
         scored = lake.read_table(usecase.table("batch_predictions"))
-        labelled = lake.read_table(usecase.table("training_set"))[[usecase.entity, usecase.label]]
-        rows = scored.merge(labelled, on=usecase.entity)
-        rows = pd.concat([p for n, p in holdout_parts(usecase, rows).items() if n != "train"])
+        labelled = lake.read_table(usecase.table("training_set"))
+        # The windows of the whole training set (a time split's cuts depend on all of it).
+        held_out = labelled[usecase.windows(labelled) != "train"]
+        rows = scored.merge(held_out[[usecase.entity, usecase.label]], on=usecase.entity)
         live = scores(rows[usecase.label].to_numpy(), rows[SCORE].to_numpy())
         tested = model_registry.registry().metadata(tag)["metrics"]["test"]["roc_auc"]
         holds = live["roc_auc"] >= tested - monitoring.auc_drop
