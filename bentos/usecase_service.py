@@ -7,12 +7,13 @@
 case) and answers per id: the id, the probability of the label, the label (probability ≥ 0.5),
 the model's tag and when its features were computed. Everything is named from the use case's
 definition: the entity and the label, its feature service in its own Feast project, its champion
-alias in the registry (hot-swapped, a broken model refused: `bentos.champion`), its prediction
-log in the lake. An id the store has no features for is a 404 naming it; a malformed body a 400
-naming the field; an online store that cannot be read a 503 with Retry-After (no features, no
-answer: this service has no request-time features to fall back on). Environment:
-FLIGHTPATH_USECASE (module:attribute), FLIGHTPATH_HOME, FLIGHTPATH_FEAST_PROFILE,
-FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off, FLIGHTPATH_WORKERS.
+alias in the registry (hot-swapped, a broken model refused: `bentos.champion`), its challenger
+alias (shadowed off the request path: `bentos.shadow`; its scores logged with role `shadow`,
+never returned), its prediction log in the lake. An id the store has no features for is a 404
+naming it; a malformed body a 400 naming the field; an online store that cannot be read a 503
+with Retry-After (no features, no answer: no request-time features to fall back on).
+Environment: FLIGHTPATH_USECASE (module:attribute), FLIGHTPATH_HOME, FLIGHTPATH_FEAST_PROFILE,
+FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off, FLIGHTPATH_WORKERS, FLIGHTPATH_SHADOW_QUEUE_ROWS.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import importlib
 import json
 import os
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,16 +31,17 @@ import bentoml
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.responses import JSONResponse
 
-from bentos.champion import ChampionWatcher, Refusal
+from bentos.champion import ChampionWatcher, Refusal, Served
 from bentos.client_errors import log_client_errors_as_info
 from bentos.error_body import OneErrorShape, error_body
 from bentos.guard import ApiKeyGuard
 from bentos.http_settings import http_settings
 from bentos.limits import BodyLimit
 from bentos.prediction_log import PredictionLog
+from bentos.shadow import ShadowQueue, shadow_queue_rows
 from bentos.store_guard import StoreUnreachable
 from bentos.third_party_warnings import hide_third_party_deprecations
-from bentos.usecase_features import UseCaseFeatures
+from bentos.usecase_features import FeatureRow, UseCaseFeatures
 from bentos.workers import api_workers
 from feature_repo.store import open_store
 from flightpath.api_keys import api_keys_from_env
@@ -110,7 +113,15 @@ class UseCaseService:
             "flightpath_model_refused", "1 while a promoted model is refused and the last good "
             "one answers", ["alias", "tag"], multiprocess_mode="livemax",
         )  # fmt: skip
+        self.shadow_dropped = prometheus_client.Counter(
+            "flightpath_shadow_dropped", "Rows the challenger did not score", ["reason"]
+        )
         self.models = _watcher(home, self._report_refusal)
+        self.shadow: ShadowQueue[ShadowRow] = ShadowQueue(
+            self._shadow,
+            on_drop=lambda reason, n: self.shadow_dropped.labels(reason=reason).inc(n),
+            capacity=shadow_queue_rows(),
+        )
         profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
         store = open_store(str(home), profile, project=USECASE.feast_project)
         self.features = UseCaseFeatures(store, USECASE)
@@ -121,13 +132,15 @@ class UseCaseService:
         """Before any worker: no keys, or no champion that verifies, and no service."""
         api_keys_from_env()
         api_workers()
+        shadow_queue_rows()
         _watcher(data_home(), poll_seconds=3600).close()
 
     @bentoml.api(route="/predict", input_spec=Request, output_spec=Answers)
     def predict(self, **body: Any) -> Answers | JSONResponse:
         """The champion's probability per id; a 404 naming the ids the store has no row for."""
         ids = body[USECASE.entity]
-        champion = self.models.lineup.champion  # one model per request, even mid-swap
+        lineup = self.models.lineup  # one champion and challenger per request, even mid-swap
+        champion = lineup.champion
         try:
             rows = self.features.read(ids)
         except StoreUnreachable as outage:
@@ -150,8 +163,11 @@ class UseCaseService:
             for key, p in zip(ids, probabilities, strict=True)
         ]
         request_id = uuid.uuid4().hex
-        self.log.append([_log_row(request_id, answer, rows[key].values)
+        self.log.append([_log_row(request_id, "champion", answer, rows[key].values)
                          for key, answer in zip(ids, answers, strict=True)])  # fmt: skip
+        if lineup.challenger is not None:  # queued, never waited for
+            self.shadow.offer([ShadowRow(lineup.challenger, request_id, key, rows[key])
+                               for key in ids])  # fmt: skip
         self.predictions.labels(usecase=USECASE.name).inc(len(answers))
         return Answers(request_id=request_id, threshold=THRESHOLD, predictions=answers)
 
@@ -162,7 +178,21 @@ class UseCaseService:
     @bentoml.on_shutdown
     def close(self) -> None:
         self.models.close()
+        self.shadow.close()  # its rows reach the log's last flush
         self.log.close()
+
+    def _shadow(self, rows: list[ShadowRow]) -> None:
+        """The challenger scores a batch of ids the champion answered (the shadow's thread): one
+        model call per challenger (a batch holds two when it changed while they queued)."""
+        logged = []
+        for tag in dict.fromkeys(row.challenger.tag for row in rows):
+            chosen = [row for row in rows if row.challenger.tag == tag]
+            model = chosen[0].challenger.model
+            matrix = model.spec.rows([row.features.values for row in chosen])
+            for row, p in zip(chosen, model.predict(matrix), strict=True):
+                answer = _answer(row.key, float(p), tag, row.features.as_of)
+                logged.append(_log_row(row.request_id, "shadow", answer, row.features.values))
+        self.log.append(logged)
 
     def _report_refusal(self, refusal: Refusal, active: bool) -> None:
         self.refused.labels(alias=refusal.alias, tag=refusal.tag).set(int(active))
@@ -174,10 +204,22 @@ UseCaseService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
 UseCaseService.add_asgi_middleware(OneErrorShape)  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class ShadowRow:
+    """An id the champion answered, waiting for the challenger of that moment to score it."""
+
+    challenger: Served
+    request_id: str
+    key: Any
+    features: FeatureRow
+
+
 def _watcher(home: Path, on_refusal: Any = None, poll_seconds: float = 1.0) -> ChampionWatcher:
-    """The use case's champion alias, no challenger."""
+    """The use case's champion and challenger aliases."""
     registry = ModelRegistry(bentoml_home(home))
-    return ChampionWatcher(registry, poll_seconds, on_refusal, USECASE.champion_alias, None)
+    return ChampionWatcher(
+        registry, poll_seconds, on_refusal, USECASE.champion_alias, USECASE.challenger_alias
+    )
 
 
 def _answer(key: Any, probability: float, tag: str, as_of: datetime) -> BaseModel:
@@ -185,10 +227,13 @@ def _answer(key: Any, probability: float, tag: str, as_of: datetime) -> BaseMode
                      USECASE.label: probability >= THRESHOLD, "features_as_of": as_of})  # fmt: skip
 
 
-def _log_row(request_id: str, answer: BaseModel, features: dict[str, Any]) -> dict[str, Any]:
+def _log_row(
+    request_id: str, role: str, answer: BaseModel, features: dict[str, Any]
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {
         "request_id": request_id,
+        "role": role,  # champion (returned) or shadow (the challenger's, logged only)
         **answer.model_dump(),
         "features": json.dumps(features, default=str),
         "logged_at": now,

@@ -120,6 +120,11 @@ class UseCase:
         return f"{self.name}/champion"
 
     @property
+    def challenger_alias(self) -> str:
+        """The best other candidate of the last promotion: the service shadows it."""
+        return f"{self.name}/challenger"
+
+    @property
     def feast_project(self) -> str:
         return f"flightpath_{self.name}"
 

@@ -82,6 +82,9 @@ def test_the_whole_lifecycle_runs_from_raw_rows_to_a_monitored_champion(trained)
     registry = ModelRegistryResource(home=str(home)).registry()
     champion = registry.alias(MORTGAGE.champion_alias)
     assert champion is not None and champion.split(":")[0] in {"mortgage_lgbm", "mortgage_torch"}
+    challenger = registry.alias(MORTGAGE.challenger_alias)  # the other candidate, shadowed
+    assert challenger is not None
+    assert {champion.split(":")[0], challenger.split(":")[0]} == {"mortgage_lgbm", "mortgage_torch"}
     assert registry.alias(CHAMPION) is None  # the flights alias is another namespace
     scored = lake.read_table("mortgage_batch_predictions")
     assert len(scored) == len(APPLICATIONS) and scored["model"].eq(champion).all()

@@ -218,13 +218,21 @@ def test_a_promoted_model_swaps_in_and_a_broken_one_is_refused(
     assert client.get("/readyz").status_code == 200
 
 
+def _logged(home: Path) -> pd.DataFrame:
+    """The use case's prediction log as written so far (the service flushes it every 5 s)."""
+    log = Path(lake_location(home)) / MORTGAGE.table("prediction_log")
+    files = list(log.glob("date=*/*.parquet"))
+    return pd.concat(pd.read_parquet(path) for path in files) if files else pd.DataFrame()
+
+
 def test_every_answer_is_logged_to_the_use_cases_prediction_log(
     client: httpx.Client, home: Path
 ) -> None:
-    log = Path(lake_location(home)) / MORTGAGE.table("prediction_log")
-    wait_for(lambda: any(log.glob("date=*/*.parquet")), SWAP_SECONDS)  # flushed every 5 s
-    rows = pd.concat(pd.read_parquet(path) for path in log.glob("date=*/*.parquet"))
-    assert {ENTITY, "probability", MORTGAGE.label, "model", "request_id"} <= set(rows.columns)
+    wait_for(lambda: len(_logged(home)) > 0, SWAP_SECONDS)
+    rows = _logged(home)
+    assert {ENTITY, "probability", MORTGAGE.label, "model", "request_id", "role"} <= set(
+        rows.columns
+    )
     assert rows["logged_at"].dt.tz is not None and (rows["logged_at"] <= datetime.now(UTC)).all()
 
 
@@ -258,3 +266,35 @@ def test_a_store_outage_is_a_503_that_says_so_and_the_service_recovers(
             db.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
     wait_for(lambda: _predict(client, ids).status_code == 200, SWAP_SECONDS)
     assert client.get("/readyz").status_code == 200
+
+
+def test_the_challenger_is_shadowed_off_the_request_path_and_only_logged(
+    client: httpx.Client, home: Path, data: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    registry = ModelRegistry(bentoml_home(home))
+    challenger = train_and_save(registry, *data, seed=3)
+    registry.promote(challenger, "shadow it", MORTGAGE.challenger_alias)
+    ids = [int(key) for key in data[0][ENTITY].iloc[7:10]]
+    requests: list[str] = []
+
+    def shadowed() -> bool:
+        response = _predict(client, ids)
+        assert response.status_code == 200, response.text
+        assert {p["model"] for p in response.json()["predictions"]} != {challenger}
+        requests.append(response.json()["request_id"])
+        log = _logged(home)
+        return bool(len(log)) and bool(
+            ((log["role"] == "shadow") & log["request_id"].isin(requests)).any()
+        )
+
+    wait_for(shadowed, SWAP_SECONDS)
+    log = _logged(home)
+    shadow = log[(log["role"] == "shadow") & log["request_id"].isin(requests)]
+    assert set(shadow["model"]) == {challenger}
+    # Each shadowed request has the challenger's probability for every id the champion answered.
+    request = shadow["request_id"].iloc[0]
+    scored = shadow[shadow["request_id"] == request].set_index(ENTITY)["probability"]
+    champion = log[(log["role"] == "champion") & (log["request_id"] == request)]
+    assert sorted(scored.index) == sorted(champion[ENTITY]) == sorted(ids)
+    expected = _in_process(home, challenger, data[0], ids)
+    assert scored.loc[ids].to_numpy() == pytest.approx(expected, rel=1e-6)

@@ -191,7 +191,7 @@ def champion_asset(usecase: UseCase) -> dg.AssetsDefinition:
         deps=[evaluation],
         group_name=usecase.group,
         description=f"Points `{usecase.champion_alias}` at the candidate that passed the gate, "
-        "once its files verify.",
+        f"and `{usecase.challenger_alias}` at the best other one, once their files verify.",
         kinds={"bentoml"},
     )
     def champion(
@@ -204,14 +204,23 @@ def champion_asset(usecase: UseCase) -> dg.AssetsDefinition:
         winner = decision["winner"]
         if winner is None:  # the blocking check stops this in a run; direct calls must not either
             raise ValueError(f"the gate promoted nothing: {decision}")
-        change = model_registry.registry().promote(
+        registry, actor = model_registry.registry(), f"dagster run {context.run.run_id}"
+        change = registry.promote(
             winner,
             f"gate passed in run {context.run.run_id} over {decision['reference']}",
             usecase.champion_alias,
-            actor=f"dagster run {context.run.run_id}",
+            actor=actor,
         )
+        others = [tag for tag in decision["candidates"] if tag != winner]
+        if others:  # the service shadows it: its answers are logged, never returned
+            reason = f"other candidate of run {context.run.run_id}"
+            registry.promote(others[0], reason, usecase.challenger_alias, actor=actor)
         return dg.MaterializeResult(
-            metadata={"champion": winner, "previous": change.previous or "none"},
+            metadata={
+                "champion": winner,
+                "previous": change.previous or "none",
+                "challenger": registry.alias(usecase.challenger_alias) or "none",
+            },
             data_version=dg.DataVersion(winner),
         )
 
