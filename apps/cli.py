@@ -25,6 +25,7 @@ from resources.home import dagster_home
 
 if TYPE_CHECKING:
     from apps.ingest import RunSummary
+    from apps.lineage import PredictionLog
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "usecase":
         return run_usecase_command(args)
     if args.command == "lineage":
-        return _lineage(args.ref, args.json, args.partitions)
+        return lineage_command(args.ref, args.json, args.partitions)
     if args.command == "serve":
         return _serve(args.port, args.no_auth)
     if args.command == "story":
@@ -202,15 +203,18 @@ def _report(verb: str, summary: RunSummary) -> int:
     return 1 if summary.failed else 0
 
 
-def _lineage(ref: str, as_json: bool, partitions: bool) -> int:
+def lineage_command(
+    ref: str, as_json: bool, partitions: bool, log: PredictionLog | None = None
+) -> int:
+    """Print the chain behind `ref`: the flights service's, or a use case's with its `log`."""
     import dagster as dg
 
-    from apps.lineage import LineageError, render, to_json, trace
+    from apps.lineage import FLIGHTS_LOG, LineageError, render, to_json, trace
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     with dg.DagsterInstance.get() as instance:  # read only: runs are looked up, never written
         try:
-            lineage = trace(data_home(), instance, ref)
+            lineage = trace(data_home(), instance, ref, log or FLIGHTS_LOG)
         except LineageError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1

@@ -2,11 +2,12 @@
 
 A reference is a request id from the prediction log (a prefix of at least 6 hex digits will
 do), a model tag `name:version` (or a bare name: its latest version), or an alias (`champion`,
-`challenger`). Each model resolves to its chain: the Dagster run that trained it, the training
-set (its run, data version, window and the feature partitions it read, each by content
-version), the feature service, the code version, the split, the test metrics and the alias
-changes that involved it. Everything is read from what training saved with the model; the
-Dagster instance, when given, adds what it knows about the runs (job, status, times, tags).
+`challenger`; a use case's `<name>/champion`, `<name>/challenger`, read from its own log). Each
+model resolves to its chain: the Dagster run that trained it, the training set (its run, data
+version, window and the feature partitions it read, each by content version), the feature
+service, the code version, the split, the test metrics and the alias changes that involved it.
+Everything is read from what training saved with the model; the Dagster instance, when given,
+adds what it knows about the runs (job, status, times, tags).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry, Regi
 from flightpath.run_tags import REASON
 from flightpath.storage import is_remote, lake_location, location, object_storage
 from flightpath.training_partitions import Partitions
+from flightpath.usecase import UseCase
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -92,15 +94,33 @@ class ModelLineage:
 
 @dataclass(frozen=True)
 class LoggedPrediction:
-    """One flight answered in a request, as the service logged it."""
+    """One entity answered in a request (a flight, an application), as the service logged it."""
 
-    flight_id: str
+    key: str  # the flight id, or the use case's entity id
     model: str
     role: str
     probability: float
-    sched_dep_utc: str
     logged_at: str
-    degraded: bool
+    sched_dep_utc: str = ""  # flights only
+    degraded: bool = False  # flights only: answered without some of the store's features
+
+
+@dataclass(frozen=True)
+class PredictionLog:
+    """Where a service logs its answers, what keys them, and the aliases it serves."""
+
+    table: str
+    key: str
+    aliases: tuple[str, str]
+    flights: bool = False  # the flights log also has departures and degraded answers
+
+
+FLIGHTS_LOG = PredictionLog("prediction_log", "flight_id", (CHAMPION, CHALLENGER), flights=True)
+
+
+def usecase_log(usecase: UseCase) -> PredictionLog:
+    return PredictionLog(usecase.table("prediction_log"), usecase.entity,
+                         (usecase.champion_alias, usecase.challenger_alias))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,19 +147,22 @@ class Lineage:
         return out
 
 
-def trace(home: Path, instance: dg.DagsterInstance | None, ref: str) -> Lineage:
-    """Resolve `ref` in the data home `home` (see the module docstring); LineageError if unknown."""
+def trace(
+    home: Path, instance: dg.DagsterInstance | None, ref: str, log: PredictionLog = FLIGHTS_LOG
+) -> Lineage:
+    """Resolve `ref` in the data home `home` (see the module docstring); LineageError if unknown.
+    `log` says whose requests: the flights service's, or a use case's (`usecase_log`)."""
     from flightpath.home import bentoml_home
 
     registry = ModelRegistry(bentoml_home(home))
     ref = ref.strip()
-    if ref in (CHAMPION, CHALLENGER) or ref in registry.aliases():
+    if ref in log.aliases or ref in registry.aliases():
         tag = registry.alias(ref)
         if tag is None:
             raise LineageError(f"alias {ref!r} points at no model yet: train and promote first")
         return Lineage(ref, "alias", [_model(registry, instance, tag)], alias=ref)
     if ":" not in ref and _REQUEST_ID.fullmatch(ref):
-        request = _request(home, ref)
+        request = _request(home, ref, log)
         tags = list(dict.fromkeys(p.model for p in request.predictions))  # champion first
         return Lineage(ref, "request", [_model(registry, instance, t) for t in tags], request)
     try:
@@ -147,7 +170,7 @@ def trace(home: Path, instance: dg.DagsterInstance | None, ref: str) -> Lineage:
     except (RegistryError, ValueError, BentoMLException) as error:  # unknown, or not a tag
         raise LineageError(
             f"{ref!r} is not a request id, a model tag (name:version) or an alias "
-            f"({', '.join(sorted({CHAMPION, CHALLENGER, *registry.aliases()}))}) "
+            f"({', '.join(sorted({*log.aliases, *registry.aliases()}))}) "
             f"in {home}"
         ) from error
     return Lineage(ref, "model", [_model(registry, instance, tag)])
@@ -157,21 +180,22 @@ def _role_rank(role: str) -> int:
     return ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER)
 
 
-def _request(home: Path, ref: str) -> Request:
+def _request(home: Path, ref: str, spec: PredictionLog) -> Request:
     import duckdb
 
-    log = location(lake_location(home)) / "prediction_log"
+    log = location(lake_location(home)) / spec.table
     if not any(log.glob("date=*/*.parquet")):
         raise LineageError(f"no request {ref}: the prediction log {log} is empty")
+    flights = ", sched_dep_utc, degraded" if spec.flights else ""
     with duckdb.connect() as connection:
         if is_remote(str(log)):
             connection.register_filesystem(object_storage())
         rows = connection.execute(
-            """SELECT request_id, flight_id, model, role, probability, sched_dep_utc, logged_at,
-                      degraded
+            f"""SELECT request_id, CAST({spec.key} AS VARCHAR) AS key, model, role, probability,
+                       logged_at{flights}
                FROM read_parquet($files, hive_partitioning = true, union_by_name = true)
                WHERE starts_with(request_id, $ref)
-               ORDER BY request_id, logged_at, flight_id""",
+               ORDER BY request_id, logged_at, key""",
             {"files": str(log / "date=*" / "*.parquet"), "ref": ref},
         ).fetchall()
     ids = sorted({row[0] for row in rows})
@@ -184,10 +208,11 @@ def _request(home: Path, ref: str) -> Request:
         shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
         raise LineageError(f"{ref} is the start of {len(ids)} request ids ({shown}): give more")
     predictions = [
-        LoggedPrediction(str(f), str(m), str(r), float(p), _iso(s), _iso(at), bool(d))
-        for _, f, m, r, p, s, at, d in rows
-    ]
-    predictions.sort(key=lambda p: (_role_rank(p.role), p.sched_dep_utc, p.flight_id))
+        LoggedPrediction(str(key), str(model), str(role), float(p), _iso(at),
+                         *((_iso(flight[0]), bool(flight[1])) if flight else ()))
+        for _, key, model, role, p, at, *flight in rows
+    ]  # fmt: skip
+    predictions.sort(key=lambda p: (_role_rank(p.role), p.sched_dep_utc, p.key))
     return Request(ids[0], predictions)
 
 
@@ -273,7 +298,7 @@ def render(lineage: Lineage, partitions: bool = False) -> str:
         lines.append(f"request {request.request_id}: {len(request.predictions)} predictions")
         for p in request.predictions:
             degraded = "  degraded" if p.degraded else ""
-            lines.append(f"  {p.flight_id}  {p.role:8} {p.model}  p={p.probability:.3f}"
+            lines.append(f"  {p.key}  {p.role:8} {p.model}  p={p.probability:.3f}"
                          f"  logged {p.logged_at}{degraded}")  # fmt: skip
         lines.append("")
     elif lineage.alias is not None:
@@ -299,21 +324,24 @@ def _render_model(model: ModelLineage, partitions: bool) -> list[str]:
         lines.append("     <- training set: not recorded")
     else:
         rows = f"{training_set.rows:,} rows" if training_set.rows is not None else "rows ?"
-        lines.append(f"     <- training set {training_set.data_version or '?'}  ({rows}, "
-                     f"window {training_set.window or '?'})")  # fmt: skip
+        window = f", window {training_set.window}" if training_set.window else ""
+        lines.append(f"     <- training set {training_set.data_version or '?'}  ({rows}{window})")
         if training_set.run is not None:
             lines.append(f"          built by run {_describe_run(training_set.run)}")
-        lines.append(f"        <- flight_features {training_set.partitions.summary()}")
+        if training_set.partitions.versions:  # a daily use case's (flights): partitions read
+            lines.append(f"        <- flight_features {training_set.partitions.summary()}")
         if partitions:
             versions = sorted(training_set.partitions.versions.items())
             lines.extend(f"             {day}  {version}" for day, version in versions)
     lines.append(f"           <- feature service {model.feature_service or '?'}")
     code = "  ".join(f"{k} {v}" for k, v in model.code_version.items()) or "not recorded"
     lines.append(f"              <- code {code}")
-    if model.split:
+    if "train_end" in model.split:
         s = model.split
         lines.append(f"  split: train {s.get('train_start')}..{s.get('train_end')}, "
                      f"valid ..{s.get('valid_end')}, test ..{s.get('test_end')}")  # fmt: skip
+    elif model.split:  # a use case's holdout
+        lines.append("  split: " + ", ".join(f"{k} {v}" for k, v in model.split.items()))
     if model.test_metrics:
         metrics = model.test_metrics
         scored = "  ".join(f"{label} {metrics[key]:.4f}" for key, label in _TEST_METRICS

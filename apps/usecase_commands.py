@@ -1,5 +1,6 @@
-"""`flightpath usecase NAME train | models | rollback | serve`: one use case's lifecycle job,
-its models under its own champion alias, and its service (bentos/usecase_service.py)."""
+"""`flightpath usecase NAME train | models | rollback | lineage | serve`: one use case's lifecycle
+job, its models under its own champion alias, what a prediction came from, and its service
+(bentos/usecase_service.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         stages.add_parser("models", help="its model versions, test ROC-AUC, the champion")
         rollback = stages.add_parser("rollback", help="restore its previous champion")
         rollback.add_argument("--reason", default="rolled back by hand")
+        lineage = stages.add_parser(
+            "lineage", help="what a prediction or model of it came from: training run, "
+            "training set, feature service, code version",
+        )  # fmt: skip
+        lineage.add_argument(
+            "ref", metavar="REF", help="a request id from its prediction log, a model tag "
+            f"(name:version) or an alias ({name}/champion, {name}/challenger)",
+        )  # fmt: skip
+        lineage.add_argument("--json", action="store_true", help="the whole chain as JSON")
         serve = stages.add_parser(
             "serve", help="its prediction service (BentoML) on this data home, with a curl to try"
         )
@@ -44,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
         return train(args.usecase)
     if args.action in ("models", "rollback"):
         return models(args.usecase, getattr(args, "reason", None))
+    if args.action == "lineage":
+        from apps.cli import lineage_command
+        from apps.lineage import usecase_log
+        from usecases import load_usecase
+
+        return lineage_command(args.ref, args.json, False, usecase_log(load_usecase(args.usecase)))
     return serve(args.usecase, args.port, args.no_auth)
 
 

@@ -464,7 +464,7 @@ def test_a_request_id_traces_each_model_that_answered_it(
     lineage = trace(model_home, instance, request)
     assert lineage.kind == "request" and lineage.request is not None
     assert lineage.request.request_id == request
-    answered = [(p.role, p.flight_id, p.model) for p in lineage.request.predictions]
+    answered = [(p.role, p.key, p.model) for p in lineage.request.predictions]
     assert sorted(answered) == sorted([
         ("champion", ids[0], champion), ("champion", ids[1], champion),
         ("canary", ids[2], challenger), ("shadow", ids[0], challenger),

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from apps.lineage import render, trace, usecase_log
 from assets.kit import lifecycle
 from assets.kit.automation import retrain_sensor
 from assets.quality.verdict import PartitionBlockedError
@@ -89,6 +90,21 @@ def test_the_whole_lifecycle_runs_from_raw_rows_to_a_monitored_champion(trained)
     scored = lake.read_table("mortgage_batch_predictions")
     assert len(scored) == len(APPLICATIONS) and scored["model"].eq(champion).all()
     assert scored["probability"].between(0, 1).all()
+
+
+def test_the_champion_traces_back_to_its_runs_and_training_set(trained) -> None:
+    home, instance, result = trained
+    lineage = trace(home, instance, MORTGAGE.champion_alias, usecase_log(MORTGAGE))
+    [model] = lineage.models
+    assert model.training_run is not None and model.training_run.run_id == result.run_id
+    assert model.training_run.found and model.training_run.status == "SUCCESS"
+    built = instance.get_latest_materialization_event(dg.AssetKey(["mortgage", "training_set"]))
+    assert built is not None and model.training_set is not None
+    assert model.training_set.run is not None and model.training_set.run.run_id == built.run_id
+    assert model.training_set.rows == len(APPLICATIONS)
+    assert model.feature_service == MORTGAGE.feature_service and "source" in model.code_version
+    text = render(lineage)
+    assert "by key" in text and "flight_features" not in text and "window" not in text
 
 
 def test_the_champion_beats_the_naive_baseline_on_held_out_applications(trained) -> None:

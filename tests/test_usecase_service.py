@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.cli import main
+from apps.lineage import LineageError, trace, usecase_log
 from apps.service_process import running_service
 from apps.usecase_commands import SERVICE, serve_env
 from bentos.error_body import ErrorBody
@@ -298,3 +299,26 @@ def test_the_challenger_is_shadowed_off_the_request_path_and_only_logged(
     assert sorted(scored.index) == sorted(champion[ENTITY]) == sorted(ids)
     expected = _in_process(home, challenger, data[0], ids)
     assert scored.loc[ids].to_numpy() == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_served_prediction_traces_back_to_the_models_behind_it(
+    client: httpx.Client, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`flightpath usecase mortgage lineage REQUEST`: both roles of a request, from its own log."""
+    log = _logged(home)
+    shadowed = log[log["role"] == "shadow"]
+    assert len(shadowed), "run after the shadow test: a request the challenger also scored"
+    request = str(shadowed["request_id"].iloc[-1])
+    lineage = trace(home, None, request[:12], usecase_log(MORTGAGE))
+    assert lineage.request is not None and lineage.request.request_id == request
+    logged = log[log["request_id"] == request]
+    assert sorted((p.role, p.key, p.model) for p in lineage.request.predictions) == sorted(
+        (role, str(key), model)
+        for role, key, model in logged[["role", ENTITY, "model"]].itertuples(index=False)
+    )
+    assert {m.tag for m in lineage.models} == set(logged["model"])
+    assert main(["usecase", "mortgage", "lineage", request]) == 0
+    printed = capsys.readouterr().out
+    assert f"request {request}" in printed and "flight_features" not in printed
+    with pytest.raises(LineageError, match="mortgage/champion"):
+        trace(home, None, "no-such-model", usecase_log(MORTGAGE))

@@ -10,6 +10,7 @@ import pandas as pd
 
 from assets.metadata import table
 from assets.models.gate_check import gate_result, gate_spec
+from assets.models.lineage import ROOT, code_version, training_set_lineage
 from flightpath.models.features import FeatureSpec
 from flightpath.models.gate import GateRules, decide, naive_baseline
 from flightpath.models.metrics import scores, slice_scores
@@ -21,6 +22,8 @@ from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
 BASELINE = "naive_baseline"
+# The code a use case's model is made by (its definition is in the git commit code_version adds).
+KIT_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "kit", ROOT / "feature_repo"]
 SCORE = "probability"  # the scores' column in the drift profile and in batch predictions
 
 
@@ -88,6 +91,11 @@ def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
             },
             "rows": {part: len(frame) for part, frame in parts.items()},
             "dagster_run_id": context.run.run_id,
+            "training_set": training_set_lineage(
+                context.instance, dg.AssetKey([usecase.name, "training_set"])
+            ),
+            "feature_service": usecase.feature_service,
+            "code_version": code_version(KIT_CODE),
             "metrics": metrics,
             "drift_profile": {"file": PROFILE_FILE, **profile.describe()},
         }

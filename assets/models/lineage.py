@@ -9,12 +9,13 @@ import dagster as dg
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "models", ROOT / "feature_repo"]
+FLIGHTS_TRAINING_SET = dg.AssetKey("training_set")
 
 
-def code_version() -> dict[str, str]:
-    """A hash of the model and feature code, and the git commit when there is one."""
+def code_version(folders: list[Path] = MODEL_CODE) -> dict[str, str]:
+    """A hash of the model and feature code in `folders`, and the git commit when there is one."""
     digest = hashlib.sha256()
-    for folder in MODEL_CODE:
+    for folder in folders:
         for path in sorted(folder.glob("*.py")):
             digest.update(path.name.encode() + path.read_bytes())
     version = {"source": digest.hexdigest()[:12]}
@@ -29,14 +30,19 @@ def code_version() -> dict[str, str]:
     return version
 
 
-def training_set_lineage(instance: dg.DagsterInstance) -> dict[str, Any]:
-    """The latest `training_set` materialisation: run, data version, window, partitions."""
-    event = instance.get_latest_materialization_event(dg.AssetKey("training_set"))
+def training_set_lineage(
+    instance: dg.DagsterInstance, key: dg.AssetKey = FLIGHTS_TRAINING_SET
+) -> dict[str, Any]:
+    """The latest materialisation of the training set `key`: run, data version, window,
+    partitions (a use case's has no window or partitions: None and {})."""
+    event = instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
-        raise ValueError("training_set has never been materialised in this Dagster instance")
+        raise ValueError(
+            f"{key.to_user_string()} has never been materialised in this Dagster instance"
+        )
     materialization = event.asset_materialization
     metadata = {key: value.value for key, value in materialization.metadata.items()}
-    return {
+    lineage = {
         "run_id": event.run_id,
         "data_version": (materialization.tags or {}).get("dagster/data_version"),
         "window": metadata.get("window"),
@@ -44,3 +50,4 @@ def training_set_lineage(instance: dg.DagsterInstance) -> dict[str, Any]:
         "excluded_cancelled_or_diverted": metadata.get("excluded_cancelled_or_diverted"),
         "feature_partitions": metadata.get("feature_partitions", {}),
     }
+    return {k: v for k, v in lineage.items() if v is not None}  # BentoML metadata has no None
