@@ -17,7 +17,6 @@ the departures it answers for: `flightpath.feed_calendar`).
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import math
 import os
@@ -32,6 +31,7 @@ import numpy as np
 from pydantic import Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from bentos.canary import canary_fraction, is_canary
 from bentos.champion import ChampionWatcher, Refusal, Served
 from bentos.client_errors import log_client_errors_as_info
 from bentos.error_body import OneErrorShape
@@ -70,7 +70,7 @@ class DelayService:
         home = _home()
         profile = os.environ.get("FLIGHTPATH_FEAST_PROFILE", "feature_store.yaml")
         self.threshold = float(os.environ.get("FLIGHTPATH_THRESHOLD", "0.5"))
-        self.canary = float(os.environ.get("FLIGHTPATH_CANARY_FRACTION", "0"))
+        self.canary = canary_fraction()
         self.max_feature_age_hours = max_feature_age_hours()
         self.models = ChampionWatcher(
             ModelRegistry(home / "bentoml"), on_refusal=self._report_refusal
@@ -96,6 +96,7 @@ class DelayService:
         max_feature_age_hours()
         api_workers()
         shadow_queue_rows()
+        canary_fraction()
         ChampionWatcher(ModelRegistry(_home() / "bentoml"), poll_seconds=3600).close()
 
     @bentoml.api(route="/predict")
@@ -112,7 +113,9 @@ class DelayService:
         ids = [
             flight_id(f.carrier, f.flight, f.origin, f.sched_dep.astimezone(UTC)) for f in flights
         ]
-        canary = [self._is_canary(i) for i in ids] if lineup.challenger else [False] * len(ids)
+        canary = (
+            [is_canary(i, self.canary) for i in ids] if lineup.challenger else [False] * len(ids)
+        )
         answered: list[Prediction | None] = [None] * len(flights)
         logged: list[dict[str, Any]] = []
         for role, served in (("champion", lineup.champion), ("canary", lineup.challenger)):
@@ -199,11 +202,6 @@ class DelayService:
             ages.append(age)
             stale.append(late)
         return records, as_of, missing, ages, stale
-
-    def _is_canary(self, key: str) -> bool:
-        """Sticky: a flight's hash, not a coin toss, decides, so retries get the same model."""
-        bucket = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        return bucket < self.canary
 
     def _shadow(self, rows: list[ShadowRow]) -> None:
         """The challenger scores a batch of flights the champion answered (ShadowQueue's thread)."""

@@ -147,3 +147,16 @@ def test_the_queue_size_setting_is_checked_before_any_worker_starts(
         # `bentoml serve`'s own process refuses before any worker starts, naming the variable.
         with pytest.raises(ValueError, match="FLIGHTPATH_SHADOW_QUEUE_ROWS"):
             DelayService.inner.refuse_to_start()
+
+
+def test_the_canary_share_is_checked_before_any_worker_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bentos.service import DelayService
+
+    monkeypatch.setenv("FLIGHTPATH_AUTH", "off")
+    for wrong in ("half", "1.5", "-0.1", "nan", ""):
+        monkeypatch.setenv("FLIGHTPATH_CANARY_FRACTION", wrong)
+        # Not a worker crash-looping on float(): `bentoml serve` refuses, naming the variable.
+        with pytest.raises(ValueError, match="FLIGHTPATH_CANARY_FRACTION"):
+            DelayService.inner.refuse_to_start()
