@@ -5,15 +5,17 @@
 
 `POST /predict` takes `{"<entity>": [ids...]}` (`{"application_id": [1, 2]}` for the mortgage use
 case) and answers per id: the id, the probability of the label, the label (probability ≥ 0.5),
-the model's tag and when its features were computed. Everything is named from the use case's
-definition: the entity and the label, its feature service in its own Feast project, its champion
-alias in the registry (hot-swapped, a broken model refused: `bentos.champion`), its challenger
-alias (shadowed off the request path: `bentos.shadow`; its scores logged with role `shadow`,
-never returned), its prediction log in the lake. An id the store has no features for is a 404
-naming it; a malformed body a 400 naming the field; an online store that cannot be read a 503
-with Retry-After (no features, no answer: no request-time features to fall back on).
+the model's tag and role, and when its features were computed. Everything is named from the use
+case's definition: the entity and the label, its feature service in its own Feast project, its
+champion alias in the registry (hot-swapped, a broken model refused: `bentos.champion`), its
+challenger alias (shadowed off the request path by `bentos.shadow`, its scores logged with role
+`shadow` and never returned; or answering a sticky share of ids, role `canary`), its prediction
+log in the lake. An id the store has no features for is a 404 naming it; a malformed body a 400
+naming the field; an online store that cannot be read a 503 with Retry-After (no features, no
+answer: no request-time features to fall back on).
 Environment: FLIGHTPATH_USECASE (module:attribute), FLIGHTPATH_HOME, FLIGHTPATH_FEAST_PROFILE,
-FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off, FLIGHTPATH_WORKERS, FLIGHTPATH_SHADOW_QUEUE_ROWS.
+FLIGHTPATH_API_KEYS / FLIGHTPATH_AUTH=off, FLIGHTPATH_WORKERS, FLIGHTPATH_SHADOW_QUEUE_ROWS,
+FLIGHTPATH_CANARY_FRACTION (share of ids the challenger answers; 0).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import bentoml
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.responses import JSONResponse
 
+from bentos.canary import canary_fraction, is_canary
 from bentos.champion import ChampionWatcher, Refusal, Served
 from bentos.client_errors import log_client_errors_as_info
 from bentos.error_body import OneErrorShape, error_body
@@ -83,7 +86,8 @@ ANSWER_FIELDS: dict[str, Any] = {
     USECASE.entity: (ENTITY_TYPE, ...),
     "probability": (float, Field(description=f"the probability that {USECASE.title}")),
     USECASE.label: (bool, Field(description=f"probability ≥ {THRESHOLD}")),
-    "model": (str, Field(description="the champion's tag (name:version)")),
+    "model": (str, Field(description="the tag (name:version) of the model that answered")),
+    "role": (str, Field(description="champion, or canary: the challenger answered this id")),
     "features_as_of": (datetime, Field(description="when the newest of its features was made")),
 }
 Request = create_model("Request", __config__=ConfigDict(extra="forbid"), **REQUEST_FIELDS)
@@ -117,6 +121,7 @@ class UseCaseService:
             "flightpath_shadow_dropped", "Rows the challenger did not score", ["reason"]
         )
         self.models = _watcher(home, self._report_refusal)
+        self.canary = canary_fraction()
         self.shadow: ShadowQueue[ShadowRow] = ShadowQueue(
             self._shadow,
             on_drop=lambda reason, n: self.shadow_dropped.labels(reason=reason).inc(n),
@@ -133,6 +138,7 @@ class UseCaseService:
         api_keys_from_env()
         api_workers()
         shadow_queue_rows()
+        canary_fraction()
         _watcher(data_home(), poll_seconds=3600).close()
 
     @bentoml.api(route="/predict", input_spec=Request, output_spec=Answers)
@@ -140,7 +146,6 @@ class UseCaseService:
         """The champion's probability per id; a 404 naming the ids the store has no row for."""
         ids = body[USECASE.entity]
         lineup = self.models.lineup  # one champion and challenger per request, even mid-swap
-        champion = lineup.champion
         try:
             rows = self.features.read(ids)
         except StoreUnreachable as outage:
@@ -156,18 +161,21 @@ class UseCaseService:
                 (f"{USECASE.entity}.{i}", f"no features for {USECASE.entity} {key} in the "
                  f"online store of {USECASE.feast_project}") for i, key in unknown
             ]), status_code=404)  # fmt: skip
-        matrix = champion.model.spec.rows([rows[key].values for key in ids])
-        probabilities = champion.model.predict(matrix)
-        answers = [
-            _answer(key, float(p), champion.tag, rows[key].as_of)
-            for key, p in zip(ids, probabilities, strict=True)
-        ]
         request_id = uuid.uuid4().hex
-        self.log.append([_log_row(request_id, "champion", answer, rows[key].values)
+        canary = [lineup.challenger is not None and is_canary(str(key), self.canary) for key in ids]
+        answers: list[Any] = [None] * len(ids)
+        for role, served in (("champion", lineup.champion), ("canary", lineup.challenger)):
+            chosen = [i for i, c in enumerate(canary) if c == (role == "canary")]
+            if not chosen or served is None:
+                continue
+            matrix = served.model.spec.rows([rows[ids[i]].values for i in chosen])
+            for i, p in zip(chosen, served.model.predict(matrix), strict=True):
+                answers[i] = _answer(ids[i], float(p), served.tag, role, rows[ids[i]].as_of)
+        self.log.append([_log_row(request_id, answer, rows[key].values)
                          for key, answer in zip(ids, answers, strict=True)])  # fmt: skip
-        if lineup.challenger is not None:  # queued, never waited for
+        if lineup.challenger is not None and not all(canary):  # queued, never waited for
             self.shadow.offer([ShadowRow(lineup.challenger, request_id, key, rows[key])
-                               for key in ids])  # fmt: skip
+                               for key, c in zip(ids, canary, strict=True) if not c])  # fmt: skip
         self.predictions.labels(usecase=USECASE.name).inc(len(answers))
         return Answers(request_id=request_id, threshold=THRESHOLD, predictions=answers)
 
@@ -190,8 +198,8 @@ class UseCaseService:
             model = chosen[0].challenger.model
             matrix = model.spec.rows([row.features.values for row in chosen])
             for row, p in zip(chosen, model.predict(matrix), strict=True):
-                answer = _answer(row.key, float(p), tag, row.features.as_of)
-                logged.append(_log_row(row.request_id, "shadow", answer, row.features.values))
+                answer = _answer(row.key, float(p), tag, "shadow", row.features.as_of)
+                logged.append(_log_row(row.request_id, answer, row.features.values))
         self.log.append(logged)
 
     def _report_refusal(self, refusal: Refusal, active: bool) -> None:
@@ -222,19 +230,17 @@ def _watcher(home: Path, on_refusal: Any = None, poll_seconds: float = 1.0) -> C
     )
 
 
-def _answer(key: Any, probability: float, tag: str, as_of: datetime) -> BaseModel:
-    return Answer(**{USECASE.entity: key, "probability": probability, "model": tag,
+def _answer(key: Any, probability: float, tag: str, role: str, as_of: datetime) -> BaseModel:
+    """An id's answer; role `shadow` only in the log (the challenger's score, never returned)."""
+    return Answer(**{USECASE.entity: key, "probability": probability, "model": tag, "role": role,
                      USECASE.label: probability >= THRESHOLD, "features_as_of": as_of})  # fmt: skip
 
 
-def _log_row(
-    request_id: str, role: str, answer: BaseModel, features: dict[str, Any]
-) -> dict[str, Any]:
+def _log_row(request_id: str, answer: BaseModel, features: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {
         "request_id": request_id,
-        "role": role,  # champion (returned) or shadow (the challenger's, logged only)
-        **answer.model_dump(),
+        **answer.model_dump(),  # its role: champion or canary (returned), shadow (logged only)
         "features": json.dumps(features, default=str),
         "logged_at": now,
         "date": now.date().isoformat(),  # the log's partition: the day it was answered

@@ -322,3 +322,39 @@ def test_a_served_prediction_traces_back_to_the_models_behind_it(
     assert f"request {request}" in printed and "flight_features" not in printed
     with pytest.raises(LineageError, match="mortgage/champion"):
         trace(home, None, "no-such-model", usecase_log(MORTGAGE))
+
+
+def test_a_canary_share_of_ids_is_answered_by_the_challenger_the_same_ones_each_time(
+    home: Path, data: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    registry = ModelRegistry(bentoml_home(home))
+    challenger = registry.alias(MORTGAGE.challenger_alias)
+    assert challenger is not None, "run after the shadow test, which promotes a challenger"
+    champion = registry.alias(MORTGAGE.champion_alias)
+    ids = [int(key) for key in data[0][ENTITY].iloc[:60]]
+    env = {**serve_env("mortgage"), "FLIGHTPATH_API_KEYS": API_KEY, "FLIGHTPATH_WORKERS": "1",
+           "FLIGHTPATH_CANARY_FRACTION": "0.5"}  # fmt: skip
+    with running_service(home, env, headers={"X-API-Key": API_KEY}, target=SERVICE) as canaried:
+        first, again = (_predict(canaried, ids).json()["predictions"] for _ in range(2))
+    roles = [answer["role"] for answer in first]
+    assert 10 <= roles.count("canary") <= 50 and roles == [a["role"] for a in again]
+    assert {(a["role"], a["model"]) for a in first} == {
+        ("champion", champion),
+        ("canary", challenger),
+    }
+    canary_ids = [a[ENTITY] for a in first if a["role"] == "canary"]
+    expected = _in_process(home, challenger, data[0], canary_ids)
+    got = [a["probability"] for a in first if a["role"] == "canary"]
+    assert got == pytest.approx(list(expected), rel=1e-6)
+
+
+def test_a_bad_canary_share_is_refused_before_any_worker_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLIGHTPATH_USECASE", serve_env("mortgage")["FLIGHTPATH_USECASE"])
+    from bentos.usecase_service import UseCaseService
+
+    monkeypatch.setenv("FLIGHTPATH_AUTH", "off")
+    monkeypatch.setenv("FLIGHTPATH_CANARY_FRACTION", "2")
+    with pytest.raises(ValueError, match="FLIGHTPATH_CANARY_FRACTION"):
+        UseCaseService.inner.refuse_to_start()
