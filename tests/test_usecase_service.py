@@ -325,12 +325,12 @@ def test_a_served_prediction_traces_back_to_the_models_behind_it(
 
 
 def test_a_canary_share_of_ids_is_answered_by_the_challenger_the_same_ones_each_time(
-    home: Path, data: tuple[pd.DataFrame, np.ndarray]
+    client: httpx.Client, home: Path, data: tuple[pd.DataFrame, np.ndarray]
 ) -> None:
     registry = ModelRegistry(bentoml_home(home))
     challenger = registry.alias(MORTGAGE.challenger_alias)
     assert challenger is not None, "run after the shadow test, which promotes a challenger"
-    champion = registry.alias(MORTGAGE.champion_alias)
+    champion = _answering(client, [int(data[0][ENTITY].iloc[0])])  # the last one that verified
     ids = [int(key) for key in data[0][ENTITY].iloc[:60]]
     env = {**serve_env("mortgage"), "FLIGHTPATH_API_KEYS": API_KEY, "FLIGHTPATH_WORKERS": "1",
            "FLIGHTPATH_CANARY_FRACTION": "0.5"}  # fmt: skip
