@@ -143,7 +143,7 @@ class UseCaseService:
 
     @bentoml.api(route="/predict", input_spec=Request, output_spec=Answers)
     def predict(self, **body: Any) -> Answers | JSONResponse:
-        """The champion's probability per id; a 404 naming the ids the store has no row for."""
+        """The champion's (or the canary's) probability per id; a 404 naming unknown ids."""
         ids = body[USECASE.entity]
         lineup = self.models.lineup  # one champion and challenger per request, even mid-swap
         try:
