@@ -25,7 +25,7 @@ from resources.home import dagster_home
 
 if TYPE_CHECKING:
     from apps.ingest import RunSummary
-    from apps.lineage import PredictionLog
+    from apps.lineage import LogSource
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,9 +203,7 @@ def _report(verb: str, summary: RunSummary) -> int:
     return 1 if summary.failed else 0
 
 
-def lineage_command(
-    ref: str, as_json: bool, partitions: bool, log: PredictionLog | None = None
-) -> int:
+def lineage_command(ref: str, as_json: bool, partitions: bool, log: LogSource | None = None) -> int:
     """Print the chain behind `ref`: the flights service's, or a use case's with its `log`."""
     import dagster as dg
 

@@ -106,8 +106,9 @@ class LoggedPrediction:
 
 
 @dataclass(frozen=True)
-class PredictionLog:
-    """Where a service logs its answers, what keys them, and the aliases it serves."""
+class LogSource:
+    """Which service's prediction log to read (`bentos.prediction_log` writes it): its table,
+    what keys its rows, and the aliases that service serves."""
 
     table: str
     key: str
@@ -115,11 +116,11 @@ class PredictionLog:
     flights: bool = False  # the flights log also has departures and degraded answers
 
 
-FLIGHTS_LOG = PredictionLog("prediction_log", "flight_id", (CHAMPION, CHALLENGER), flights=True)
+FLIGHTS_LOG = LogSource("prediction_log", "flight_id", (CHAMPION, CHALLENGER), flights=True)
 
 
-def usecase_log(usecase: UseCase) -> PredictionLog:
-    return PredictionLog(usecase.table("prediction_log"), usecase.entity,
+def usecase_log(usecase: UseCase) -> LogSource:
+    return LogSource(usecase.table("prediction_log"), usecase.entity,
                          (usecase.champion_alias, usecase.challenger_alias))  # fmt: skip
 
 
@@ -148,7 +149,7 @@ class Lineage:
 
 
 def trace(
-    home: Path, instance: dg.DagsterInstance | None, ref: str, log: PredictionLog = FLIGHTS_LOG
+    home: Path, instance: dg.DagsterInstance | None, ref: str, log: LogSource = FLIGHTS_LOG
 ) -> Lineage:
     """Resolve `ref` in the data home `home` (see the module docstring); LineageError if unknown.
     `log` says whose requests: the flights service's, or a use case's (`usecase_log`)."""
@@ -180,7 +181,7 @@ def _role_rank(role: str) -> int:
     return ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER)
 
 
-def _request(home: Path, ref: str, spec: PredictionLog) -> Request:
+def _request(home: Path, ref: str, spec: LogSource) -> Request:
     import duckdb
 
     log = location(lake_location(home)) / spec.table
