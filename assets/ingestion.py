@@ -1,6 +1,6 @@
 """Ingestion: landed files copied into the lake's raw zone, each partition checked on arrival."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from datetime import date
 
 import dagster as dg
@@ -11,9 +11,16 @@ from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
 from assets.quality.gx_bridge import check_results, check_specs
 from assets.quality.suites import FLIGHT_RULES, WEATHER_RULES
-from assets.quality.verdict import Verdict, judge_flights, judge_weather
-from assets.quality.verdict_memo import remembered_verdict
+from assets.quality.verdict import (
+    Verdict,
+    judge_flight_days,
+    judge_flights,
+    judge_weather,
+    judge_weather_days,
+)
+from assets.quality.verdict_memo import remember, remembered_verdict
 from assets.reference import airport_timezones, carriers
+from flightpath.landing import DAILY_TABLES, LandingFileError
 from flightpath.quality.contracts import SOURCE_FILE, SOURCE_ROW
 from flightpath.quality.rules import Rule
 from resources.lake import Lake
@@ -99,15 +106,42 @@ def _raw_daily_asset(
 # The raw step and the validation step both judge a day: in one process the rules run once.
 def judge_landed_flights(raw: pd.DataFrame, day: date, lake: Lake) -> Verdict:
     known_carriers, timezones = carriers(lake), airport_timezones(lake)
-    references = (tuple(known_carriers), tuple(sorted(timezones.items())))
     return remembered_verdict(
-        "flights", raw, day, references,
+        "flights", raw, day, _references(known_carriers, timezones),
         lambda: judge_flights(raw, day, known_carriers, timezones),
     )  # fmt: skip
 
 
 def judge_landed_weather(raw: pd.DataFrame, day: date, lake: Lake) -> Verdict:
     return remembered_verdict("weather", raw, day, (), lambda: judge_weather(raw, day))
+
+
+def judge_landed_days(landing: LandingZone, lake: Lake, days: Sequence[date]) -> None:
+    """Judge the landed files of `days` ahead of their runs in this process, each table in one
+    suite run, and remember the verdicts for the runs' steps. A file that cannot be read is left
+    to its run, which fails naming it."""
+    files: dict[str, dict[date, pd.DataFrame]] = {table: {} for table in DAILY_TABLES}
+    for table, landed in files.items():
+        for day in days:
+            try:
+                landed[day] = _landed_rows(landing, table, day)
+            except (LandingFileError, OSError):
+                continue
+    known_carriers, timezones = carriers(lake), airport_timezones(lake)
+    references = _references(known_carriers, timezones)
+    try:
+        flights = judge_flight_days(files["flights"], known_carriers, timezones)
+        weather = judge_weather_days(files["weather"])
+    except Exception:  # only a head start: each run judges its own day and says what failed
+        return
+    for day, verdict in flights.items():
+        remember("flights", files["flights"][day], day, references, verdict)
+    for day, verdict in weather.items():
+        remember("weather", files["weather"][day], day, (), verdict)
+
+
+def _references(known_carriers: Sequence[str], timezones: Mapping[str, str]) -> Hashable:
+    return tuple(known_carriers), tuple(sorted(timezones.items()))
 
 
 # The flights rules check carriers and destinations against the reference tables.

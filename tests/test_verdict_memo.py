@@ -10,6 +10,9 @@ import pytest
 
 from assets.quality.verdict import Verdict, judge_weather
 from assets.quality.verdict_memo import forget_verdicts, remembered_verdict
+from assets.reference import airport_timezones, carriers
+from flightpath.landing import LandingFileError
+from flightpath.replay import replay
 from resources.landing import LandingZone
 
 DAY = date(2013, 1, 2)
@@ -103,3 +106,38 @@ def test_rows_changed_after_judging_do_not_change_the_remembered_input(
     weather.loc[0, "temp"] = np.nan  # the caller's frame, changed in place afterwards
     remembered_verdict("weather", weather, DAY, (), lambda: judge(weather))
     assert len(calls) == 2
+
+
+def test_days_judged_ahead_are_found_by_their_runs_and_an_unreadable_file_is_left_to_its_run(
+    fresh_home: Path, landed_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assets import ingestion
+    from tests.conftest import make_resources
+
+    forget_verdicts()
+    resources = make_resources(fresh_home)
+    landing, lake = resources["landing"], resources["lake"]
+    days = [date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)]
+    replay(landing, days[-1], progress=False)  # type: ignore[arg-type]
+    landing.day_path("weather", days[2]).write_bytes(b"not parquet")  # type: ignore[attr-defined]
+    ahead = {day: ingestion.judge_flights(ingestion._landed_rows(landing, "flights", day), day,
+                                          carriers(lake), airport_timezones(lake))
+             for day in days}  # fmt: skip
+
+    ingestion.judge_landed_days(landing, lake, days)  # type: ignore[arg-type]
+
+    def not_again(*args: object) -> Verdict:
+        raise AssertionError("a day judged ahead was judged again")
+
+    monkeypatch.setattr(ingestion, "judge_flights", not_again)
+    monkeypatch.setattr(ingestion, "judge_weather", not_again)
+    for day in days:
+        raw = ingestion._landed_rows(landing, "flights", day)  # type: ignore[arg-type]
+        found = ingestion.judge_landed_flights(raw, day, lake)  # type: ignore[arg-type]
+        pd.testing.assert_frame_equal(found.valid, ahead[day].valid)
+        assert found.outcomes == ahead[day].outcomes
+    weather = ingestion._landed_rows(landing, "weather", days[1])  # type: ignore[arg-type]
+    assert ingestion.judge_landed_weather(weather, days[1], lake).row_count == len(weather)  # type: ignore[arg-type]
+    # The unreadable file was not judged ahead: its run reads it and fails naming it.
+    with pytest.raises(LandingFileError, match=str(days[2])):
+        ingestion._landed_rows(landing, "weather", days[2])  # type: ignore[arg-type]

@@ -28,6 +28,13 @@ class SuiteReport:
     outcomes: dict[str, RuleOutcome]
     row_reasons: dict[int, list[str]] = field(default_factory=dict)  # quarantine rules only
 
+    def merged(self, other: SuiteReport) -> SuiteReport:
+        """Both reports of one frame, from suites with no rule in common."""
+        reasons = defaultdict(list, {row: list(r) for row, r in self.row_reasons.items()})
+        for row, problems in other.row_reasons.items():
+            reasons[row].extend(problems)
+        return SuiteReport({**self.outcomes, **other.outcomes}, dict(reasons))
+
 
 @functools.cache
 def _dataframe_batches() -> BatchDefinition:
@@ -40,44 +47,84 @@ def _dataframe_batches() -> BatchDefinition:
     return asset.add_batch_definition_whole_dataframe("whole_partition")
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One expectation's result: its rule, the columns it is about and the rows it rejected."""
+
+    rule: str
+    columns: tuple[str, ...]
+    success: bool
+    rows: tuple[int, ...] = ()  # index labels of the unexpected rows (map expectations)
+    error: str | None = None  # the expectation could not run
+    observed: str = ""  # what a table expectation saw
+
+    def within(self, rows: dict[int, int]) -> Finding:
+        """This row finding restricted to `rows` (label -> label there): one file of a batch."""
+        if self.error or not self.rows:  # not about rows: it holds for every file alike
+            return self
+        kept = tuple(rows[row] for row in self.rows if row in rows)
+        return Finding(self.rule, self.columns, not kept, kept)
+
+
+def findings(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> list[Finding]:
+    """Validate `frame` (its index labels identify rows): one finding per expectation."""
+    batch = _dataframe_batches().get_batch(batch_parameters={"dataframe": frame})
+    validation = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    found = []
+    for result in validation.results:
+        config = result.expectation_config
+        assert config is not None  # a suite's results always carry their expectation
+        # `meta.shows` names the columns a person should see when a helper column was compared.
+        columns = config.meta.get("shows") or _columns(config.kwargs)
+        columns = columns or _table_columns(result.result)
+        found.append(
+            Finding(
+                rule=config.meta["rule"],
+                columns=tuple(columns),
+                success=bool(result.success),
+                rows=tuple(int(r) for r in result.result.get("unexpected_index_list") or []),
+                error=_exception_message(result.exception_info),
+                observed="" if result.success else _describe_table_result(result.result),
+            )
+        )
+    return found
+
+
 def run_suite(
     frame: pd.DataFrame, suite: gx.ExpectationSuite, rules: Sequence[Rule]
 ) -> SuiteReport:
     """Validate `frame` (its index labels identify rows) and fold the results into rule outcomes."""
-    by_name = {rule.name: rule for rule in rules}
-    batch = _dataframe_batches().get_batch(batch_parameters={"dataframe": frame})
-    validation = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    return fold(findings(frame, suite), frame, rules)
 
+
+def fold(found: Sequence[Finding], frame: pd.DataFrame, rules: Sequence[Rule]) -> SuiteReport:
+    """Rule outcomes from the findings of the rules' expectations on `frame`."""
+    by_name = {rule.name: rule for rule in rules}
     failed: dict[str, set[int]] = defaultdict(set)
     passed: dict[str, bool] = {}
     errored: set[str] = set()
     observed: dict[str, list[str]] = defaultdict(list)
     failing_columns: dict[str, list[str]] = defaultdict(list)
     row_reasons: dict[int, list[str]] = defaultdict(list)
-    for result in validation.results:
-        config = result.expectation_config
-        assert config is not None  # a suite's results always carry their expectation
-        rule = by_name[config.meta["rule"]]
-        passed[rule.name] = passed.get(rule.name, True) and bool(result.success)
-        columns = _columns(config.kwargs) or _table_columns(result.result)
-        if not result.success:
+    for finding in found:
+        rule, columns = by_name[finding.rule], list(finding.columns)
+        passed[rule.name] = passed.get(rule.name, True) and finding.success
+        if not finding.success:
             failing_columns[rule.name].extend(
                 c for c in columns if c not in failing_columns[rule.name]
             )
-        error = _exception_message(result.exception_info)
-        if error:
+        if finding.error:
             # A rule that cannot run judged no row: letting the rows through would fail open.
             errored.add(rule.name)
-            observed[rule.name].append(f"could not run on {', '.join(columns)}: {error}")
+            observed[rule.name].append(f"could not run on {', '.join(columns)}: {finding.error}")
             continue
-        rows = [int(row) for row in result.result.get("unexpected_index_list") or []]
-        failed[rule.name].update(rows)
-        if rows:
-            observed[rule.name].append(f"{len(rows)} rows fail on {', '.join(columns)}")
-        elif not result.success:
-            observed[rule.name].append(_describe_table_result(result.result))
+        failed[rule.name].update(finding.rows)
+        if finding.rows:
+            observed[rule.name].append(f"{len(finding.rows)} rows fail on {', '.join(columns)}")
+        elif not finding.success:
+            observed[rule.name].append(finding.observed)
         if rule.action is Action.QUARANTINE:
-            for row in rows:
+            for row in finding.rows:
                 values = ", ".join(f"{c}={shown(frame.at[row, c])}" for c in columns)
                 row_reasons[row].append(f"{rule.name}: {values}")
 

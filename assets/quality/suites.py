@@ -11,7 +11,7 @@ where nulls are caught.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -105,6 +105,8 @@ WEATHER_RULES = (
     OBSERVATION_UNIQUE,
 )
 
+FILE_DAY = "_file_day"  # the day of the file a row came in: a helper column, never stored
+
 # Columns a validated partition holds beyond its contract.
 FLIGHT_DERIVED = [
     "flight_id", "flight_date", "sched_dep_utc", "dep_utc", "sched_arr_utc", "arr_utc",
@@ -112,9 +114,7 @@ FLIGHT_DERIVED = [
 WEATHER_DERIVED = ["flight_date"]
 
 
-def flights_suite(
-    day: date, carriers: Iterable[str], airports: Iterable[str]
-) -> gx.ExpectationSuite:
+def flights_suite(carriers: Iterable[str], airports: Iterable[str]) -> gx.ExpectationSuite:
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -140,7 +140,7 @@ def flights_suite(
         ),
         *_calendar(["sched_dep_time", "sched_arr_time", "dep_time", "arr_time"]),
         _between(CALENDAR_VALID, "minute", 0, 59),
-        *_on_day("flight_date", "sched_dep_utc", day),
+        *_on_day("flight_date", "sched_dep_utc"),
         _in_set(ORIGIN_KNOWN, "origin", FEED.origins),
         _in_set(CARRIER_KNOWN, "carrier", sorted(carriers)),
         _in_set(DEST_KNOWN, "dest", sorted(airports)),
@@ -154,9 +154,7 @@ def flights_suite(
             ignore_row_if="either_value_is_missing",
             meta=_meta(ARRIVAL_AFTER_DEPARTURE),
         ),
-        gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=list(FLIGHTS.key), meta=_meta(FLIGHT_KEY_UNIQUE)
-        ),
+        _unique_in_file(FLIGHT_KEY_UNIQUE, FLIGHTS.key),
         gxe.ExpectColumnValuesToNotBeNull(
             column="tailnum", mostly=0.95, meta=_meta(TAILNUM_MOSTLY_PRESENT)
         ),
@@ -165,12 +163,11 @@ def flights_suite(
             column="tailnum", regex=TAILNUM_PATTERN, meta=_meta(TAILNUM_VALID)
         ),
     ]
-    return gx.ExpectationSuite(name=f"flights_{day}", expectations=expectations)
+    return gx.ExpectationSuite(name="flights", expectations=expectations)
 
 
-def weather_suite(day: date) -> gx.ExpectationSuite:
+def weather_suite() -> gx.ExpectationSuite:
     import great_expectations as gx
-    import great_expectations.expectations as gxe
 
     ranges = {
         "temp": (-40, 130),
@@ -187,14 +184,12 @@ def weather_suite(day: date) -> gx.ExpectationSuite:
         *_table_expectations(WEATHER.required, WEATHER_DERIVED),
         *_not_null(REQUIRED_VALUES, ["origin", "time_hour", "year", "month", "day", "hour"]),
         *_calendar([]),
-        *_on_day("flight_date", "time_hour", day),
+        *_on_day("flight_date", "time_hour"),
         _in_set(ORIGIN_KNOWN, "origin", FEED.origins),
         *(_between(WEATHER_IN_RANGE, column, low, high) for column, (low, high) in ranges.items()),
-        gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=list(WEATHER.key), meta=_meta(OBSERVATION_UNIQUE)
-        ),
+        _unique_in_file(OBSERVATION_UNIQUE, WEATHER.key),
     ]
-    return gx.ExpectationSuite(name=f"weather_{day}", expectations=expectations)
+    return gx.ExpectationSuite(name="weather", expectations=expectations)
 
 
 def _meta(rule: Rule) -> dict[str, str]:
@@ -223,24 +218,53 @@ def _not_null(rule: Rule, columns: list[str]) -> list[gxe.Expectation]:
     ]
 
 
-def _on_day(date_column: str, instant_column: str, day: date) -> list[gxe.Expectation]:
-    """The row's calendar date is the file's day (and is a real date), and so is its instant."""
+def _on_day(date_column: str, instant_column: str) -> list[gxe.Expectation]:
+    """The row's calendar date is its file's day (and is a real date), and so is its instant.
+
+    The suite does not name a day, so one run can judge many files: each row is compared with
+    its own file's day, in the helper columns `day_columns` adds."""
     import great_expectations.expectations as gxe
 
-    # Local midnights: a day is 23 or 25 hours long when daylight saving time starts or ends.
-    start = pd.Timestamp(day, tz=FEED.timezone)
-    end = pd.Timestamp(day + timedelta(days=1), tz=FEED.timezone) - pd.Timedelta(microseconds=1)
-    # An instant too far out to compute is empty, and range expectations skip empty cells.
+    # An instant too far out to compute is empty, and pair expectations skip empty cells.
     return [
         *_not_null(ON_PARTITION_DAY, [date_column, instant_column]),
-        _in_set(ON_PARTITION_DAY, date_column, [pd.Timestamp(day)]),
-        gxe.ExpectColumnValuesToBeBetween(
-            column=instant_column,
-            min_value=start.tz_convert("UTC"),
-            max_value=end.tz_convert("UTC"),
-            meta=_meta(ON_PARTITION_DAY),
+        *(
+            gxe.ExpectColumnPairValuesToBeEqual(
+                column_A=compared,
+                column_B=FILE_DAY,
+                ignore_row_if="either_value_is_missing",
+                meta={**_meta(ON_PARTITION_DAY), "shows": [shown]},
+            )
+            for compared, shown in (
+                (date_column, date_column),
+                (_local_day(instant_column), instant_column),
+            )
         ),
     ]
+
+
+def day_columns(frame: pd.DataFrame, day: date, instant_column: str) -> pd.DataFrame:
+    """The helper columns `_on_day` compares, never stored: the file's day, and the feed's local
+    day of the row's instant (a day is 23 or 25 hours long when daylight saving time changes)."""
+    local = frame[instant_column].dt.tz_convert(FEED.timezone).dt.tz_localize(None)
+    return pd.DataFrame(
+        {FILE_DAY: pd.Timestamp(day), _local_day(instant_column): local.dt.normalize()},
+        index=frame.index,
+    )
+
+
+def _local_day(instant_column: str) -> str:
+    return f"_{instant_column}_local_day"
+
+
+def _unique_in_file(rule: Rule, key: Sequence[str]) -> gxe.Expectation:
+    """The key identifies one row of its file (a row repeated in another day's file is that
+    file's problem, judged there by `on_partition_day`)."""
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectCompoundColumnsToBeUnique(
+        column_list=[*key, FILE_DAY], meta={**_meta(rule), "shows": list(key)}
+    )
 
 
 def _calendar(hhmm_columns: list[str]) -> list[gxe.Expectation]:

@@ -5,6 +5,10 @@ partition again to split its rows. The rules are a pure function of the rows, th
 reference tables, so when both steps run in one process (the CLI, the in-process executor) the
 second step is given the first step's verdict. Only an identical input is a hit: same columns,
 dtypes and values (pandas `equals`), same day, same references. Anything else is judged afresh.
+
+A caller about to run many days in one process (the CLI's ingestion) judges them together first
+(`remember`): a suite run costs the same for a day or a month, and each day's runs then find
+their verdict here.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import pandas as pd
 
 from assets.quality.verdict import Verdict
 
-# A day's flights and weather, with room for the day after: a run never needs more.
-KEPT_VERDICTS = 4
+BATCH_DAYS = 31  # the most days a caller judges ahead at once
+# A batch of days' flights and weather, with room for the day after.
+KEPT_VERDICTS = 2 * BATCH_DAYS + 4
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,22 @@ def remembered_verdict(
         return entry.verdict
     rows = raw.copy()
     verdict = judge()
-    _recent[key] = _Entry(rows, verdict)
+    _keep(key, _Entry(rows, verdict))
+    return verdict
+
+
+def remember(
+    table: str, raw: pd.DataFrame, day: date, references: Hashable, verdict: Verdict
+) -> None:
+    """Keep a verdict reached elsewhere (a batch of days) for `remembered_verdict` to find."""
+    _keep((table, day, references, _fingerprint(raw)), _Entry(raw.copy(), verdict))
+
+
+def _keep(key: Hashable, entry: _Entry) -> None:
+    _recent[key] = entry
+    _recent.move_to_end(key)
     while len(_recent) > KEPT_VERDICTS:
         _recent.popitem(last=False)
-    return verdict
 
 
 def forget_verdicts() -> None:
