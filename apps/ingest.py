@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 from tqdm import tqdm
 
-from assets.quality.verdict_memo import BATCH_DAYS
+from assets.quality.verdict_memo import batches_ahead
 from flightpath.home import landing_root
 from flightpath.landing import DAILY_TABLES
 from resources.home import dagster_home
@@ -153,8 +153,7 @@ def _run_days(
     # fail alone. What a day costs beyond its data is made small instead: `ahead` prepares the
     # next days' work at once (verdict_memo).
     definition = _job(job)
-    pending = [day for day in days if day not in skip]
-    batches = {pending[i]: pending[i : i + BATCH_DAYS] for i in range(0, len(pending), BATCH_DAYS)}
+    batches = batches_ahead([day for day in days if day not in skip])
     with _stage_bar(job, len(days), "day", progress) as bar:
         for day in days:
             bar.set_postfix_str(f"{day}, {len(summary.failed)} failed", refresh=False)

@@ -22,12 +22,14 @@ import httpx
 import pandas as pd
 
 from apps.ingest import QUIET, first_error
+from assets.ingestion import judge_landed_days
+from assets.quality.verdict_memo import batches_ahead
 from flightpath.feed_calendar import FEED
 from flightpath.models.registry import CHALLENGER, ModelRegistry
 from flightpath.replay import replay
 from flightpath.run_tags import REASON, THROUGH, TRIGGER
 from flightpath.streaming.consumer import LiveFeed
-from pipelines.jobs import retrain_config
+from pipelines.jobs import daily_ingest_job, retrain_config
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.landing import LandingZone
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from feast import FeatureStore
 
 MAX_FLIGHTS = 500  # the service's batch limit
+INGEST_JOB = daily_ingest_job.name
 HOUR, DAY = pd.Timedelta(hours=1), pd.Timedelta(days=1)
 
 
@@ -154,9 +157,19 @@ class Loop:
         default_job: str | None,
     ) -> list[Run]:
         runs = []
+        # The daemon starts a process per run; here the runs share one, so the days they ingest
+        # are judged ahead, a batch per suite run, as `flightpath ingest` does.
+        ingested = [
+            r.partition_key for r in requests or []
+            if (r.job_name or default_job) == INGEST_JOB and r.partition_key
+        ]  # fmt: skip
+        batches = batches_ahead(ingested) if len(ingested) > 1 else {}
         for request in requests or []:
             job_name = request.job_name or default_job
             assert job_name, f"{source} requested a run without a job"
+            if job_name == INGEST_JOB and request.partition_key in batches:
+                days = [date.fromisoformat(day) for day in batches[request.partition_key]]
+                judge_landed_days(self.landing, self.lake, days)
             tags = {**request.tags, source_tag: source}
             if request.run_key:
                 tags["dagster/run_key"] = request.run_key

@@ -14,15 +14,17 @@ their verdict here.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 import pandas as pd
 
 from assets.quality.verdict import Verdict
 
 BATCH_DAYS = 31  # the most days a caller judges ahead at once
+T = TypeVar("T")
 # A batch of days' flights and weather, with room for the day after.
 KEPT_VERDICTS = 2 * BATCH_DAYS + 4
 
@@ -70,6 +72,12 @@ def _keep(key: Hashable, entry: _Entry) -> None:
     _recent.move_to_end(key)
     while len(_recent) > KEPT_VERDICTS:
         _recent.popitem(last=False)
+
+
+def batches_ahead(days: Sequence[T]) -> dict[T, list[T]]:
+    """The days to judge ahead, by the day before whose run they are judged: `BATCH_DAYS` at a
+    time, so that a batch is still remembered when its last day runs."""
+    return {days[i]: list(days[i : i + BATCH_DAYS]) for i in range(0, len(days), BATCH_DAYS)}
 
 
 def forget_verdicts() -> None:
