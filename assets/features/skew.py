@@ -76,6 +76,7 @@ class _OfflineSnapshots:
         self._lake = lake
         self._built: dict[datetime, pd.DataFrame] = {}
         self._rows: dict[tuple[str, datetime], pd.DataFrame] = {}
+        self._by_key: dict[tuple[str, datetime], pd.DataFrame] = {}
 
     def rows(self, view: str, instant: datetime) -> pd.DataFrame:
         if (view, instant) not in self._rows:
@@ -87,9 +88,10 @@ class _OfflineSnapshots:
 
     def row(self, view: str, instant: datetime, value: Any) -> pd.Series | None:
         """The key's offline row at `instant`; None where the snapshot has no such key."""
-        rows = self.rows(view, instant)
-        match = rows[rows[ENTITY_VIEWS[view][0]] == value]
-        return match.iloc[0] if len(match) else None
+        if (view, instant) not in self._by_key:  # one row per key (`entity_rows`): an index
+            self._by_key[view, instant] = self.rows(view, instant).set_index(ENTITY_VIEWS[view][0])
+        by_key = self._by_key[view, instant]
+        return by_key.loc[value] if value in by_key.index else None
 
 
 def _same(online: Any, offline: Any) -> bool:
