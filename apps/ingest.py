@@ -2,6 +2,7 @@
 
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -67,6 +68,7 @@ def _judge_ahead(days: list[str]) -> None:
 
 def build_features(through: date, force: bool = False, progress: bool = True) -> RunSummary:
     """Apply the Feast repo, compute each validated day's features, then the training set."""
+    _hide_feast_warnings()
     with _instance() as instance:
         summary = RunSummary()
         if not _run_once("feature_registry", instance, summary, progress=progress):
@@ -90,6 +92,7 @@ def train_models(window: dict[str, str], progress: bool = True) -> tuple[RunSumm
     """
     from assets.models.evaluation import model_evaluation
 
+    _hide_feast_warnings()
     with _instance() as instance:
         summary = RunSummary()
         before = instance.get_latest_materialization_event(model_evaluation.key)
@@ -118,6 +121,19 @@ def _job(name: str) -> dg.JobDefinition:
     from pipelines.definitions import defs  # reads FLIGHTPATH_HOME, so imported late
 
     return defs.resolve_job_def(name)
+
+
+def _hide_feast_warnings() -> None:
+    """Feast's note that on-demand views are experimental and the deprecations ibis meets inside
+    DuckDB printed at every feature and training command: those libraries' to act on, not the
+    user's. A warning raised in this repository's code still shows. Feast is imported first:
+    its modules put filters of their own in front of any installed before."""
+    import feast  # noqa: F401
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(ibis|feast)(\.|$)")
+    warnings.filterwarnings(
+        "ignore", message="On demand feature view is an experimental feature", module="feast"
+    )
 
 
 def _run_once(
