@@ -6,8 +6,12 @@ plus the executor's `per_step_k8s_config` (`K8sStepHandler._get_container_contex
 excluded). A run launched from an asset selection, a sensor or declarative automation carries
 no tag derived from its assets (dagster issues 22865, 33430), so per-asset sizes set on ops
 vanish with one pod per run. Here the size is a function of the asset key, and both paths ask it:
-the launcher below reads which assets a run's execution plan materialises, whatever created
-the run; the executor gets the same sizes per op through `per_step_k8s_config`.
+the launcher (`pipelines/k8s_launcher.py`) reads which assets a run's execution plan
+materialises, whatever created the run; the executor gets the same sizes per op through
+`per_step_k8s_config`.
+
+dagster-k8s is imported only where a Kubernetes executor or launcher is built: it adds ~0.8 s
+to every load of the code location, and most deployments of it never touch Kubernetes.
 """
 
 import os
@@ -17,9 +21,6 @@ from typing import Any
 
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRun
-from dagster_k8s import K8sRunLauncher, k8s_job_executor
-from dagster_k8s.container_context import K8sContainerContext
-from dagster_k8s.job import UserDefinedDagsterK8sConfig, get_user_defined_k8s_config
 
 # "label=value" of the GPU node pool (e.g. cloud.google.com/gke-nodepool=gpu); unset: no GPU.
 GPU_NODE_SELECTOR_ENV = "FLIGHTPATH_K8S_GPU_NODE_SELECTOR"
@@ -98,35 +99,13 @@ def planned_asset_keys(instance: dg.DagsterInstance, run: DagsterRun) -> set[dg.
     }
 
 
-class FlightpathK8sRunLauncher(K8sRunLauncher):
-    """`K8sRunLauncher` whose run pod is sized by the assets the run materialises.
-
-    Precedence, lowest first: the launcher's config, the code location's container context,
-    the assets' size, an explicit `dagster-k8s/config` tag on the run.
-    """
-
-    def get_container_context_for_run(self, dagster_run: DagsterRun) -> K8sContainerContext:
-        sized = UserDefinedDagsterK8sConfig.from_dict(
-            run_pod_config(planned_asset_keys(self._instance, dagster_run))
-        )
-        tagged = K8sContainerContext(
-            run_k8s_config=get_user_defined_k8s_config(dagster_run.tags)
-        ).validate_user_k8s_config_for_run(
-            self.only_allow_user_defined_k8s_config_fields,
-            self.only_allow_user_defined_env_vars,
-        )
-        return (
-            K8sContainerContext.create_for_run(dagster_run, self, include_run_tags=False)
-            .merge(K8sContainerContext(run_k8s_config=sized))
-            .merge(tagged)
-        )
-
-
 def executor() -> dg.ExecutorDefinition:
     """In process by default; one Kubernetes Job per step when FLIGHTPATH_EXECUTOR=k8s."""
     if os.environ.get(EXECUTOR_ENV) != "k8s":
         # A subprocess per step costs ~2 s a step and buys nothing at this size.
         return dg.in_process_executor
+    from dagster_k8s import k8s_job_executor
+
     # Image, namespace, env and secrets come from the K8sRunLauncher's config (dagster.yaml).
     # An asset's op is named after it: the per-op overrides are the non-small assets.
     return k8s_job_executor.configured(

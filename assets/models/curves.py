@@ -3,22 +3,30 @@
 import base64
 import io
 import urllib.parse
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import precision_recall_curve, roc_curve
 
 from flightpath.models.metrics import calibration_table
 
 
-def curves_png(rows: pd.DataFrame, models: list[str]) -> bytes:
-    # Imported here: matplotlib adds ~0.7 s to every load of the code location, and only an
-    # evaluation draws.
+def pyplot() -> ModuleType:
+    """matplotlib's pyplot, rendering to memory. Imported where a chart is drawn: matplotlib and
+    scikit-learn add ~2 s to every load of the code location (each run, the daemon, the code
+    server), and only evaluations and dashboards draw."""
     import matplotlib
 
-    matplotlib.use("Agg")  # no screen: render to memory
+    matplotlib.use("Agg")  # no screen
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def curves_png(rows: pd.DataFrame, models: list[str]) -> bytes:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    plt = pyplot()
     labels = rows["label"].to_numpy()
     figure, (roc, pr, calibration) = plt.subplots(1, 3, figsize=(15, 4.5))
     for name in models:
@@ -68,6 +76,8 @@ def roc_markdown(rows: pd.DataFrame, models: list[str]) -> str:
     short enough to be drawn inline: the curves are sampled at fewer points until it fits."""
     if len(models) > len(CURVE_COLOURS):
         raise ValueError(f"{len(models)} models, colours for {len(CURVE_COLOURS)}")
+    from sklearn.metrics import roc_curve
+
     labels = rows["label"].to_numpy()
     curves = [roc_curve(labels, rows[name].to_numpy())[:2] for name in models]
     for points in range(40, 2, -1):

@@ -2,16 +2,11 @@
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # no screen: render to memory
-
 import dagster as dg
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from assets.metadata import table
-from assets.models.curves import markdown_image
+from assets.models.curves import markdown_image, pyplot
 
 
 def history_table(series: pd.DataFrame) -> dg.TableMetadataValue:
@@ -35,6 +30,7 @@ def history_chart(
     series: pd.DataFrame, title: str, ylabel: str, lines: dict[str, float] | None = None
 ) -> str:
     """One line per column of `series` (indexed by day); `lines` are labelled thresholds."""
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(10, 3.6))
     for name in series.columns:
         axis.plot(series.index, series[name], marker=".", label=name)

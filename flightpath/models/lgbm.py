@@ -7,12 +7,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 
 from flightpath.models.artifacts import ARTIFACT_FILES
 from flightpath.models.features import INCREASING, FeatureSpec
+
+if TYPE_CHECKING:  # LightGBM (and the scikit-learn it pulls in) costs ~1 s to import: every
+    # process that loads the code location imports this module, few of them train or score.
+    import lightgbm as lgb
 
 MODEL_FILE = ARTIFACT_FILES["lightgbm"]  # LightGBM's own text format: no pickle to trust
 # How `Booster.save_model` ends a file: the parameters, then the Python package's pandas
@@ -62,6 +66,8 @@ class LgbmDelayModel:
     @classmethod
     def from_text(cls, text: bytes, spec: FeatureSpec) -> LgbmDelayModel:
         """The model from a `model.txt`'s bytes; ValueError when it is not a whole file."""
+        import lightgbm as lgb
+
         check_model_text(text)
         return cls(spec, lgb.Booster(model_str=text.decode()))
 
@@ -98,6 +104,8 @@ def train_lgbm(
     increasing: Sequence[str] = INCREASING,
 ) -> LgbmDelayModel:
     """Fit on `train`, stop when the validation log loss has not improved for 50 rounds."""
+    import lightgbm as lgb
+
     settings = training_params(spec, params, increasing)
     categorical = spec.categorical
     train_set = lgb.Dataset(*train, categorical_feature=categorical, feature_name=spec.features)

@@ -6,13 +6,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 CALIBRATION_BINS = 10
+
+# scikit-learn is imported where a score is computed: it adds ~1.4 s to every process that loads
+# the code location (each run, the daemon, the code server), most of which never score.
 
 
 def scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """ROC-AUC, PR-AUC (average precision), Brier score, log loss, expected calibration error."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
     one_class = len(np.unique(labels)) < 2
     return {
         "roc_auc": np.nan if one_class else float(roc_auc_score(labels, predicted)),
@@ -79,6 +83,8 @@ def auc_difference(
     chunk: int = 50,
 ) -> Difference:
     """Paired (Poisson) bootstrap: both models are scored on the same resampled rows."""
+    from sklearn.metrics import roc_auc_score
+
     rng = np.random.default_rng(seed)
     diffs = []
     for start in range(0, resamples, chunk):
@@ -99,6 +105,8 @@ def auc_difference(
 
 def slice_scores(frame: pd.DataFrame, by: str, models: list[str], min_rows: int) -> pd.DataFrame:
     """ROC-AUC of each model per value of `by` (slices with both classes and enough rows)."""
+    from sklearn.metrics import roc_auc_score
+
     rows = []
     for value, part in frame.groupby(by, observed=True):
         labels = part["label"].to_numpy()

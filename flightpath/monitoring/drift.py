@@ -16,7 +16,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import chi2, kstwobign
 
 from flightpath.monitoring.ecdf_sketch import ks_distance
 from flightpath.monitoring.profile import (
@@ -179,6 +178,9 @@ def _psi(per_bin: list[tuple[int, int]]) -> float:
 
 def _ks_test(n: int, m: int, d: float) -> tuple[float, float]:
     """D and its asymptotic (Kolmogorov) p-value; NaN when a side has no values."""
+    # scipy.stats is imported here: it adds ~1 s to every load of the code location.
+    from scipy.stats import kstwobign
+
     if not n or not m:
         return math.nan, math.nan
     return d, float(kstwobign.sf(d * math.sqrt(n * m / (n + m))))
@@ -187,6 +189,8 @@ def _ks_test(n: int, m: int, d: float) -> tuple[float, float]:
 def _chi_square(per_bin: list[tuple[int, int]]) -> tuple[float, float]:
     """Pearson's statistic of the current counts against the reference's (floored) shares,
     rescaled to the current total; degrees of freedom: bins - 1."""
+    from scipy.stats import chi2
+
     reference, current = _counts(per_bin)
     shares = _shares(reference)
     expected = current.sum() * shares / shares.sum()
