@@ -115,3 +115,17 @@ def test_weather_days_judged_together_get_the_verdicts_they_get_alone(
     assert _failed(together[DAYS[1]]) == set()
     assert _failed(together[DAYS[2]]) == {"readings_in_range"}
     assert len(together[DAYS[2]].quarantine) == 2
+
+
+def test_a_file_missing_a_column_still_runs_every_rule_its_columns_allow(
+    landed: dict[str, dict[date, pd.DataFrame]],
+) -> None:
+    files = {DAYS[0]: landed["weather"][DAYS[0]].drop(columns=["humid"])}
+
+    (verdict,) = judge_weather_days(files).values()
+
+    outcomes = {outcome.rule.name: outcome for outcome in verdict.outcomes}
+    assert outcomes["required_columns"].blocks
+    # The key (origin, hour) is all there: its rule runs, as it did before files were batched.
+    assert not outcomes["observation_unique"].could_not_run
+    assert outcomes["observation_unique"].passed

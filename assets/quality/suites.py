@@ -246,11 +246,11 @@ def _on_day(date_column: str, instant_column: str) -> list[gxe.Expectation]:
 def day_columns(frame: pd.DataFrame, day: date, instant_column: str) -> pd.DataFrame:
     """The helper columns `_on_day` compares, never stored: the file's day, and the feed's local
     day of the row's instant (a day is 23 or 25 hours long when daylight saving time changes)."""
-    local = frame[instant_column].dt.tz_convert(FEED.timezone).dt.tz_localize(None)
-    return pd.DataFrame(
-        {FILE_DAY: pd.Timestamp(day), _local_day(instant_column): local.dt.normalize()},
-        index=frame.index,
-    )
+    columns = pd.DataFrame({FILE_DAY: pd.Timestamp(day)}, index=frame.index)
+    if instant_column in frame:  # absent in a file missing a column: that rule cannot run
+        local = frame[instant_column].dt.tz_convert(FEED.timezone).dt.tz_localize(None)
+        columns[_local_day(instant_column)] = local.dt.normalize()
+    return columns
 
 
 def _local_day(instant_column: str) -> str:

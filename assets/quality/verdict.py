@@ -141,7 +141,8 @@ def judge_files(
     # could not run on it (and `required_columns` blocks it anyway).
     complete = [key for key, j in judged.items() if not j.conformed.missing]
     for key in judged.keys() - set(complete):
-        reports[key] = reports[key].merged(run_suite(judged[key].checked, row_suite, rules))
+        alone = judged[key].row_frame(helpers, key)
+        reports[key] = reports[key].merged(run_suite(alone, row_suite, rules))
     if complete:
         parts = [judged[key].row_frame(helpers, key) for key in complete]
         combined = pd.concat(parts, ignore_index=True)
