@@ -163,7 +163,7 @@ class Loop:
             r.partition_key for r in requests or []
             if (r.job_name or default_job) == INGEST_JOB and r.partition_key
         ]  # fmt: skip
-        batches = batches_ahead(ingested) if len(ingested) > 1 else {}
+        batches = batches_ahead(ingested)
         for request in requests or []:
             job_name = request.job_name or default_job
             assert job_name, f"{source} requested a run without a job"

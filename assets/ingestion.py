@@ -49,7 +49,7 @@ raw_airports = _reference_asset("airports")
 raw_airlines = _reference_asset("airlines")
 
 
-def _landed_rows(landing: LandingZone, table: str, day: date) -> pd.DataFrame:
+def landed_rows(landing: LandingZone, table: str, day: date) -> pd.DataFrame:
     """The day's landed file, each row stamped with where it came from."""
     raw = landing.read_day(table, day)
     raw[SOURCE_FILE] = str(landing.day_path(table, day))
@@ -84,7 +84,7 @@ def _raw_daily_asset(
     ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
         day = partition_day(context)
         source = landing.day_path(table, day)
-        raw = _landed_rows(landing, table, day)
+        raw = landed_rows(landing, table, day)
         verdict = judge(raw, day, lake)
         checks = check_results(key, verdict.outcomes, verdict.row_count, str(source))
         if verdict.blocking_failures:
@@ -124,7 +124,7 @@ def judge_landed_days(landing: LandingZone, lake: Lake, days: Sequence[date]) ->
     for table, landed in files.items():
         for day in days:
             try:
-                landed[day] = _landed_rows(landing, table, day)
+                landed[day] = landed_rows(landing, table, day)
             except (LandingFileError, OSError):
                 continue
     known_carriers, timezones = carriers(lake), airport_timezones(lake)

