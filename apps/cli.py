@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest_cmd.add_argument("--force", action="store_true", help="re-materialise days already done")
     ingest_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest_cmd.add_argument(
+        "--features", action="store_true",
+        help="also what `flightpath features` does, each day as soon as it is in the lake (a "
+        "second process: both cores work)",
+    )  # fmt: skip
 
     features_cmd = commands.add_parser(
         "features", help="apply Feast, build each validated day's features, the training set"
@@ -148,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay":
         return _replay(args.through, not args.quiet)
     if args.command == "ingest":
-        return _ingest(args.through, args.force, not args.quiet)
+        return _ingest(args.through, args.force, not args.quiet, args.features)
     if args.command == "features":
         return _features(args.through, args.force, not args.quiet)
     if args.command in ("train", "models"):
@@ -180,10 +185,15 @@ def _replay(through: date, progress: bool) -> int:
     return 0
 
 
-def _ingest(through: date, force: bool, progress: bool) -> int:
-    from apps.ingest import ingest
+def _ingest(through: date, force: bool, progress: bool, features: bool) -> int:
+    if not features:
+        from apps.ingest import ingest
 
-    return _report("materialised", ingest(through, force=force, progress=progress))
+        return _report("materialised", ingest(through, force=force, progress=progress))
+    from apps.ingest_features import ingest_with_features
+
+    ingested, built = ingest_with_features(through, force=force, progress=progress)
+    return max(_report("materialised", ingested), _report("built features for", built))
 
 
 def _features(through: date, force: bool, progress: bool) -> int:

@@ -3,7 +3,7 @@
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -28,18 +28,29 @@ class RunSummary:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def ingest(through: date, force: bool = False, progress: bool = True) -> RunSummary:
+def landed_days(through: date) -> list[str]:
+    """The days up to `through` with at least one daily file in the landing zone."""
+    landing = LandingZone(root=str(landing_root()))
+    return sorted(
+        {landed.day.isoformat() for table in DAILY_TABLES for landed in landing.landed_days(table)
+         if landed.day <= through}
+    )  # fmt: skip
+
+
+def ingest(
+    through: date,
+    force: bool = False,
+    progress: bool = True,
+    on_day: Callable[[str], None] | None = None,
+) -> RunSummary:
     """Reference tables, then `daily_ingest` for each landed day up to `through`.
 
     Days already materialised are skipped unless `force`; a failing day is reported and the
     others go on, as they would under the landing sensor. Every day runs all its daily tables:
-    one whose file is missing or in another format fails the day, naming that file.
+    one whose file is missing or in another format fails the day, naming that file. `on_day`
+    hears of each day that is in the lake (ingested now or before), in day order.
     """
-    landing = LandingZone(root=str(landing_root()))
-    days = sorted(
-        {landed.day.isoformat() for table in DAILY_TABLES for landed in landing.landed_days(table)
-         if landed.day <= through}
-    )  # fmt: skip
+    days = landed_days(through)
     with _instance() as instance:
         summary = RunSummary()
         if not _run_once("reference_ingest", instance, summary, progress=progress):
@@ -49,7 +60,7 @@ def ingest(through: date, force: bool = False, progress: bool = True) -> RunSumm
         done = {d for d in days if all(d in materialised[t] for t in DAILY_TABLES)}
         _run_days(
             "daily_ingest", days, instance, summary, progress,
-            skip=set() if force else done, ahead=_judge_ahead,
+            skip=set() if force else done, ahead=_judge_ahead, on_day=on_day,
         )  # fmt: skip
         return summary
 
@@ -66,21 +77,34 @@ def _judge_ahead(days: list[str]) -> None:
     )
 
 
-def build_features(through: date, force: bool = False, progress: bool = True) -> RunSummary:
-    """Apply the Feast repo, compute each validated day's features, then the training set."""
-    _hide_feast_warnings()
+def build_features(
+    through: date,
+    force: bool = False,
+    progress: bool = True,
+    days: Iterable[str] | None = None,
+    total: int | None = None,
+    position: int = 0,
+) -> RunSummary:
+    """Apply the Feast repo, compute each validated day's features, then the training set.
+
+    `days` (with their number, `total`) are the days to build, as they become ready; by default
+    every validated day up to `through`. `position` is the progress bars' line."""
+    hide_library_warnings()
     with _instance() as instance:
         summary = RunSummary()
-        if not _run_once("feature_registry", instance, summary, progress=progress):
+        if not _run_once("feature_registry", instance, summary, None, progress, position):
             return summary
-        days = sorted(d for d in _materialised(instance, "flights") if d <= through.isoformat())
-        _run_days(
+        if days is None:
+            days = sorted(d for d in _materialised(instance, "flights") if d <= through.isoformat())
+            total = len(days)
+        seen = _run_days(
             "daily_features", days, instance, summary, progress,
             skip=set() if force else _materialised(instance, "online_features"),
+            total=total, position=position,
         )  # fmt: skip
-        if days:
-            window = {"ops": {"training_set": {"config": {"start": days[0], "end": days[-1]}}}}
-            _run_once("build_training_set", instance, summary, window, progress)
+        if seen:
+            window = {"ops": {"training_set": {"config": {"start": seen[0], "end": seen[-1]}}}}
+            _run_once("build_training_set", instance, summary, window, progress, position)
         return summary
 
 
@@ -92,7 +116,7 @@ def train_models(window: dict[str, str], progress: bool = True) -> tuple[RunSumm
     """
     from assets.models.evaluation import model_evaluation
 
-    _hide_feast_warnings()
+    hide_library_warnings()
     with _instance() as instance:
         summary = RunSummary()
         before = instance.get_latest_materialization_event(model_evaluation.key)
@@ -123,10 +147,11 @@ def _job(name: str) -> dg.JobDefinition:
     return defs.resolve_job_def(name)
 
 
-def _hide_feast_warnings() -> None:
-    """Feast's note that on-demand views are experimental and the deprecations ibis meets inside
-    DuckDB printed at every feature and training command: those libraries' to act on, not the
-    user's. A warning raised in this repository's code still shows. Feast is imported first:
+def hide_library_warnings() -> None:
+    """Notes that only a library can act on, printed at every feature and training command:
+    Feast's note that on-demand views are experimental, the deprecations ibis meets inside
+    DuckDB, and pathspec's deprecation of the patterns BentoML's build config makes when it is
+    imported. A warning raised in this repository's code still shows. Feast is imported first:
     its modules put filters of their own in front of any installed before."""
     import feast  # noqa: F401
 
@@ -134,6 +159,10 @@ def _hide_feast_warnings() -> None:
     warnings.filterwarnings(
         "ignore", message="On demand feature view is an experimental feature", module="feast"
     )
+    warnings.filterwarnings(
+        "ignore", message=r"GitWildMatchPattern \('gitwildmatch'\) is deprecated",
+        category=DeprecationWarning, module=r"pathspec\.",
+    )  # fmt: skip
 
 
 def _run_once(
@@ -142,9 +171,10 @@ def _run_once(
     summary: RunSummary,
     config: dict[str, Any] | None = None,
     progress: bool = False,
+    position: int = 0,
 ) -> bool:
     # A one-run stage gets a bar too: the terminal shows which stage runs, and for how long.
-    with _stage_bar(job, 1, "run", progress) as bar:
+    with _stage_bar(job, 1, "run", progress, position) as bar:
         result = _job(job).execute_in_process(
             instance=instance, raise_on_error=False, run_config={**QUIET, **(config or {})}
         )
@@ -157,21 +187,29 @@ def _run_once(
 
 def _run_days(
     job: str,
-    days: list[str],
+    days: Iterable[str],
     instance: dg.DagsterInstance,
     summary: RunSummary,
     progress: bool,
     skip: set[str],
     ahead: Callable[[list[str]], None] | None = None,
-) -> None:
+    on_day: Callable[[str], None] | None = None,
+    total: int | None = None,
+    position: int = 0,
+) -> list[str]:
+    """Runs `job` for each day in order; returns the days it went through (run or skipped)."""
     # One run per day, not one over the range: Dagster 1.13 records a check result against the
     # run's partition key only (a range run has none), and each day must keep its own checks and
     # fail alone. What a day costs beyond its data is made small instead: `ahead` prepares the
     # next days' work at once (verdict_memo).
     definition = _job(job)
-    batches = batches_ahead([day for day in days if day not in skip])
-    with _stage_bar(job, len(days), "day", progress) as bar:
+    days = list(days) if ahead is not None else days
+    batches = batches_ahead([d for d in days if d not in skip]) if ahead is not None else {}
+    total = len(days) if isinstance(days, list) else total
+    seen: list[str] = []
+    with _stage_bar(job, total, "day", progress, position) as bar:
         for day in days:
+            seen.append(day)
             bar.set_postfix_str(f"{day}, {len(summary.failed)} failed", refresh=False)
             if ahead is not None and day in batches:
                 ahead(batches[day])
@@ -188,12 +226,17 @@ def _run_days(
                     summary.succeeded.append(day)
                 else:
                     summary.failed[day] = first_error(result)
+            if on_day is not None and day not in summary.failed:
+                on_day(day)
             bar.update()
+    return seen
 
 
-def _stage_bar(job: str, total: int, unit: str, progress: bool) -> tqdm:
+def _stage_bar(job: str, total: int | None, unit: str, progress: bool, position: int = 0) -> tqdm:
     """One bar per stage on stderr, named after the Dagster job whose runs the UI lists."""
-    return tqdm(total=total, desc=job, unit=unit, disable=not progress, file=sys.stderr)
+    return tqdm(
+        total=total, desc=job, unit=unit, disable=not progress, file=sys.stderr, position=position
+    )
 
 
 def first_error(result: dg.ExecuteInProcessResult) -> str:

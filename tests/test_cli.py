@@ -68,6 +68,43 @@ def test_replay_then_ingest_materialises_every_landed_day(tmp_path: Path) -> Non
         assert execution.evaluation is not None and execution.evaluation.passed
 
 
+def test_ingest_with_features_builds_each_day_only_after_it_is_in_the_lake(tmp_path: Path) -> None:
+    days = ["2013-01-01", "2013-01-02", "2013-01-03"]
+    replayed = _run([str(BIN / "flightpath"), "replay", "--through", days[-1], "--quiet"], tmp_path)
+    assert replayed.returncode == 0, replayed.stderr
+    unreadable = tmp_path / "landing" / "flights" / f"{days[1]}.parquet"
+    unreadable.write_bytes(b"not parquet")  # a file problem: the day fails, the others go on
+
+    both = _run(
+        [str(BIN / "flightpath"), "ingest", "--through", days[-1], "--features", "--quiet"],
+        tmp_path,
+    )
+    assert both.returncode == 1, both.stdout + both.stderr[-3000:]
+    assert "materialised 2 days, skipped 0 already done, 1 failed" in both.stdout
+    assert "built features for 2 days, skipped 0 already done, 0 failed" in both.stdout
+    assert f"{days[1]}.parquet" in both.stderr  # the failed day names its file
+    assert "Warning" not in both.stderr, both.stderr[-3000:]
+
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        for key in ("flights", "flight_features", "online_features"):
+            assert instance.get_materialized_partitions(dg.AssetKey(key)) == {
+                days[0], days[2],
+            }, key  # fmt: skip
+        assert instance.get_latest_materialization_event(dg.AssetKey("training_set")) is not None
+        # A day's features ran only once its ingestion had finished.
+        ingested = _runs_by_day(instance, "daily_ingest")
+        built = _runs_by_day(instance, "daily_features")
+        assert set(built) == {days[0], days[2]}
+        for day, run in built.items():
+            assert run.start_time is not None
+            assert run.start_time >= ingested[day].end_time, day
+
+
+def _runs_by_day(instance: dg.DagsterInstance, job: str) -> dict[str, dg.RunRecord]:
+    records = instance.get_run_records(dg.RunsFilter(job_name=job))
+    return {record.dagster_run.tags["dagster/partition"]: record for record in records}
+
+
 def test_the_readme_materialize_line_lands_in_the_dev_instance(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

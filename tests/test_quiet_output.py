@@ -52,3 +52,23 @@ def test_loading_the_code_location_and_a_job_prints_no_warning(tmp_path: Path) -
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "JobDefinition"
     assert "Warning" not in done.stderr, done.stderr[-2000:]
+
+
+def test_training_hides_bentomls_own_pathspec_deprecation_and_nothing_else() -> None:
+    """BentoML builds its file patterns with pathspec's deprecated "gitwildmatch" when its build
+    config is imported: `flightpath train` printed that note twice, which only BentoML can act
+    on. A deprecation raised by anything else still shows."""
+    script = (
+        "import warnings\n"
+        "from apps.ingest import hide_library_warnings\n"
+        "hide_library_warnings()\n"
+        "import bentoml._internal.bento.build_config\n"
+        "warnings.warn('ours', DeprecationWarning)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "default::DeprecationWarning", "-c", script],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "gitwildmatch" not in done.stderr, done.stderr[-2000:]
+    assert "DeprecationWarning: ours" in done.stderr, done.stderr[-2000:]
