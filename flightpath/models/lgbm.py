@@ -13,6 +13,7 @@ import numpy as np
 
 from flightpath.models.artifacts import ARTIFACT_FILES
 from flightpath.models.features import INCREASING, FeatureSpec
+from flightpath.models.threads import model_threads
 
 if TYPE_CHECKING:  # LightGBM (and the scikit-learn it pulls in) costs ~1 s to import: every
     # process that loads the code location imports this module, few of them train or score.
@@ -48,9 +49,10 @@ class LgbmDelayModel:
     spec: FeatureSpec
     booster: lgb.Booster
 
-    def predict(self, matrix: np.ndarray, num_threads: int = 0) -> np.ndarray:
-        """Probability of a late arrival (the label) per row (`num_threads=1` for single rows)."""
-        return np.asarray(self.booster.predict(matrix, num_threads=num_threads), dtype=np.float64)
+    def predict(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """Probability of a late arrival (the label) per row, on `model_threads()` by default."""
+        threads = model_threads() if num_threads is None else num_threads
+        return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype=np.float64)
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Per-feature contributions in log-odds (SHAP values), the bias in the last column."""
@@ -106,7 +108,7 @@ def train_lgbm(
     """Fit on `train`, stop when the validation log loss has not improved for 50 rounds."""
     import lightgbm as lgb
 
-    settings = training_params(spec, params, increasing)
+    settings = {"num_threads": model_threads(), **training_params(spec, params, increasing)}
     categorical = spec.categorical
     train_set = lgb.Dataset(*train, categorical_feature=categorical, feature_name=spec.features)
     valid_set = lgb.Dataset(*valid, categorical_feature=categorical, reference=train_set)

@@ -17,6 +17,7 @@ from torch import nn
 
 from flightpath.models.artifacts import ARTIFACT_FILES
 from flightpath.models.features import FeatureSpec
+from flightpath.models.threads import model_threads
 
 WEIGHTS_FILE = ARTIFACT_FILES["torch"]
 
@@ -88,6 +89,7 @@ class MlpDelayModel:
     def predict(self, matrix: np.ndarray, batch_size: int = 65536) -> np.ndarray:
         self.network.eval()
         device = next(self.network.parameters()).device
+        _use_model_threads()
         out = []
         with torch.inference_mode():
             for start in range(0, len(matrix), batch_size):
@@ -129,6 +131,13 @@ def training_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def _use_model_threads() -> None:
+    """torch's CPU threads (process-wide) as `model_threads()` says; CUDA work is unaffected."""
+    threads = model_threads()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def train_mlp(
     spec: FeatureSpec,
     train: tuple[np.ndarray, np.ndarray],
@@ -139,6 +148,7 @@ def train_mlp(
     """Adam on the training rows; keep the epoch with the best validation log loss."""
     config = config or MlpConfig()
     device = device or training_device()
+    _use_model_threads()
     torch.manual_seed(config.seed)
     numeric = [i for i in range(len(spec.features)) if i not in spec.categorical]
     values = train[0][:, numeric]
