@@ -48,23 +48,25 @@ targets AS MATERIALIZED (
 -- Each window family's running totals per key, one row per instant with events: origin
 -- congestion counts departures that actually left and totals their delays (per origin); carrier
 -- and route history count arrivals that had landed and the late ones (more than {late_minutes}
--- min). Running counts are BIGINT (a sum of counts is HUGEINT otherwise, twice as wide); the
--- output keeps its DOUBLE counts. Totals share one DOUBLE column (late counts are exact in it).
+-- min). The running sums add DOUBLEs: counts are whole numbers, exact in a DOUBLE (below 2^53),
+-- and a sum of integers is a HUGEINT, twice as wide and slower in a window. Running counts are
+-- BIGINT again; the output keeps its DOUBLE counts.
 running AS (
     SELECT 'origin' AS family, origin AS key, dep_utc AS ts,
-           (sum(count(*)) OVER running)::BIGINT AS n, sum(sum(dep_delay)) OVER running AS total
+           (sum(count(*)::DOUBLE) OVER running)::BIGINT AS n,
+           sum(sum(dep_delay)) OVER running AS total
     FROM history WHERE dep_utc IS NOT NULL AND dep_delay IS NOT NULL
     GROUP BY origin, dep_utc
     WINDOW running AS (PARTITION BY origin ORDER BY dep_utc ROWS UNBOUNDED PRECEDING)
     UNION ALL
-    SELECT 'carrier', carrier, arr_utc, (sum(count(*)) OVER running)::BIGINT,
-           sum(sum((arr_delay > {late_minutes})::INTEGER)) OVER running
+    SELECT 'carrier', carrier, arr_utc, (sum(count(*)::DOUBLE) OVER running)::BIGINT,
+           sum(count_if(arr_delay > {late_minutes})::DOUBLE) OVER running
     FROM history WHERE arr_utc IS NOT NULL AND arr_delay IS NOT NULL
     GROUP BY carrier, arr_utc
     WINDOW running AS (PARTITION BY carrier ORDER BY arr_utc ROWS UNBOUNDED PRECEDING)
     UNION ALL
-    SELECT 'route', origin || '-' || dest, arr_utc, (sum(count(*)) OVER running)::BIGINT,
-           sum(sum((arr_delay > {late_minutes})::INTEGER)) OVER running
+    SELECT 'route', origin || '-' || dest, arr_utc, (sum(count(*)::DOUBLE) OVER running)::BIGINT,
+           sum(count_if(arr_delay > {late_minutes})::DOUBLE) OVER running
     FROM history WHERE arr_utc IS NOT NULL AND arr_delay IS NOT NULL
     GROUP BY origin || '-' || dest, arr_utc
     WINDOW running AS (PARTITION BY origin || '-' || dest ORDER BY arr_utc
