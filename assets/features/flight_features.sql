@@ -27,7 +27,8 @@ history AS MATERIALIZED (
     WHERE date BETWEEN $start - INTERVAL 32 DAY AND $end
 ),
 targets AS MATERIALIZED (
-    SELECT date, flight_id, sched_dep_utc AS t, carrier, flight,
+    -- rid: the row's key for joining back its previous landing, looked up on narrow rows.
+    SELECT row_number() OVER () AS rid, date, flight_id, sched_dep_utc AS t, carrier, flight,
            tailnum, origin, dest, origin || '-' || dest AS route, distance,
            sched_dep_utc - INTERVAL 1 HOUR AS t_1h, sched_dep_utc - INTERVAL 3 HOUR AS t_3h,
            sched_dep_utc - INTERVAL 7 DAY AS t_7d, sched_dep_utc - INTERVAL 30 DAY AS t_30d,
@@ -107,11 +108,11 @@ observations AS (
     FROM {weather}
     WHERE date BETWEEN $start - INTERVAL 2 DAY AND $end + INTERVAL 1 DAY
 ),
--- Both looked up once per tail (origin) and instant, on narrow rows: an ASOF join sorts its
--- whole left side.
+-- Both looked up on narrow rows (an ASOF join sorts its whole left side): the landing once per
+-- flight (a tail rarely has two flights at one instant), the weather once per origin and instant.
 previous_landings AS (
-    SELECT p.tailnum, p.t, l.arr_utc, l.arr_delay
-    FROM (SELECT DISTINCT tailnum, t FROM targets) p
+    SELECT p.rid, l.arr_utc, l.arr_delay
+    FROM (SELECT rid, tailnum, t FROM targets) p
     ASOF LEFT JOIN landings l ON p.tailnum = l.tailnum AND p.t > l.arr_utc
 ),
 latest_weather AS (
@@ -181,7 +182,7 @@ SELECT
     p.year AS plane_year, p.seats AS plane_seats, p.engines AS plane_engines,
     wn.date  -- the flight's partition (its local scheduled day)
 FROM windows wn
-LEFT JOIN previous_landings l ON l.tailnum = wn.tailnum AND l.t = wn.t
+LEFT JOIN previous_landings l ON l.rid = wn.rid
 LEFT JOIN latest_weather o ON o.key = wn.origin AND o.t = wn.t
 LEFT JOIN scheduled sch ON sch.origin = wn.origin AND sch.hour_utc = date_trunc('hour', wn.t)
 LEFT JOIN {planes} p ON p.tailnum = wn.tailnum
