@@ -1,11 +1,13 @@
-"""The full-range feature build: one DuckDB query over many days, written by DuckDB itself.
+"""The full-range feature build: DuckDB queries over many days, written by DuckDB itself.
 
 Backfilling a year one partition at a time re-reads 32 days of history per day; one query over
-the whole range reads it once. Its result (10M rows for a year of all US flights) never passes
-through pandas: `COPY … TO` writes one Parquet file per day straight from DuckDB's pipeline,
-within the memory limit of `FLIGHTPATH_DUCKDB_MEMORY` (spilling beyond it). The files land in
-a staging folder first and are then moved into the lake's layout one by one, each move
-replacing a whole partition, so a reader never sees half of a day.
+a run of days reads it once. The range is cut into runs of whole days of about CHUNK_FLIGHTS
+flights, one query each in one connection: a query that fits the memory limit of
+`FLIGHTPATH_DUCKDB_MEMORY` does not spill (a run re-reads only its own 32 days of history). The
+result (10M rows for a year of all US flights) never passes through pandas: `COPY … TO` writes
+one Parquet file per day straight from DuckDB's pipeline. The files land in a staging folder
+first and are then moved into the lake's layout one by one, each move replacing a whole
+partition, so a reader never sees half of a day.
 
 The values are the per-day build's (tests/test_range_build.py): one range query sees the same
 events before each T, with one exception the data does not have. A day's partition ignores
