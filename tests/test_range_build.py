@@ -56,11 +56,14 @@ def per_partition(january_lake: Lake, tmp_path_factory: pytest.TempPathFactory) 
     return lake
 
 
+# One query over the range, and the range cut into runs of a day or two (each with its own
+# history): every day's file is the same.
+@pytest.mark.parametrize("chunk_flights", [10**9, 2000])
 def test_full_range_equals_the_per_partition_build(
-    per_partition: Lake, january_lake: Lake, tmp_path: Path
+    per_partition: Lake, january_lake: Lake, tmp_path: Path, chunk_flights: int
 ) -> None:
     lake = _copy_inputs(january_lake, tmp_path)
-    rows = write_flight_features(lake, FIRST, LAST)
+    rows = write_flight_features(lake, FIRST, LAST, chunk_flights)
 
     assert _files(lake) == [f"date={day}/part-0.parquet" for day in DAYS]
     assert not any((tmp_path / ".staging").glob("*"))

@@ -27,7 +27,7 @@ history AS MATERIALIZED (
     WHERE date BETWEEN $start - INTERVAL 32 DAY AND $end
 ),
 targets AS MATERIALIZED (
-    -- rid: the row's key for joining back the windows, each looked up on narrow rows.
+    -- rid: the row's key for joining back its previous landing, looked up on narrow rows.
     SELECT row_number() OVER () AS rid, date, flight_id, sched_dep_utc AS t, carrier, flight,
            tailnum, origin, dest, origin || '-' || dest AS route, distance,
            sched_dep_utc - INTERVAL 1 HOUR AS t_1h, sched_dep_utc - INTERVAL 3 HOUR AS t_3h,
@@ -46,37 +46,48 @@ targets AS MATERIALIZED (
     FROM {targets}
 ),
 
--- Origin congestion: running count and delay total of departures that actually left, per origin.
-departure_totals AS (
-    SELECT origin AS key, ts, (sum(n) OVER running)::BIGINT AS n,
-           sum(delay) OVER running AS total
-    FROM (
-        SELECT origin, dep_utc AS ts, count(*) AS n, sum(dep_delay) AS delay
-        FROM history WHERE dep_utc IS NOT NULL AND dep_delay IS NOT NULL
-        GROUP BY ALL
-    )
-    WINDOW running AS (PARTITION BY origin ORDER BY ts ROWS UNBOUNDED PRECEDING)
+-- Each window family's running totals per key, one row per instant with events: origin
+-- congestion counts departures that actually left and totals their delays (per origin); carrier
+-- and route history count arrivals that had landed and the late ones (more than {late_minutes}
+-- min). The running sums add DOUBLEs: counts are whole numbers, exact in a DOUBLE (below 2^53),
+-- and a sum of integers is a HUGEINT, twice as wide and slower in a window. Running counts are
+-- BIGINT again; the output keeps its DOUBLE counts.
+running AS (
+    SELECT 'origin' AS family, origin AS key, dep_utc AS ts,
+           (sum(count(*)::DOUBLE) OVER running)::BIGINT AS n,
+           sum(sum(dep_delay)) OVER running AS total
+    FROM history WHERE dep_utc IS NOT NULL AND dep_delay IS NOT NULL
+    GROUP BY origin, dep_utc
+    WINDOW running AS (PARTITION BY origin ORDER BY dep_utc ROWS UNBOUNDED PRECEDING)
+    UNION ALL
+    SELECT 'carrier', carrier, arr_utc, (sum(count(*)::DOUBLE) OVER running)::BIGINT,
+           sum(count_if(arr_delay > {late_minutes})::DOUBLE) OVER running
+    FROM history WHERE arr_utc IS NOT NULL AND arr_delay IS NOT NULL
+    GROUP BY carrier, arr_utc
+    WINDOW running AS (PARTITION BY carrier ORDER BY arr_utc ROWS UNBOUNDED PRECEDING)
+    UNION ALL
+    SELECT 'route', origin || '-' || dest, arr_utc, (sum(count(*)::DOUBLE) OVER running)::BIGINT,
+           sum(count_if(arr_delay > {late_minutes})::DOUBLE) OVER running
+    FROM history WHERE arr_utc IS NOT NULL AND arr_delay IS NOT NULL
+    GROUP BY origin || '-' || dest, arr_utc
+    WINDOW running AS (PARTITION BY origin || '-' || dest ORDER BY arr_utc
+                       ROWS UNBOUNDED PRECEDING)
 ),
-
--- Carrier and route history: running count of arrivals that had landed, and of the late ones
--- (more than {late_minutes} min), per carrier and per route.
-arrival_totals AS (
-    SELECT kind, key, ts, (sum(n) OVER running)::BIGINT AS n,
-           (sum(late) OVER running)::BIGINT AS total
+-- The running totals strictly before each instant a window is read at (T and T - w), looked
+-- up once per key and instant: flights share their scheduled times, and an ASOF join sorts its
+-- whole left side (nine lookups of every flight cost most of the build's time and memory).
+totals AS (
+    SELECT p.family, p.key, p.ts, r.n, r.total
     FROM (
-        SELECT 'carrier' AS kind, carrier AS key, arr_utc AS ts, count(*) AS n,
-               sum((arr_delay > {late_minutes})::INTEGER) AS late
-        FROM history WHERE arr_utc IS NOT NULL AND arr_delay IS NOT NULL
-        GROUP BY ALL
+        SELECT DISTINCT 'origin' AS family, origin AS key, unnest([t, t_1h, t_3h]) AS ts
+        FROM targets
         UNION ALL
-        SELECT 'route', origin || '-' || dest, arr_utc, count(*), sum((arr_delay > {late_minutes})::INTEGER)
-        FROM history WHERE arr_utc IS NOT NULL AND arr_delay IS NOT NULL
-        GROUP BY ALL
-    )
-    WINDOW running AS (PARTITION BY kind, key ORDER BY ts ROWS UNBOUNDED PRECEDING)
+        SELECT DISTINCT 'carrier', carrier, unnest([t, t_7d, t_30d]) FROM targets
+        UNION ALL
+        SELECT DISTINCT 'route', route, unnest([t, t_7d, t_30d]) FROM targets
+    ) p
+    ASOF LEFT JOIN running r ON p.family = r.family AND p.key = r.key AND p.ts > r.ts
 ),
-carrier_totals AS (SELECT key, ts, n, total FROM arrival_totals WHERE kind = 'carrier'),
-route_totals AS (SELECT key, ts, n, total FROM arrival_totals WHERE kind = 'route'),
 
 -- The aircraft's previous landing before T (same tail number). The source has a few tails that
 -- "land" twice at the same instant; keep the landing the event stream applies last, so the
@@ -97,6 +108,18 @@ observations AS (
     FROM {weather}
     WHERE date BETWEEN $start - INTERVAL 2 DAY AND $end + INTERVAL 1 DAY
 ),
+-- Both looked up on narrow rows (an ASOF join sorts its whole left side): the landing once per
+-- flight (a tail rarely has two flights at one instant), the weather once per origin and instant.
+previous_landings AS (
+    SELECT p.rid, l.arr_utc, l.arr_delay
+    FROM (SELECT rid, tailnum, t FROM targets) p
+    ASOF LEFT JOIN landings l ON p.tailnum = l.tailnum AND p.t > l.arr_utc
+),
+latest_weather AS (
+    SELECT p.origin AS key, p.t, o.* EXCLUDE (origin)
+    FROM (SELECT DISTINCT origin, t FROM targets) p
+    ASOF LEFT JOIN observations o ON p.origin = o.origin AND p.t > o.available_at
+),
 
 -- Schedules are published in advance: departures scheduled at the origin in T's hour.
 scheduled AS (
@@ -104,52 +127,35 @@ scheduled AS (
     FROM history GROUP BY ALL
 ),
 
--- [T - w, T): the running total before T minus the one before T - w; the flight's own
--- departure / arrival taken out of the window it fell into. Each family of windows is looked up
--- on the few columns it needs and joined back by rid: an ASOF join sorts its whole left side,
--- and carrying every target column through nine of them cost most of the build's time and
--- memory (2.5x slower at 3x the flights). Running counts are BIGINT (a sum of counts is
--- HUGEINT otherwise, twice as wide); the output keeps its DOUBLE counts.
-origin_windows AS (
-    SELECT tg.rid,
+-- [T - w, T): the running total before T minus the one before T - w (hash lookups of the
+-- probes above); the flight's own departure / arrival taken out of the window it fell into.
+windows AS (
+    SELECT tg.*,
            coalesce(d0.n, 0) - coalesce(d1.n, 0) - own_dep_1h AS departures_1h,
-           coalesce(d0.total, 0) - coalesce(d1.total, 0) - own_dep_1h * own_dep_delay
-               AS delay_1h,
+           coalesce(d0.total, 0) - coalesce(d1.total, 0) - own_dep_1h * own_dep_delay AS delay_1h,
            coalesce(d0.n, 0) - coalesce(d3.n, 0) - own_dep_3h AS departures_3h,
-           coalesce(d0.total, 0) - coalesce(d3.total, 0) - own_dep_3h * own_dep_delay
-               AS delay_3h
-    FROM (SELECT rid, origin, t, t_1h, t_3h, own_dep_1h, own_dep_3h, own_dep_delay FROM targets) tg
-    ASOF LEFT JOIN departure_totals d0 ON d0.key = tg.origin AND tg.t > d0.ts
-    ASOF LEFT JOIN departure_totals d1 ON d1.key = tg.origin AND tg.t_1h > d1.ts
-    ASOF LEFT JOIN departure_totals d3 ON d3.key = tg.origin AND tg.t_3h > d3.ts
-),
-carrier_windows AS (
-    SELECT tg.rid,
+           coalesce(d0.total, 0) - coalesce(d3.total, 0) - own_dep_3h * own_dep_delay AS delay_3h,
            coalesce(c0.n, 0) - coalesce(c7.n, 0) - own_arr_7d AS carrier_arrivals_7d,
-           coalesce(c0.total, 0) - coalesce(c7.total, 0) - own_arr_7d * own_late AS carrier_late_7d,
+           coalesce(c0.total, 0) - coalesce(c7.total, 0) - own_arr_7d * own_late
+               AS carrier_late_7d,
            coalesce(c0.n, 0) - coalesce(c30.n, 0) - own_arr_30d AS carrier_arrivals_30d,
            coalesce(c0.total, 0) - coalesce(c30.total, 0) - own_arr_30d * own_late
-               AS carrier_late_30d
-    FROM (SELECT rid, carrier, t, t_7d, t_30d, own_arr_7d, own_arr_30d, own_late FROM targets) tg
-    ASOF LEFT JOIN carrier_totals c0 ON c0.key = tg.carrier AND tg.t > c0.ts
-    ASOF LEFT JOIN carrier_totals c7 ON c7.key = tg.carrier AND tg.t_7d > c7.ts
-    ASOF LEFT JOIN carrier_totals c30 ON c30.key = tg.carrier AND tg.t_30d > c30.ts
-),
-route_windows AS (
-    SELECT tg.rid,
+               AS carrier_late_30d,
            coalesce(r0.n, 0) - coalesce(r7.n, 0) - own_arr_7d AS route_arrivals_7d,
            coalesce(r0.total, 0) - coalesce(r7.total, 0) - own_arr_7d * own_late AS route_late_7d,
            coalesce(r0.n, 0) - coalesce(r30.n, 0) - own_arr_30d AS route_arrivals_30d,
            coalesce(r0.total, 0) - coalesce(r30.total, 0) - own_arr_30d * own_late
                AS route_late_30d
-    FROM (SELECT rid, route, t, t_7d, t_30d, own_arr_7d, own_arr_30d, own_late FROM targets) tg
-    ASOF LEFT JOIN route_totals r0 ON r0.key = tg.route AND tg.t > r0.ts
-    ASOF LEFT JOIN route_totals r7 ON r7.key = tg.route AND tg.t_7d > r7.ts
-    ASOF LEFT JOIN route_totals r30 ON r30.key = tg.route AND tg.t_30d > r30.ts
-),
-windows AS (
-    SELECT * FROM targets
-    JOIN origin_windows USING (rid) JOIN carrier_windows USING (rid) JOIN route_windows USING (rid)
+    FROM targets tg
+    LEFT JOIN totals d0 ON d0.family = 'origin' AND d0.key = tg.origin AND d0.ts = tg.t
+    LEFT JOIN totals d1 ON d1.family = 'origin' AND d1.key = tg.origin AND d1.ts = tg.t_1h
+    LEFT JOIN totals d3 ON d3.family = 'origin' AND d3.key = tg.origin AND d3.ts = tg.t_3h
+    LEFT JOIN totals c0 ON c0.family = 'carrier' AND c0.key = tg.carrier AND c0.ts = tg.t
+    LEFT JOIN totals c7 ON c7.family = 'carrier' AND c7.key = tg.carrier AND c7.ts = tg.t_7d
+    LEFT JOIN totals c30 ON c30.family = 'carrier' AND c30.key = tg.carrier AND c30.ts = tg.t_30d
+    LEFT JOIN totals r0 ON r0.family = 'route' AND r0.key = tg.route AND r0.ts = tg.t
+    LEFT JOIN totals r7 ON r7.family = 'route' AND r7.key = tg.route AND r7.ts = tg.t_7d
+    LEFT JOIN totals r30 ON r30.family = 'route' AND r30.key = tg.route AND r30.ts = tg.t_30d
 )
 
 SELECT
@@ -176,7 +182,7 @@ SELECT
     p.year AS plane_year, p.seats AS plane_seats, p.engines AS plane_engines,
     wn.date  -- the flight's partition (its local scheduled day)
 FROM windows wn
-ASOF LEFT JOIN landings l ON wn.tailnum = l.tailnum AND wn.t > l.arr_utc
-ASOF LEFT JOIN observations o ON wn.origin = o.origin AND wn.t > o.available_at
+LEFT JOIN previous_landings l ON l.rid = wn.rid
+LEFT JOIN latest_weather o ON o.key = wn.origin AND o.t = wn.t
 LEFT JOIN scheduled sch ON sch.origin = wn.origin AND sch.hour_utc = date_trunc('hour', wn.t)
 LEFT JOIN {planes} p ON p.tailnum = wn.tailnum
