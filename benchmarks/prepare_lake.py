@@ -12,7 +12,9 @@ validation code is kept (unless `--force`); the scaled lake is rebuilt whenever 
 The scaled lake (`<data>/x<N>/lake`) repeats every real flight N times: copy k (k = 0 is the
 original) gets flight number + k * 10000, tail number + "-k" and its flight_id recomputed, same
 times, origins and delays. Weather and the reference tables are copied; planes get a row per
-suffixed tail.
+suffixed tail. With `--shifted`, copy k also departs, arrives and is scheduled k minutes later:
+no two copies share an instant, so a window looked up once per key and instant is looked up
+for every copy (the copies of an unshifted lake share their lookups, which flatters that build).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def prepare_real(data: Path, landing: LandingZone, workers: int, through: date |
     return {"days": len(days), **{k: int(v) for k, v in counts.items()}}
 
 
-def _scale_day(day: date, real_root: str, scaled_root: str, scale: int) -> int:
+def _scale_day(day: date, real_root: str, scaled_root: str, scale: int, shifted: bool) -> int:
     real, scaled = Lake(root=real_root), Lake(root=scaled_root)
     flights = real.read_partition("flights", day)
     copies = []
@@ -108,6 +110,9 @@ def _scale_day(day: date, real_root: str, scaled_root: str, scale: int) -> int:
         if k:
             copy["flight"] = copy["flight"] + k * FLIGHT_STRIDE
             copy["tailnum"] = copy["tailnum"] + f"-{k}"
+            if shifted:
+                for column in ("sched_dep_utc", "dep_utc", "arr_utc"):
+                    copy[column] = copy[column] + pd.Timedelta(minutes=k)
             copy["flight_id"] = flight_ids(
                 copy["carrier"], copy["flight"], copy["origin"], copy["sched_dep_utc"]
             )
@@ -121,7 +126,7 @@ def _scale_day(day: date, real_root: str, scaled_root: str, scale: int) -> int:
     return len(frame)
 
 
-def prepare_scaled(data: Path, scale: int, workers: int) -> dict:
+def prepare_scaled(data: Path, scale: int, workers: int, shifted: bool = False) -> dict:
     real, scaled = Lake(root=str(home(data) / "lake")), Lake(root=str(home(data, scale) / "lake"))
     for name in ("raw_airlines", "raw_airports", "airports"):
         scaled.write_table(name, real.read_table(name))
@@ -130,11 +135,18 @@ def prepare_scaled(data: Path, scale: int, workers: int) -> dict:
     scaled.write_table("raw_planes", pd.concat([planes, *suffixed], ignore_index=True))
     days = sorted(date.fromisoformat(p.name[5:]) for p in (Path(real.root) / "flights").iterdir())
     rows = _map(
-        partial(_scale_day, real_root=real.root, scaled_root=scaled.root, scale=scale),
+        partial(
+            _scale_day, real_root=real.root, scaled_root=scaled.root, scale=scale, shifted=shifted
+        ),
         days,
         workers,
     )
-    return {"days": len(days), "flights": sum(rows), "planes": len(planes) * scale}
+    return {
+        "days": len(days),
+        "flights": sum(rows),
+        "planes": len(planes) * scale,
+        "shifted": shifted,
+    }
 
 
 def _map(task: Callable[[T], object], items: list[T], workers: int, chunksize: int = 8) -> list:
@@ -175,6 +187,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1, help="also write <data>/x<N> (N > 1)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--force", action="store_true", help="rebuild even if prepared")
+    parser.add_argument("--shifted", action="store_true", help="copy k is k minutes later")
     args = parser.parse_args()
     landing = LandingZone(root=str(args.landing))
     real = _prepared(
@@ -186,7 +199,7 @@ def main() -> None:
         _prepared(
             home(args.data, args.scale) / "lake",
             args.force or not real.get("reused"),
-            lambda: prepare_scaled(args.data, args.scale, args.workers),
+            lambda: prepare_scaled(args.data, args.scale, args.workers, args.shifted),
         )
 
 
