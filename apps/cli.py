@@ -190,10 +190,15 @@ def _ingest(through: date, force: bool, progress: bool, features: bool) -> int:
         from apps.ingest import ingest
 
         return _report("materialised", ingest(through, force=force, progress=progress))
-    from apps.ingest_features import ingest_with_features
+    from apps.ingest_features import IngestionStopped, ingest_with_features
 
-    ingested, built = ingest_with_features(through, force=force, progress=progress)
-    return max(_report("materialised", ingested), _report("built features for", built))
+    try:
+        ingested, built = ingest_with_features(through, force=force, progress=progress)
+    except IngestionStopped as stopped:
+        print(f"flightpath ingest: {stopped}", file=sys.stderr)
+        return 1
+    ingest_status = _report("materialised", ingested, footer=False)
+    return max(ingest_status, _report("built features for", built))
 
 
 def _features(through: date, force: bool, progress: bool) -> int:
@@ -202,14 +207,15 @@ def _features(through: date, force: bool, progress: bool) -> int:
     return _report("built features for", build_features(through, force=force, progress=progress))
 
 
-def _report(verb: str, summary: RunSummary) -> int:
+def _report(verb: str, summary: RunSummary, footer: bool = True) -> int:
     print(
         f"{verb} {len(summary.succeeded)} days, skipped {len(summary.skipped)} already done, "
         f"{len(summary.failed)} failed"
     )
     for what, error in summary.failed.items():
         print(f"  {what}: {error}", file=sys.stderr)
-    print(f"lake: {lake_root()}   UI: make dev, then http://127.0.0.1:3000")
+    if footer:
+        print(f"lake: {lake_root()}   UI: make dev, then http://127.0.0.1:3000")
     return 1 if summary.failed else 0
 
 

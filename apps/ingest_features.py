@@ -21,6 +21,10 @@ from apps.ingest import RunSummary, build_features, ingest, landed_days
 POLL_SECONDS = 1.0  # how often the parent looks whether a silent child is still alive
 
 
+class IngestionStopped(RuntimeError):
+    """The ingesting child ended without its summary (killed, or crashed)."""
+
+
 def ingest_with_features(
     through: date, force: bool = False, progress: bool = True
 ) -> tuple[RunSummary, RunSummary]:
@@ -30,7 +34,7 @@ def ingest_with_features(
     handed: Queue[str | RunSummary] = context.Queue()
     child = context.Process(target=_ingest, args=(through, force, progress, handed), daemon=True)
     child.start()
-    days = _HandedDays(handed, child)
+    days = HandedDays(handed, child)
     try:
         features = build_features(
             through, force, progress, days=days, total=len(landed_days(through)), position=1
@@ -48,7 +52,7 @@ def _ingest(through: date, force: bool, progress: bool, handed: "Queue[str | Run
     handed.put(summary)
 
 
-class _HandedDays:
+class HandedDays:
     """The days the child has put in the lake, in order, until it sends its summary."""
 
     def __init__(self, handed: "Queue[str | RunSummary]", child: BaseProcess) -> None:
@@ -62,7 +66,7 @@ class _HandedDays:
                 item = self._handed.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 if not self._child.is_alive() and self._handed.empty():
-                    raise RuntimeError(
+                    raise IngestionStopped(
                         f"ingestion stopped (exit code {self._child.exitcode}) before it "
                         "reported; its runs are in the Dagster UI"
                     ) from None

@@ -82,6 +82,7 @@ def test_ingest_with_features_builds_each_day_only_after_it_is_in_the_lake(tmp_p
     assert both.returncode == 1, both.stdout + both.stderr[-3000:]
     assert "materialised 2 days, skipped 0 already done, 1 failed" in both.stdout
     assert "built features for 2 days, skipped 0 already done, 0 failed" in both.stdout
+    assert both.stdout.count("UI: make dev") == 1  # one footer for the two summaries
     assert f"{days[1]}.parquet" in both.stderr  # the failed day names its file
     assert "Warning" not in both.stderr, both.stderr[-3000:]
 
