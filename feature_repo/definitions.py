@@ -91,7 +91,10 @@ def _schedule_context(
     return OnDemandFeatureView(
         name=f"schedule_context_{path}",
         sources=[previous_landing, request],
-        schema=SCHEDULE_CONTEXT,
+        schema=[
+            Field(name=name, dtype=Int64 if kind == "int64" else Float64)
+            for name, kind in SCHEDULE_CONTEXT.items()
+        ],
         udf=cast(FunctionType, schedule_context),
         udf_string="feature_repo.transforms.schedule_context",
         mode="pandas",

@@ -9,19 +9,19 @@ import math
 from datetime import datetime
 
 import pandas as pd
-from feast import Field
-from feast.types import Float64, Int64
 
 from flightpath.feed_calendar import FEED
 
 _ZONE = FEED.zone
 
-SCHEDULE_CONTEXT = [
-    Field(name="sched_hour_local", dtype=Int64),
-    Field(name="weekday", dtype=Int64),
-    Field(name="month", dtype=Int64),
-    Field(name="tail_minutes_since_prev_arrival", dtype=Float64),
-]
+# Each column and its pandas type; the Feast fields are made from it (feature_repo/definitions.py).
+# No Feast here: the service imports this module, and `bentoml build` imports the service.
+SCHEDULE_CONTEXT = {
+    "sched_hour_local": "int64",
+    "weekday": "int64",
+    "month": "int64",
+    "tail_minutes_since_prev_arrival": "float64",
+}
 
 
 def schedule_context_of(
@@ -51,6 +51,5 @@ def schedule_context(inputs: pd.DataFrame) -> pd.DataFrame:
         schedule_context_of(dep.to_pydatetime(), None if pd.isna(prev) else prev.to_pydatetime())
         for dep, prev in zip(departures, previous, strict=True)
     ]
-    frame = pd.DataFrame(rows, index=inputs.index, columns=[f.name for f in SCHEDULE_CONTEXT])
-    return frame.astype({"sched_hour_local": "int64", "weekday": "int64", "month": "int64",
-                         "tail_minutes_since_prev_arrival": "float64"})  # fmt: skip
+    frame = pd.DataFrame(rows, index=inputs.index, columns=list(SCHEDULE_CONTEXT))
+    return frame.astype(SCHEDULE_CONTEXT)
