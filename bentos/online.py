@@ -8,31 +8,20 @@ start. Every read goes through `bentos.store_guard`: bounded, behind a circuit b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+from feast.protos.feast.types.Value_pb2 import Value
+from feast.type_map import feast_value_type_to_python_type
 
 from bentos.store_guard import StoreGuard, StoreUnreachable
 from bentos.view_reads import ViewRead, read_views
-from flightpath.entity_views import ENTITY_VIEWS
+from bentos.view_rows import VIEWS, ViewRow
 from flightpath.feed_calendar import FEED
 
-if TYPE_CHECKING:  # Feast is imported where a store is read: loading the service's definition
-    # (`bentoml build`, `bentoml serve`'s main process) needs none of it (6 of its 8 s).
+if TYPE_CHECKING:
     from feast import FeatureStore, FeatureView
-    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-    from feast.protos.feast.types.Value_pb2 import Value
-
-# The serving views the model reads, and the request field each is keyed by.
-VIEWS = {name: view.key for name, view in ENTITY_VIEWS.items()}
-
-
-@dataclass
-class ViewRow:
-    """One entity's values in one view, and when they were computed (None: no row)."""
-
-    values: dict[str, Any]
-    as_of: datetime | None
 
 
 class OnlineFeatures:
@@ -71,9 +60,6 @@ class OnlineFeatures:
         return rows
 
     def _entity_key(self, view: str, value: str) -> EntityKey:
-        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-        from feast.protos.feast.types.Value_pb2 import Value
-
         join_key = self.views[view].entity_columns[0].name
         return EntityKey(join_keys=[join_key], entity_values=[Value(string_val=value)])
 
@@ -94,8 +80,6 @@ class OnlineFeatures:
 
 
 def _view_row(as_of: datetime | None, features: dict[str, Value] | None) -> ViewRow:
-    from feast.type_map import feast_value_type_to_python_type
-
     values = {
         column: feast_value_type_to_python_type(proto) for column, proto in (features or {}).items()
     }

@@ -39,7 +39,6 @@ from bentos.guard import ApiKeyGuard
 from bentos.http_settings import http_settings
 from bentos.limits import BodyLimit
 from bentos.metrics import service_metrics
-from bentos.online import VIEWS, OnlineFeatures, ViewRow
 from bentos.openapi import PublishedSpec
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
@@ -47,6 +46,7 @@ from bentos.shadow import ShadowQueue, shadow_queue_rows
 from bentos.staleness import ages_at_departure, max_feature_age_hours, stale_views
 from bentos.store_guard import StoreUnreachable
 from bentos.third_party_warnings import hide_third_party_deprecations
+from bentos.view_rows import VIEWS, ViewRow
 from bentos.workers import api_workers
 from feature_repo.store import open_store
 from feature_repo.transforms import schedule_context_of
@@ -76,6 +76,8 @@ class DelayService:
             ModelRegistry(home / "bentoml"), on_refusal=self._report_refusal
         )
         project = os.environ.get("FLIGHTPATH_FEAST_PROJECT") or None
+        from bentos.online import OnlineFeatures  # Feast: in the worker only (view_rows.py)
+
         self.features = OnlineFeatures(open_store(str(home), profile, project))
         # The lake's prediction_log: under the home, or in the bucket in the production profile.
         self.log = PredictionLog(location(lake_location(home)) / "prediction_log")

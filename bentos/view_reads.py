@@ -12,17 +12,19 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # Feast is imported when a store is read (bentos/online.py says why)
+from feast.infra.key_encoding_utils import serialize_entity_key
+from feast.infra.online_stores.redis import RedisOnlineStore, _versioned_fv_name
+from feast.infra.online_stores.sqlite import SqliteOnlineStore, _quote_id, _table_id
+from feast.protos.feast.types.Value_pb2 import Value
+
+if TYPE_CHECKING:
     from feast import FeatureStore, FeatureView
-    from feast.infra.online_stores.redis import RedisOnlineStore
-    from feast.infra.online_stores.sqlite import SqliteOnlineStore
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-    from feast.protos.feast.types.Value_pb2 import Value
 
 # What `online_read` answers per entity key: the event time and the values (None: no row).
-Row: TypeAlias = "tuple[datetime | None, dict[str, Value] | None]"
+Row = tuple[datetime | None, dict[str, Value] | None]
 
 
 @dataclass
@@ -36,9 +38,6 @@ class ViewRead:
 
 def read_views(store: FeatureStore, reads: list[ViewRead]) -> list[list[Row]]:
     """Per read, its keys' rows in order; one round trip on Redis and SQLite."""
-    from feast.infra.online_stores.redis import RedisOnlineStore
-    from feast.infra.online_stores.sqlite import SqliteOnlineStore
-
     online = store.provider.online_store
     if isinstance(online, RedisOnlineStore):
         return _redis(online, store, reads)
@@ -61,8 +60,6 @@ def read_per_view(store: FeatureStore, reads: list[ViewRead]) -> list[list[Row]]
 
 
 def _redis(online: RedisOnlineStore, store: FeatureStore, reads: list[ViewRead]) -> list[list[Row]]:
-    from feast.infra.online_stores.redis import _versioned_fv_name
-
     config = store.config
     plans, commands = [], []
     for read in reads:
@@ -93,9 +90,6 @@ def _sqlite(
     time is named as a timestamp column so the connection (PARSE_COLNAMES) converts it, as the
     declared type does for Feast's single-table SELECT.
     """
-    from feast.infra.key_encoding_utils import serialize_entity_key
-    from feast.infra.online_stores.sqlite import _quote_id, _table_id
-
     config = store.config
     versioning = config.registry.enable_online_feature_view_versioning
     version = config.entity_key_serialization_version
@@ -128,8 +122,6 @@ def _sqlite(
 
 def _sqlite_row(stored: list[tuple[Any, ...]]) -> Row:
     """One entity's stored features, as Feast's SQLite `online_read` builds them."""
-    from feast.protos.feast.types.Value_pb2 import Value
-
     values: dict[str, Value] = {}
     as_of = None
     for _, _, feature, blob, ts in stored:
