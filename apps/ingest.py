@@ -60,7 +60,7 @@ def ingest(
         done = {d for d in days if all(d in materialised[t] for t in DAILY_TABLES)}
         _run_days(
             "daily_ingest", days, instance, summary, progress,
-            skip=set() if force else done, ahead=_judge_ahead, on_day=on_day,
+            skip=set() if force else done, total=len(days), ahead=_judge_ahead, on_day=on_day,
         )  # fmt: skip
         return summary
 
@@ -192,9 +192,9 @@ def _run_days(
     summary: RunSummary,
     progress: bool,
     skip: set[str],
+    total: int | None,
     ahead: Callable[[list[str]], None] | None = None,
     on_day: Callable[[str], None] | None = None,
-    total: int | None = None,
     position: int = 0,
 ) -> list[str]:
     """Runs `job` for each day in order; returns the days it went through (run or skipped)."""
@@ -203,9 +203,9 @@ def _run_days(
     # fail alone. What a day costs beyond its data is made small instead: `ahead` prepares the
     # next days' work at once (verdict_memo).
     definition = _job(job)
-    days = list(days) if ahead is not None else days
+    # Work prepared ahead needs the days up front (ingestion passes a list); the features may
+    # follow days as they come (apps/ingest_features.py).
     batches = batches_ahead([d for d in days if d not in skip]) if ahead is not None else {}
-    total = len(days) if isinstance(days, list) else total
     seen: list[str] = []
     with _stage_bar(job, total, "day", progress, position) as bar:
         for day in days:
