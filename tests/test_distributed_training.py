@@ -25,8 +25,12 @@ from tests.conftest import JANUARY_DAYS
 from tests.model_data import days_between, materialize_registry, resources, write_features
 
 START, TRAIN_END, VALID_END, TEST_END = "2013-01-01", "2013-01-12", "2013-01-15", "2013-01-20"
-AUC_TOLERANCE = 0.005
 SEEDS = range(1, 11)
+# Standard errors of the difference of the two seed means that the gap may reach. One seed moves
+# the AUC by ~0.01 and lightgbm.dask draws its workers' ranks at random (each rank bins some
+# features from its own rows): the 10-seed Dask mean ranged 0.6673-0.6735 over six runs of the
+# same rows, against 0.6724 on one machine, so a fixed 0.005 failed one run in six.
+GAP_IN_STANDARD_ERRORS = 3.0
 
 
 def listening(pids: set[int]) -> list[str]:
@@ -115,7 +119,9 @@ def test_dask_training_reaches_the_single_machine_test_auc(seed_runs: SeedRuns) 
         f"{[m.booster.best_iteration for m in runs.local]} vs "
         f"{[m.booster.best_iteration for m in runs.spread]}"
     )
-    assert abs(runs.dask_auc.mean() - runs.local_auc.mean()) <= AUC_TOLERANCE
+    gap = abs(runs.dask_auc.mean() - runs.local_auc.mean())
+    standard_error = np.sqrt((runs.dask_auc.var(ddof=1) + runs.local_auc.var(ddof=1)) / len(SEEDS))
+    assert gap <= GAP_IN_STANDARD_ERRORS * standard_error
     # Early stopping on the validation window ended every distributed run.
     assert all(0 < model.booster.best_iteration < MAX_ROUNDS for model in runs.spread)
     assert runs.dask_auc.mean() > 0.6  # a model, not a coin
