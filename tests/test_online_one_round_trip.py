@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from feast import FeatureStore
+from feast.protos.feast.types.Value_pb2 import Value
+from feast.type_map import feast_value_type_to_python_type
 
-from bentos.online import VIEWS, OnlineFeatures
+from bentos.online import AS_STORED, VIEWS, OnlineFeatures, _python
 from bentos.view_reads import ViewRead, read_per_view, read_views
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
@@ -73,11 +75,7 @@ def assert_as_feast_answers(store: FeatureStore, requests: list[dict[str, str]])
                 assert int(row.as_of.timestamp()) == answer[f"{column}__ts"][i]
     # Row for row what the provider's per-view `online_read` (the read this replaces) answers.
     reads = [
-        ViewRead(
-            online.views[name],
-            [online._entity_key(name, request[key]) for request in requests],
-            online.columns[name],
-        )
+        ViewRead(online.views[name], [request[key] for request in requests], online.columns[name])
         for name, key in VIEWS.items()
     ]
     per_view = read_per_view(store, reads)
@@ -141,3 +139,18 @@ def test_redis_reads_every_view_in_one_round_trip_as_feast_does(
         checkouts.clear()
         online.read(flights)
         assert len(checkouts) == 1, len(checkouts)
+
+
+def test_values_read_directly_are_feasts_own() -> None:
+    """Each kind read without Feast's conversion converts to what Feast's gives; others go
+    through Feast's (a timestamp becomes a datetime)."""
+    samples = [
+        Value(int32_val=-3), Value(int64_val=2**40), Value(float_val=0.5),
+        Value(double_val=float("nan")), Value(string_val="JFK"), Value(bool_val=True),
+        Value(bytes_val=b"\x00"), Value(unix_timestamp_val=1_358_400_000), Value(),
+    ]  # fmt: skip
+    kinds = {proto.WhichOneof("val") for proto in samples}
+    assert kinds >= AS_STORED  # every kind read directly is tried
+    for proto in samples:
+        assert same(_python(proto), feast_value_type_to_python_type(proto)), proto
+    assert isinstance(_python(Value(unix_timestamp_val=1_358_400_000)), datetime)
