@@ -1,6 +1,7 @@
 """Training set → the two candidates → their evaluation against the champion and a naive
 baseline, with the blocking promotion gate → the use case's champion alias."""
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -191,18 +192,25 @@ def evaluation_asset(usecase: UseCase) -> dg.AssetsDefinition:
     return evaluation
 
 
-def champion_asset(usecase: UseCase) -> dg.AssetsDefinition:
-    evaluation = dg.AssetKey([usecase.name, "evaluation"])
+def promotion_asset(
+    key: dg.AssetKey, evaluation: dg.AssetKey, group: str, aliases: tuple[str, str], rollback: str
+) -> dg.AssetsDefinition:
+    """The asset that moves the champion alias (`aliases`: champion, challenger) to the winner
+    of the gate recorded by `evaluation`, and the challenger alias to the best other candidate;
+    `rollback` is the command that undoes it."""
+    champion_alias, challenger_alias = aliases
 
     @dg.asset(
-        key=[usecase.name, "champion"],
+        key=key,
         deps=[evaluation],
-        group_name=usecase.group,
-        description=f"Points `{usecase.champion_alias}` at the candidate that passed the gate, "
-        f"and `{usecase.challenger_alias}` at the best other one, once their files verify.",
+        group_name=group,
+        description=f"Points `{champion_alias}` at the candidate that passed the promotion gate, "
+        f"and `{challenger_alias}` at the best other candidate (the service shadows it). Runs "
+        f"only when the gate passes, and only to models whose files verify; `{rollback}` "
+        "undoes it.",
         kinds={"bentoml"},
     )
-    def champion(
+    def promotion(
         context: dg.AssetExecutionContext, model_registry: ModelRegistryResource
     ) -> dg.MaterializeResult:
         event = context.instance.get_latest_materialization_event(evaluation)
@@ -212,27 +220,41 @@ def champion_asset(usecase: UseCase) -> dg.AssetsDefinition:
         winner = decision["winner"]
         if winner is None:  # the blocking check stops this in a run; direct calls must not either
             raise ValueError(f"the gate promoted nothing: {decision}")
-        registry, actor = model_registry.registry(), f"dagster run {context.run.run_id}"
-        change = registry.promote(
-            winner,
-            f"gate passed in run {context.run.run_id} over {decision['reference']}",
-            usecase.champion_alias,
-            actor=actor,
+        registry, run_id = model_registry.registry(), context.run.run_id
+        verdict = next(v for v in decision["verdicts"] if v["candidate"] == winner)
+        reason = (
+            f"gate passed in run {run_id}: ROC-AUC {verdict['gain']:+.4f} over "
+            f"{verdict['reference']} (interval {verdict['low']:+.4f} .. {verdict['high']:+.4f})"
         )
+        actor = f"dagster run {run_id}"
+        # promote() refuses a model whose files do not verify
+        change = registry.promote(winner, reason, champion_alias, actor=actor)
         others = [tag for tag in decision["candidates"] if tag != winner]
         if others:  # the service shadows it: its answers are logged, never returned
-            reason = f"other candidate of run {context.run.run_id}"
-            registry.promote(others[0], reason, usecase.challenger_alias, actor=actor)
+            registry.promote(others[0], f"other candidate of run {run_id}", challenger_alias,
+                             actor=actor)  # fmt: skip
         return dg.MaterializeResult(
             metadata={
                 "champion": winner,
                 "previous": change.previous or "none",
-                "challenger": registry.alias(usecase.challenger_alias) or "none",
+                "challenger": registry.alias(challenger_alias) or "none",
+                "reason": reason,
+                "promotion": dg.MetadataValue.json(asdict(change)),  # the audit log's entry
             },
             data_version=dg.DataVersion(winner),
         )
 
-    return champion
+    return promotion
+
+
+def champion_asset(usecase: UseCase) -> dg.AssetsDefinition:
+    return promotion_asset(
+        dg.AssetKey([usecase.name, "champion"]),
+        dg.AssetKey([usecase.name, "evaluation"]),
+        usecase.group,
+        (usecase.champion_alias, usecase.challenger_alias),
+        f"flightpath usecase {usecase.name} rollback",
+    )
 
 
 def model_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
