@@ -4,8 +4,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from assets.models.curves import INLINE_MARKDOWN_LIMIT
-from assets.models.glance import MEASURE, metrics_by_role, models_table, roles, verdict_markdown
+from assets.kit.curves import INLINE_MARKDOWN_LIMIT
+from assets.kit.glance import MEASURE, metrics_by_role, models_table, roles, verdict_markdown
 from assets.monitoring.dashboard import dashboard, history_table
 from flightpath.models.gate import Verdict
 
@@ -21,7 +21,7 @@ def _verdict(candidate: str, reasons: list[str]) -> Verdict:
 
 
 def test_roles_name_the_champion_apart_from_a_candidate_of_the_same_model() -> None:
-    role = roles([LGBM, TORCH], CHAMPION, "naive_baseline")
+    role = roles([LGBM, TORCH], CHAMPION, "naive_baseline", "delay_model_")
     assert role == {
         LGBM: "lgbm",
         TORCH: "torch",
@@ -29,11 +29,11 @@ def test_roles_name_the_champion_apart_from_a_candidate_of_the_same_model() -> N
         "naive_baseline": "baseline",
     }
     # A champion that is also a candidate (retrained to the same tag) keeps the candidate's name.
-    assert roles([LGBM, TORCH], LGBM, "naive_baseline")[LGBM] == "lgbm"
+    assert roles([LGBM, TORCH], LGBM, "naive_baseline", "delay_model_")[LGBM] == "lgbm"
 
 
 def test_verdicts_are_said_in_roles_and_each_candidate_on_its_own_line() -> None:
-    role = roles([LGBM, TORCH], CHAMPION, "naive_baseline")
+    role = roles([LGBM, TORCH], CHAMPION, "naive_baseline", "delay_model_")
     reasons = [f"ROC-AUC gain over {CHAMPION} is -0.0100, below the margin +0.0020"]
     text = verdict_markdown(
         [_verdict(LGBM, reasons), _verdict(TORCH, [])], role, None, CHAMPION, None
@@ -49,7 +49,7 @@ def test_verdicts_are_said_in_roles_and_each_candidate_on_its_own_line() -> None
 
 
 def test_metrics_are_turned_to_a_column_per_model_with_the_tags_said_once_beside() -> None:
-    role = roles([LGBM, TORCH], CHAMPION, "naive_baseline")
+    role = roles([LGBM, TORCH], CHAMPION, "naive_baseline", "delay_model_")
     metrics = pd.DataFrame(
         [{"model": tag, "roc_auc": 0.7 + i / 100, "ece": 0.01 * i} for i, tag in enumerate(role)]
     )
@@ -67,7 +67,7 @@ def test_metrics_are_turned_to_a_column_per_model_with_the_tags_said_once_beside
 
 
 def test_many_reasons_are_cut_to_fit_in_place_and_counted() -> None:
-    role = roles([LGBM, TORCH], CHAMPION, "naive_baseline")
+    role = roles([LGBM, TORCH], CHAMPION, "naive_baseline", "delay_model_")
     many = [f"carrier C{i}: ROC-AUC 0.6000 against 0.7000 ({200 + i} flights)" for i in range(30)]
     text = verdict_markdown(
         [_verdict(LGBM, many), _verdict(TORCH, many)], role, None, CHAMPION, None

@@ -25,9 +25,9 @@ from playwright.sync_api import Page, expect
 from assets.features import feature_store
 from assets.groups import IN_LINEAGE_ORDER
 from assets.ingestion import raw_flights
+from assets.kit.curves import INLINE_MARKDOWN_LIMIT
+from assets.kit.glance import MEASURE
 from assets.models import evaluation, training
-from assets.models.curves import INLINE_MARKDOWN_LIMIT
-from assets.models.glance import MEASURE
 from pipelines.definitions import defs
 from resources.lake import Lake
 from tests import dagster_ui

@@ -9,20 +9,16 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from assets.metadata import table
-from assets.models.gate_check import gate_result, gate_spec
-from assets.models.lineage import ROOT, code_version, training_set_lineage
+from assets.kit import evaluation as kit_evaluation
+from assets.kit.lineage import ROOT, code_version, training_set_lineage
 from flightpath.models.features import FeatureSpec
-from flightpath.models.gate import GateRules, decide, naive_baseline
-from flightpath.models.metrics import scores, slice_scores
-from flightpath.models.registry import RegistryError
+from flightpath.models.metrics import scores
 from flightpath.models.splits import xy
 from flightpath.monitoring.profile import PROFILE_FILE, reference_profile
 from flightpath.usecase import MODEL_KINDS, UseCase
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
-BASELINE = "naive_baseline"
 # The code a use case's model is made by (its definition is in the git commit code_version adds).
 KIT_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "kit", ROOT / "feature_repo"]
 SCORE = "probability"  # the scores' column in the drift profile and in batch predictions
@@ -118,78 +114,32 @@ def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
 
 
 def evaluation_asset(usecase: UseCase) -> dg.AssetsDefinition:
-    key = dg.AssetKey([usecase.name, "evaluation"])
-
-    @dg.asset(
-        key=key,
-        deps=[dg.AssetKey([usecase.name, f"model_{kind}"]) for kind in MODEL_KINDS],
-        group_name=usecase.group,
-        check_specs=[gate_spec(key, " or ".join(usecase.slices))],
-        description="The candidates, the champion and the naive baseline on the same test rows; "
-        "slices; the gate's verdict.",
-        kinds={"python"},
-    )
-    def evaluation(
-        context: dg.AssetExecutionContext, lake: Lake, model_registry: ModelRegistryResource
-    ) -> dg.MaterializeResult:
-        registry = model_registry.registry()
-        parts = holdout_parts(usecase, lake.read_table(usecase.table("training_set")))
-        test = parts["test"]
-        rows = test[[usecase.entity, *usecase.slices]].assign(label=test[usecase.label])
-        candidates = [str(registry.latest(usecase.model_name(kind)).tag) for kind in MODEL_KINDS]
-        models = {tag: registry.load(tag) for tag in candidates}
-        champion = registry.alias(usecase.champion_alias)
-        if champion is not None and champion not in models:
-            try:
-                models[champion] = registry.load(champion)
-            except RegistryError as error:  # a broken champion must not block a sound candidate
-                context.log.error(f"champion set aside, the baseline is the reference: {error}")
-                champion = None
-        for tag, model in models.items():
-            rows[tag] = model.predict(model.spec.matrix(test))
-        rows[BASELINE] = naive_baseline(
-            parts["train"], test, by=usecase.baseline_by, label=usecase.label
-        )
-        reference = champion or BASELINE
-        rules = GateRules(slice_min_rows=usecase.slice_min_rows)
-        verdicts = decide(rows, candidates, reference, rules, usecase.slices)
-        winner = next((v.candidate for v in verdicts if v.promote), None)
-        labels = rows["label"].to_numpy()
-        compared = [*models, BASELINE]
-        metrics = pd.DataFrame(
-            [{"model": m, **scores(labels, rows[m].to_numpy())} for m in compared]
-        )
-        slices = pd.concat(
-            [slice_scores(rows, by, compared, usecase.slice_min_rows) for by in usecase.slices]
-        )
-        decision: dict[str, Any] = {
-            "winner": winner,
-            "reference": reference,
-            "candidates": candidates,
-            "verdicts": [v.to_dict() for v in verdicts],
-        }
-        summary = (
-            f"promote {winner} over {reference}"
-            if winner
-            else "keep the champion: "
-            + (" | ".join(f"{v.candidate}: {'; '.join(v.reasons)}" for v in verdicts))
-        )
-        context.log.info(summary)
-        return dg.MaterializeResult(
-            metadata={
-                "summary": dg.MetadataValue.md(summary),
-                "metrics": table(metrics),
-                "slices": table(slices) if len(slices) else "no slice has enough rows",
-                **{
-                    f"{m.split(':')[0]}/roc_auc": float(a)
-                    for m, a in zip(metrics["model"], metrics["roc_auc"], strict=True)
-                },
-                "decision": dg.MetadataValue.json(decision),
+    return kit_evaluation.evaluation_asset(
+        kit_evaluation.EvaluationPlan(
+            key=dg.AssetKey([usecase.name, "evaluation"]),
+            group=usecase.group,
+            candidates={
+                usecase.model_name(kind): dg.AssetKey([usecase.name, f"model_{kind}"])
+                for kind in MODEL_KINDS
             },
-            check_results=[gate_result(winner, summary, decision["verdicts"])],
+            candidate_prefix=f"{usecase.name}_",
+            champion_alias=usecase.champion_alias,
+            parts=lambda lake, _registry, _candidates: holdout_parts(
+                usecase, lake.read_table(usecase.table("training_set"))
+            ),
+            entity=usecase.entity,
+            label=usecase.label,
+            gate_slices=usecase.slices,
+            shown_slices=usecase.slices,
+            baseline_by=usecase.baseline_by,
+            slice_min_rows=usecase.slice_min_rows,
+            shown_min_rows=usecase.slice_min_rows,
+            scores_table=usecase.table("evaluation_scores"),
+            describe_test=lambda rows: (
+                f"{len(rows)} rows, {rows['label'].mean():.1%} {usecase.label}"
+            ),
         )
-
-    return evaluation
+    )
 
 
 def promotion_asset(

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from assets import groups
-from assets.models.lineage import code_version, training_set_lineage
+from assets.kit.lineage import ROOT, code_version, training_set_lineage
 from assets.monitoring.drift_reference import training_profile
 from flightpath.feed_calendar import FEED
 from flightpath.models.features import FeatureSpec
@@ -22,6 +22,9 @@ from resources.model_registry import ModelRegistryResource
 
 GROUP = groups.MODELS
 FEATURE_SERVICE = "delay_model_training"
+TRAINING_SET = dg.AssetKey("training_set")
+# The code a delay model is made by (its version is recorded with the model).
+MODEL_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "models", ROOT / "feature_repo"]
 DEFAULT_WINDOWS = FEED.training_windows()
 
 
@@ -69,7 +72,7 @@ def _register(
         predicted[part] = (labels, model.predict(matrix))
     metrics = {part: scores(*pair) for part, pair in predicted.items()}
     profile = training_profile(parts["train"], window.split(), predicted["test"][1])
-    lineage = training_set_lineage(context.instance)
+    lineage = training_set_lineage(context.instance, TRAINING_SET)
     partitions = Partitions(dict(lineage["feature_partitions"]))
     metadata = {
         **model.spec.to_metadata(),
@@ -78,7 +81,7 @@ def _register(
         "split": window.split().to_metadata(),
         "rows": {part: len(frame) for part, frame in parts.items()},
         "training_set": lineage,
-        "code_version": code_version(),
+        "code_version": code_version(MODEL_CODE),
         "dagster_run_id": context.run.run_id,
         "metrics": metrics,
         "drift_profile": {"file": PROFILE_FILE, **profile.describe()},

@@ -5,8 +5,8 @@ import io
 import dagster as dg
 import pandas as pd
 
+from assets.kit.curves import markdown_image, pyplot
 from assets.metadata import table
-from assets.models.curves import markdown_image, pyplot
 
 
 def history_table(series: pd.DataFrame) -> dg.TableMetadataValue:

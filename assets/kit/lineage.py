@@ -8,11 +8,9 @@ from typing import Any
 import dagster as dg
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "models", ROOT / "feature_repo"]
-FLIGHTS_TRAINING_SET = dg.AssetKey("training_set")
 
 
-def code_version(folders: list[Path] = MODEL_CODE) -> dict[str, str]:
+def code_version(folders: list[Path]) -> dict[str, str]:
     """A hash of the model and feature code in `folders`, and the git commit when there is one."""
     digest = hashlib.sha256()
     for folder in folders:
@@ -30,9 +28,7 @@ def code_version(folders: list[Path] = MODEL_CODE) -> dict[str, str]:
     return version
 
 
-def training_set_lineage(
-    instance: dg.DagsterInstance, key: dg.AssetKey = FLIGHTS_TRAINING_SET
-) -> dict[str, Any]:
+def training_set_lineage(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str, Any]:
     """The latest materialisation of the training set `key`: run, data version, window,
     partitions (a use case's has no window or partitions: None and {})."""
     event = instance.get_latest_materialization_event(key)

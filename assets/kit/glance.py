@@ -2,21 +2,22 @@
 
 import pandas as pd
 
-from assets.models.curves import INLINE_MARKDOWN_LIMIT
+from assets.kit.curves import INLINE_MARKDOWN_LIMIT
 from flightpath.models.gate import Verdict
 
 CHAMPION_ROLE = "champion"
 BASELINE_ROLE = "baseline"
-# Every candidate's registry name begins so: the rest (`lgbm`, `torch`) tells them apart.
-CANDIDATE_PREFIX = "delay_model_"
 MEASURE = "measure"
 
 
-def roles(candidates: list[str], champion: str | None, baseline: str) -> dict[str, str]:
+def roles(
+    candidates: list[str], champion: str | None, baseline: str, prefix: str
+) -> dict[str, str]:
     """Each compared model's column name: its kind (`lgbm`), `champion` or `baseline`.
     A tag (`delay_model_lgbm:bw2k…`), even a registry name, is too wide to head a column:
-    the metadata's value column is under 500 px in a 1600 px window."""
-    named = {tag: tag.split(":")[0].removeprefix(CANDIDATE_PREFIX) for tag in candidates}
+    the metadata's value column is under 500 px in a 1600 px window. `prefix`: what every
+    candidate's registry name begins with; the rest (`lgbm`, `torch`) tells them apart."""
+    named = {tag: tag.split(":")[0].removeprefix(prefix) for tag in candidates}
     if champion is not None:
         named.setdefault(champion, CHAMPION_ROLE)  # a champion retrained unchanged is a candidate
     named[baseline] = BASELINE_ROLE
