@@ -130,3 +130,29 @@ def test_the_checks_catch_an_upward_import_dagster_and_a_cycle(tmp_path: Path) -
     assert find_cycle(graph) is None
     graph["resources"]["flightpath"] = "resources.y -> flightpath.x"
     assert find_cycle(graph) == ["flightpath", "resources", "flightpath"]
+
+
+# Inside assets/: the kit, the lifecycle of any use case, uses the shared logic only, never the
+# flights use case's own modules (they are built from the kit, not the other way round).
+KIT_MAY_IMPORT = ("assets.kit", "assets.metadata", "assets.quality")
+
+
+def kit_violations(root: Path = ROOT) -> list[str]:
+    return [
+        f"{module} imports {imported} (the kit knows no use case)"
+        for module, imported in imports("assets", root)
+        if module.startswith("assets.kit.")
+        and imported.startswith("assets.")
+        and not any(imported == p or imported.startswith(f"{p}.") for p in KIT_MAY_IMPORT)
+    ]
+
+
+def test_the_kit_imports_no_use_case_of_its_own(tmp_path: Path) -> None:
+    assert kit_violations() == []
+    (tmp_path / "assets" / "kit").mkdir(parents=True)
+    (tmp_path / "assets" / "kit" / "models.py").write_text(
+        "from assets.models.training import GROUP\nfrom assets.quality.verdict import judge_table\n"
+    )
+    assert kit_violations(tmp_path) == [
+        "assets.kit.models imports assets.models.training (the kit knows no use case)"
+    ]
