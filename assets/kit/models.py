@@ -2,19 +2,19 @@
 baseline, with the blocking promotion gate → the use case's champion alias."""
 
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pandas as pd
 
 from assets.kit import evaluation as kit_evaluation
 from assets.kit.lineage import ROOT, code_version, training_set_lineage
+from assets.kit.registration import Candidate, register
 from flightpath.models.features import FeatureSpec
-from flightpath.models.metrics import scores
 from flightpath.models.splits import xy
-from flightpath.monitoring.profile import PROFILE_FILE, reference_profile
+from flightpath.monitoring.profile import ReferenceProfile, reference_profile
 from flightpath.usecase import MODEL_KINDS, UseCase
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
@@ -65,49 +65,30 @@ def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         parts = holdout_parts(usecase, lake.read_table(usecase.table("training_set")))
         model, settings = _train(usecase, kind, parts)
-        test_scores = model.predict(model.spec.matrix(parts["test"]))
-        metrics = {
-            part: scores(
-                parts[part][usecase.label].to_numpy(), model.predict(model.spec.matrix(parts[part]))
-            )
-            for part in ("valid", "test")
-        }
-        with duckdb.connect() as connection:
-            connection.register("train_rows", parts["train"])
-            connection.register("test_scores", pd.DataFrame({SCORE: test_scores}))
-            profile = reference_profile(
-                connection, "train_rows", list(usecase.numeric), list(usecase.categorical)
-            ) | reference_profile(connection, "test_scores", [SCORE], [])
-        metadata = {
-            **model.spec.to_metadata(),
-            **settings,
+
+        def profile_of(test_scores: np.ndarray) -> ReferenceProfile:
+            with duckdb.connect() as connection:
+                connection.register("train_rows", parts["train"])
+                connection.register("test_scores", pd.DataFrame({SCORE: test_scores}))
+                return reference_profile(
+                    connection, "train_rows", list(usecase.numeric), list(usecase.categorical)
+                ) | reference_profile(connection, "test_scores", [SCORE], [])
+
+        holdout = f"valid {usecase.holdout.valid}, test {usecase.holdout.test}, " + (
+            "by time" if usecase.event_time else "by key"
+        )
+        recorded = {
             "use_case": usecase.name,
-            "split": {
-                "holdout": f"valid {usecase.holdout.valid}, test {usecase.holdout.test}, "
-                + ("by time" if usecase.event_time else "by key")
-            },
-            "rows": {part: len(frame) for part, frame in parts.items()},
-            "dagster_run_id": context.run.run_id,
+            "split": {"holdout": holdout},
             "training_set": training_set_lineage(
                 context.instance, dg.AssetKey([usecase.name, "training_set"])
             ),
             "feature_service": usecase.feature_service,
             "code_version": code_version(KIT_CODE),
-            "metrics": metrics,
-            "drift_profile": {"file": PROFILE_FILE, **profile.describe()},
         }
-        registry = model_registry.registry()
-        with registry.create(usecase.model_name(kind), framework, metadata) as entry:
-            model.save(Path(entry.path))
-            profile.write(Path(entry.path) / PROFILE_FILE)
-        return dg.MaterializeResult(
-            metadata={
-                "tag": str(entry.tag),
-                "test_roc_auc": metrics["test"]["roc_auc"],
-                "valid_roc_auc": metrics["valid"]["roc_auc"],
-                "rows": dg.MetadataValue.json(metadata["rows"]),
-            },
-            data_version=dg.DataVersion(str(entry.tag)),
+        trained = Candidate(usecase.model_name(kind), framework, model, settings)
+        return register(
+            context, model_registry, trained, parts, usecase.label, profile_of, recorded, {}
         )
 
     return candidate

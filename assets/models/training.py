@@ -1,21 +1,19 @@
 """The two delay models, trained on the same time split of the point-in-time training set."""
 
 from datetime import date
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
 
 from assets import groups
 from assets.kit.lineage import ROOT, code_version, training_set_lineage
+from assets.kit.registration import Candidate, register
 from assets.monitoring.drift_reference import training_profile
 from flightpath.feed_calendar import FEED
-from flightpath.models.features import FeatureSpec
+from flightpath.models.features import LABEL, FeatureSpec
 from flightpath.models.lgbm import PARAMS, train_lgbm
-from flightpath.models.metrics import scores
 from flightpath.models.splits import Split, split_frame, xy
-from flightpath.monitoring.profile import PROFILE_FILE
 from flightpath.training_partitions import Partitions
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
@@ -57,58 +55,41 @@ def _parts(lake: Lake, window: ModelWindow) -> dict[str, pd.DataFrame]:
 def _register(
     context: dg.AssetExecutionContext,
     registry: ModelRegistryResource,
-    name: str,
-    framework: str,
-    model: Any,
+    candidate: Candidate,
     window: ModelWindow,
     parts: dict[str, pd.DataFrame],
-    settings: dict[str, Any],
 ) -> dg.MaterializeResult:
-    """Score the model on validation and test rows, save it with its lineage and its drift
-    reference profile (training rows, test scores), report."""
-    predicted = {}
-    for part in ("valid", "test"):
-        matrix, labels = xy(model.spec, parts[part])
-        predicted[part] = (labels, model.predict(matrix))
-    metrics = {part: scores(*pair) for part, pair in predicted.items()}
-    profile = training_profile(parts["train"], window.split(), predicted["test"][1])
+    """The kit's registration, with the flights' lineage: the split's days, the training set's
+    run, window and feature partitions; the drift reference is the split's reference window."""
     lineage = training_set_lineage(context.instance, TRAINING_SET)
     partitions = Partitions(dict(lineage["feature_partitions"]))
-    metadata = {
-        **model.spec.to_metadata(),
-        **settings,
+    code = code_version(MODEL_CODE)
+    recorded = {
         "feature_service": FEATURE_SERVICE,
         "split": window.split().to_metadata(),
-        "rows": {part: len(frame) for part, frame in parts.items()},
         "training_set": lineage,
-        "code_version": code_version(MODEL_CODE),
-        "dagster_run_id": context.run.run_id,
-        "metrics": metrics,
-        "drift_profile": {"file": PROFILE_FILE, **profile.describe()},
+        "code_version": code,
     }
-    with registry.registry().create(name, framework, metadata) as entry:
-        model.save(Path(entry.path))
-        profile.write(Path(entry.path) / PROFILE_FILE)
-    tag = str(entry.tag)
-    return dg.MaterializeResult(
-        metadata={
-            "tag": tag,
-            "split": dg.MetadataValue.json(window.split().describe()),
-            "test_roc_auc": metrics["test"]["roc_auc"],
-            "test_pr_auc": metrics["test"]["pr_auc"],
-            "valid_roc_auc": metrics["valid"]["roc_auc"],
-            "rows": dg.MetadataValue.json(metadata["rows"]),
-            "training_set_run": dg.MetadataValue.dagster_run(lineage["run_id"]),
-            "training_set_version": str(lineage["data_version"]),
-            "training_set_window": str(lineage["window"]),
-            "feature_partitions": dg.MetadataValue.json(
-                {"range": partitions.summary(), **partitions.as_dict()}
-            ),
-            "feature_service": FEATURE_SERVICE,
-            "code_version": dg.MetadataValue.json(metadata["code_version"]),
-            "settings": dg.MetadataValue.json(settings),
-        },
-        data_version=dg.DataVersion(tag),
+    reported = {
+        "split": dg.MetadataValue.json(window.split().describe()),
+        "training_set_run": dg.MetadataValue.dagster_run(lineage["run_id"]),
+        "training_set_version": str(lineage["data_version"]),
+        "training_set_window": str(lineage["window"]),
+        "feature_partitions": dg.MetadataValue.json(
+            {"range": partitions.summary(), **partitions.as_dict()}
+        ),
+        "feature_service": FEATURE_SERVICE,
+        "code_version": dg.MetadataValue.json(code),
+    }
+    return register(
+        context,
+        registry,
+        candidate,
+        parts,
+        LABEL,
+        lambda test_scores: training_profile(parts["train"], window.split(), test_scores),
+        recorded,
+        reported,
     )
 
 
@@ -141,9 +122,8 @@ def delay_model_lgbm(
         "best_iteration": model.booster.best_iteration,
         "engine": config.engine,
     }
-    return _register(
-        context, model_registry, "delay_model_lgbm", "lightgbm", model, config, parts, settings
-    )
+    trained = Candidate("delay_model_lgbm", "lightgbm", model, settings)
+    return _register(context, model_registry, trained, config, parts)
 
 
 @dg.asset(
@@ -173,6 +153,5 @@ def delay_model_torch(
         "epochs": len(model.epoch_seconds),
         "seconds_per_epoch": sum(model.epoch_seconds) / len(model.epoch_seconds),
     }
-    return _register(
-        context, model_registry, "delay_model_torch", "torch", model, config, parts, settings
-    )
+    trained = Candidate("delay_model_torch", "torch", model, settings)
+    return _register(context, model_registry, trained, config, parts)
