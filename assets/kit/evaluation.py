@@ -54,7 +54,7 @@ class EvaluationPlan:
     entity: str
     label: str
     gate_slices: tuple[str, ...]  # judged per value by the gate
-    shown_slices: tuple[str, ...]  # shown per value in the slices table (a column of test)
+    shown_slices: tuple[str, ...]  # shown per value in the slices table (columns of test)
     baseline_by: tuple[str, ...]
     slice_min_rows: int  # the gate's, unless the run's config says otherwise
     shown_min_rows: int  # the slices table's
@@ -97,7 +97,8 @@ def evaluation_asset(plan: EvaluationPlan) -> dg.AssetsDefinition:
         candidates = [str(registry.latest(name).tag) for name in plan.candidates]
         parts = plan.parts(lake, registry, candidates)
         test = parts["test"]
-        rows = test[[plan.entity, *plan.shown_slices]].assign(label=test[plan.label].to_numpy())
+        sliced = list(dict.fromkeys([*plan.gate_slices, *plan.shown_slices]))
+        rows = test[[plan.entity, *sliced]].assign(label=test[plan.label].to_numpy())
         champion, champion_model, refused = _champion(context, registry, plan.champion_alias)
         loaded = {tag: registry.load(tag) for tag in candidates}
         if champion is not None and champion_model is not None:
