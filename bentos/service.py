@@ -53,6 +53,7 @@ from feature_repo.transforms import schedule_context_of
 from flightpath.api_keys import api_keys_from_env
 from flightpath.feed_calendar import FEED
 from flightpath.keys import flight_id
+from flightpath.models.features import FeatureSpec
 from flightpath.models.registry import ModelRegistry
 from flightpath.storage import lake_location, location
 
@@ -120,6 +121,7 @@ class DelayService:
         )
         answered: list[Prediction | None] = [None] * len(flights)
         logged: list[dict[str, Any]] = []
+        shadowed: list[ShadowRow] = []
         for role, served in (("champion", lineup.champion), ("canary", lineup.challenger)):
             chosen = [i for i, c in enumerate(canary) if c == (role == "canary")]
             if not chosen or served is None:
@@ -138,14 +140,13 @@ class DelayService:
                 logged.append(_log_row(request_id, ids[i], flights[i], served.tag, role,
                                        probabilities[k], records[i], missing[i], ages[i],
                                        stale[i]))  # fmt: skip
+                if role == "champion" and lineup.challenger is not None:
+                    shadowed.append(ShadowRow(lineup.challenger, records[i], logged[-1],
+                                              served.model.spec, matrix[k]))  # fmt: skip
             self.metrics.predictions.labels(role=role).inc(len(chosen))
         self.log.append(logged)
-        if lineup.challenger is not None and not all(canary):  # queued, never waited for
-            self.shadow.offer([
-                ShadowRow(lineup.challenger, request_id, ids[i], flights[i], records[i], missing[i],
-                          ages[i], stale[i])
-                for i, c in enumerate(canary) if not c
-            ])  # fmt: skip
+        if shadowed:  # queued, never waited for
+            self.shadow.offer(shadowed)
         return Predictions(
             request_id=request_id,
             threshold=self.threshold,
@@ -220,30 +221,36 @@ DelayService.add_asgi_middleware(OneErrorShape)  # type: ignore[attr-defined]
 
 @dataclass(frozen=True)
 class ShadowRow:
-    """A flight the champion answered, waiting for the challenger of that moment to score it."""
+    """A flight the champion answered, waiting for the challenger of that moment to score it.
+    Its champion's log row and encoded features come along: the shadow's log row differs only
+    in model, role and score, and a challenger trained on the same vocabularies reads the same
+    encoded row (encoding and JSON were most of the shadow's cost per flight)."""
 
     challenger: Served
-    request_id: str
-    flight_id: str
-    flight: Flight
-    record: dict[str, Any]
-    missing: list[str]
-    ages: dict[str, float | None]  # as the champion's answer reported them
-    stale: dict[str, str]
+    record: dict[str, Any]  # the model inputs, for a challenger whose spec differs
+    logged: dict[str, Any]  # the champion's log row of this flight
+    encoded_by: FeatureSpec
+    encoded: np.ndarray  # the champion's matrix row: `encoded_by.rows([record])[0]`
 
 
 def shadow_log_rows(rows: list[ShadowRow]) -> list[dict[str, Any]]:
     """The shadow's prediction log rows, in the order of `rows`: one model call per challenger
     (a batch holds two when the challenger changed while it queued)."""
     scored: dict[int, dict[str, Any]] = {}
+    logged_at = datetime.now(UTC)
     for tag in dict.fromkeys(r.challenger.tag for r in rows):
         chosen = [i for i, r in enumerate(rows) if r.challenger.tag == tag]
         challenger = rows[chosen[0]].challenger
-        matrix = challenger.model.spec.rows([rows[i].record for i in chosen])
+        spec = challenger.model.spec
+        # Compared once per champion spec in the batch, not once per row.
+        encoders = {id(rows[i].encoded_by): rows[i].encoded_by for i in chosen}
+        if all(encoder == spec for encoder in encoders.values()):
+            matrix = np.stack([rows[i].encoded for i in chosen])
+        else:
+            matrix = spec.rows([rows[i].record for i in chosen])
         for i, probability in zip(chosen, _predict(challenger, matrix), strict=True):
-            r = rows[i]
-            scored[i] = _log_row(r.request_id, r.flight_id, r.flight, tag, "shadow", probability,
-                                 r.record, r.missing, r.ages, r.stale)  # fmt: skip
+            scored[i] = {**rows[i].logged, "model": tag, "role": "shadow",
+                         "probability": float(probability), "logged_at": logged_at}  # fmt: skip
     return [scored[i] for i in range(len(rows))]
 
 

@@ -4,7 +4,6 @@ score for that row's flight."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -84,49 +83,61 @@ def test_a_failing_challenger_is_counted_and_the_shadow_goes_on() -> None:
 @dataclass
 class ScaledFeature:
     """A model whose answer is one feature times `scale`: a row scored against another row's
-    features, or by the other challenger, shows."""
+    features, or by the other challenger, shows. It counts the rows it encodes."""
 
     scale: float
+    encoded: int = 0
 
     @property
     def spec(self) -> ScaledFeature:
         return self
 
     def rows(self, records: list[dict[str, Any]]) -> np.ndarray:
+        self.encoded += len(records)
         return np.array([[r["x"]] for r in records], np.float32)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         return matrix[:, 0] * self.scale
 
+    def __eq__(self, other: object) -> bool:  # as FeatureSpec: the same encoding
+        return isinstance(other, ScaledFeature) and other.scale == self.scale
 
-def test_each_shadow_row_is_its_challengers_score_of_its_own_flight() -> None:
-    old, new = Served("mlp:old", ScaledFeature(0.001)), Served("mlp:new", ScaledFeature(0.002))  # type: ignore[arg-type]
+
+def _shadow_rows(old: ScaledFeature, new: ScaledFeature, encoder: ScaledFeature) -> list[ShadowRow]:
+    """Nine rows, the champion's encoding of each by `encoder`; a swap while they queued: the
+    batch holds both challengers, interleaved."""
     flight = Flight(carrier="UA", flight=1, tailnum="N1", origin="EWR", dest="ORD",
                     sched_dep=datetime(2013, 1, 18, 12, tzinfo=UTC))  # fmt: skip
-    # A swap while rows queued: the batch holds both challengers, interleaved.
-    rows = [
-        ShadowRow(
-            old if i % 3 else new,
-            f"req{i // 2}",
-            f"flight{i}",
-            flight,
-            {"x": i + 1},
-            [],
-            {"aircraft": float(i)},
-            {"aircraft": "older than 48 h"} if i % 2 else {},
-        )
-        for i in range(9)
-    ]
+    challengers = Served("mlp:old", old), Served("mlp:new", new)  # type: ignore[arg-type]
+    rows = []
+    for i in range(9):
+        record, stale = {"x": i + 1}, {"aircraft": "older than 48 h"} if i % 2 else {}
+        logged = _log_row(f"req{i // 2}", f"flight{i}", flight, "lgbm:1", "champion", 0.5, record,
+                          [], {"aircraft": float(i)}, stale)  # fmt: skip
+        encoded = np.array([1000.0 * (i + 1) if encoder.scale == 9 else i + 1], np.float32)
+        rows.append(ShadowRow(challengers[i % 3 == 0], record, logged, encoder, encoded))
+    return rows
+
+
+@pytest.mark.parametrize("champion_scale", [0.001, 9.0], ids=["same spec", "other spec"])
+def test_each_shadow_row_is_its_challengers_score_of_its_own_flight(
+    champion_scale: float,
+) -> None:
+    """The champion's encoded row is reused only by a challenger with the same spec: the
+    other spec's rows (1000 times the feature) would give scores 1000 times too high."""
+    old, new = ScaledFeature(0.001), ScaledFeature(0.002)
+    rows = _shadow_rows(old, new, ScaledFeature(champion_scale))
     logged = shadow_log_rows(rows)
     for row, log in zip(rows, logged, strict=True):
-        expected = row.challenger.model.predict(row.challenger.model.spec.rows([row.record]))[0]
-        assert log["probability"] == pytest.approx(float(expected))
-        assert (log["request_id"], log["flight_id"], log["model"], log["role"]) == (
-            row.request_id, row.flight_id, row.challenger.tag, "shadow")  # fmt: skip
-        assert log["stale"] == bool(row.stale)  # as the champion's answer said
-        assert json.loads(log["features_age_hours"]) == row.ages
-    champion = _log_row("req0", "flight0", flight, "lgbm:1", "champion", 0.5, {"x": 1}, [], {}, {})
-    assert all(log.keys() == champion.keys() for log in logged)
+        assert log["probability"] == pytest.approx(row.record["x"] * row.challenger.model.scale)
+        assert (log["model"], log["role"]) == (row.challenger.tag, "shadow")
+        assert log.keys() == row.logged.keys()
+        kept = row.logged.keys() - {"model", "role", "probability", "logged_at"}
+        assert {k: log[k] for k in kept} == {k: row.logged[k] for k in kept}  # as answered
+    reused = champion_scale == old.scale
+    # Each challenger encodes its own rows only when the champion's encoding is not its own.
+    assert old.encoded == (0 if reused else 6)
+    assert new.encoded == 3
 
 
 def test_the_queue_size_setting_is_checked_before_any_worker_starts(
