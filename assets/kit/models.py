@@ -2,7 +2,6 @@
 baseline, with the blocking promotion gate → the use case's champion alias."""
 
 from dataclasses import asdict
-from typing import Any
 
 import dagster as dg
 import duckdb
@@ -11,9 +10,8 @@ import pandas as pd
 
 from assets.kit import evaluation as kit_evaluation
 from assets.kit.lineage import ROOT, code_version, training_set_lineage
-from assets.kit.registration import Candidate, register
-from flightpath.models.features import FeatureSpec
-from flightpath.models.splits import xy
+from assets.kit.registration import register
+from assets.kit.training import Recipe, train_candidate
 from flightpath.monitoring.profile import ReferenceProfile, reference_profile
 from flightpath.usecase import MODEL_KINDS, UseCase
 from resources.lake import Lake
@@ -32,22 +30,9 @@ def holdout_parts(usecase: UseCase, frame: pd.DataFrame) -> dict[str, pd.DataFra
     }
 
 
-def _train(usecase: UseCase, kind: str, parts: dict[str, pd.DataFrame]) -> tuple[Any, dict]:
-    spec = FeatureSpec.fit(parts["train"], usecase.features, usecase.categorical)
-    train, valid = xy(spec, parts["train"], usecase.label), xy(spec, parts["valid"], usecase.label)
-    if kind == "lgbm":
-        from flightpath.models.lgbm import PARAMS, train_lgbm
-
-        booster = train_lgbm(spec, train, valid, usecase.lgbm_params, usecase.increasing)
-        return booster, {"params": {**PARAMS, **usecase.lgbm_params},
-                         "best_iteration": booster.booster.best_iteration}  # fmt: skip
-    from flightpath.models.mlp import MlpConfig, train_mlp, training_device
-
-    device = training_device()
-    config = MlpConfig(**usecase.mlp_settings)  # type: ignore[arg-type]
-    model = train_mlp(spec, train, valid, config, device)
-    model.network.cpu()  # saved and scored on the CPU: the service has no GPU
-    return model, {**model.metadata(), "device": device.type}
+def recipe(usecase: UseCase) -> Recipe:
+    return Recipe(usecase.label, usecase.features, usecase.categorical, usecase.lgbm_params,
+                  usecase.increasing, usecase.mlp_settings)  # fmt: skip
 
 
 def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
@@ -64,7 +49,7 @@ def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, lake: Lake, model_registry: ModelRegistryResource
     ) -> dg.MaterializeResult:
         parts = holdout_parts(usecase, lake.read_table(usecase.table("training_set")))
-        model, settings = _train(usecase, kind, parts)
+        trained = train_candidate(usecase.model_name(kind), kind, recipe(usecase), parts)
 
         def profile_of(test_scores: np.ndarray) -> ReferenceProfile:
             with duckdb.connect() as connection:
@@ -86,7 +71,6 @@ def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
             "feature_service": usecase.feature_service,
             "code_version": code_version(KIT_CODE),
         }
-        trained = Candidate(usecase.model_name(kind), framework, model, settings)
         return register(
             context, model_registry, trained, parts, usecase.label, profile_of, recorded, {}
         )

@@ -1,5 +1,6 @@
 """The two delay models, trained on the same time split of the point-in-time training set."""
 
+from dataclasses import replace
 from datetime import date
 from typing import Literal
 
@@ -9,11 +10,12 @@ import pandas as pd
 from assets import groups
 from assets.kit.lineage import ROOT, code_version, training_set_lineage
 from assets.kit.registration import Candidate, register
+from assets.kit.training import Recipe, train_candidate
 from assets.monitoring.drift_reference import training_profile
 from flightpath.feed_calendar import FEED
-from flightpath.models.features import LABEL, FeatureSpec
-from flightpath.models.lgbm import PARAMS, train_lgbm
-from flightpath.models.splits import Split, split_frame, xy
+from flightpath.models.features import CATEGORICAL, FEATURES, LABEL
+from flightpath.models.lgbm import INCREASING
+from flightpath.models.splits import Split, split_frame
 from flightpath.training_partitions import Partitions
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
@@ -24,6 +26,8 @@ TRAINING_SET = dg.AssetKey("training_set")
 # The code a delay model is made by (its version is recorded with the model).
 MODEL_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "models", ROOT / "feature_repo"]
 DEFAULT_WINDOWS = FEED.training_windows()
+# The kit's way to train, on the flights' columns; LightGBM's and the MLP's defaults are theirs.
+RECIPE = Recipe(LABEL, FEATURES, CATEGORICAL, increasing=INCREASING)
 
 
 class ModelWindow(dg.Config):
@@ -107,23 +111,20 @@ def delay_model_lgbm(
     model_registry: ModelRegistryResource,
 ) -> dg.MaterializeResult:
     parts = _parts(lake, config)
-    spec = FeatureSpec.fit(parts["train"])
-    train, valid = xy(spec, parts["train"]), xy(spec, parts["valid"])
     if config.engine == "dask":
         # Dask is imported only when asked for: it adds ~0.3 s to every load of the code location.
         from flightpath.models.lgbm_dask import dask_client, train_lgbm_dask
 
         with dask_client(config.dask_scheduler) as client:
-            model = train_lgbm_dask(spec, train, valid, client)
+            trained = train_candidate(
+                "delay_model_lgbm", "lgbm", RECIPE, parts,
+                lambda spec, train, valid, params, increasing: train_lgbm_dask(
+                    spec, train, valid, client, params, increasing),
+            )  # fmt: skip
     else:
-        model = train_lgbm(spec, train, valid)
-    settings = {
-        "params": PARAMS,
-        "best_iteration": model.booster.best_iteration,
-        "engine": config.engine,
-    }
-    trained = Candidate("delay_model_lgbm", "lightgbm", model, settings)
-    return _register(context, model_registry, trained, config, parts)
+        trained = train_candidate("delay_model_lgbm", "lgbm", RECIPE, parts)
+    settings = {**trained.settings, "engine": config.engine}
+    return _register(context, model_registry, replace(trained, settings=settings), config, parts)
 
 
 @dg.asset(
@@ -140,18 +141,5 @@ def delay_model_torch(
     model_registry: ModelRegistryResource,
 ) -> dg.MaterializeResult:
     parts = _parts(lake, config)
-    spec = FeatureSpec.fit(parts["train"])
-    # torch is imported only to train: it adds ~2.3 s to every load of the code location.
-    from flightpath.models.mlp import MlpConfig, train_mlp, training_device
-
-    device = training_device()
-    model = train_mlp(spec, xy(spec, parts["train"]), xy(spec, parts["valid"]), MlpConfig(), device)
-    model.network.cpu()  # saved and scored on the CPU: the service has no GPU
-    settings = {
-        **model.metadata(),
-        "device": device.type,
-        "epochs": len(model.epoch_seconds),
-        "seconds_per_epoch": sum(model.epoch_seconds) / len(model.epoch_seconds),
-    }
-    trained = Candidate("delay_model_torch", "torch", model, settings)
+    trained = train_candidate("delay_model_torch", "torch", RECIPE, parts)
     return _register(context, model_registry, trained, config, parts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from lightgbm.dask import DaskLGBMClassifier
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import (
     EARLY_STOPPING_ROUNDS,
+    INCREASING,
     MAX_ROUNDS,
     LgbmDelayModel,
     training_params,
@@ -61,6 +62,7 @@ def train_lgbm_dask(
     valid: tuple[np.ndarray, np.ndarray],
     client: Client,
     params: dict[str, object] | None = None,
+    increasing: Sequence[str] = INCREASING,
 ) -> LgbmDelayModel:
     """`train_lgbm`'s model, its rows split over the cluster's workers (data-parallel)."""
     # Chunk i is scattered to worker i: left to the scheduler, both chunks can land on one
@@ -73,7 +75,8 @@ def train_lgbm_dask(
     # Every rank evaluates the whole validation window (lightgbm.dask pairs eval chunk i with
     # train chunk i): all compute the same log loss of the same model and stop at the same
     # round, by the rule single-machine training applies.
-    settings: dict[str, Any] = training_params(spec, params)  # LightGBM checks the values
+    # LightGBM checks the values.
+    settings: dict[str, Any] = training_params(spec, params, increasing)
     estimator = DaskLGBMClassifier(client=client, n_estimators=MAX_ROUNDS, **settings)
     estimator.fit(
         _placed(client, [train[0][rows] for rows in pieces], workers),
