@@ -21,7 +21,6 @@ import json
 import math
 import os
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,7 +41,7 @@ from bentos.metrics import service_metrics
 from bentos.openapi import PublishedSpec
 from bentos.prediction_log import PredictionLog
 from bentos.schema import MAX_FLIGHTS, Flight, Prediction, Predictions
-from bentos.shadow import ShadowQueue, shadow_queue_rows
+from bentos.shadow import ShadowQueue, ShadowRow, shadow_log_rows, shadow_queue_rows
 from bentos.staleness import ages_at_departure, max_feature_age_hours, stale_views
 from bentos.store_guard import StoreUnreachable
 from bentos.third_party_warnings import hide_third_party_deprecations
@@ -53,7 +52,6 @@ from feature_repo.transforms import schedule_context_of
 from flightpath.api_keys import api_keys_from_env
 from flightpath.feed_calendar import FEED
 from flightpath.keys import flight_id
-from flightpath.models.features import FeatureSpec
 from flightpath.models.registry import ModelRegistry
 from flightpath.storage import lake_location, location
 
@@ -208,7 +206,12 @@ class DelayService:
 
     def _shadow(self, rows: list[ShadowRow]) -> None:
         """The challenger scores a batch of flights the champion answered (ShadowQueue's thread)."""
-        self.log.append(shadow_log_rows(rows))
+        now = datetime.now(UTC)
+
+        def answered(tag: str, probability: float) -> dict[str, Any]:
+            return {"model": tag, "role": "shadow", "probability": probability, "logged_at": now}
+
+        self.log.append(shadow_log_rows(rows, _predict, answered))
 
 
 # `@bentoml.service` returns a Service object; mypy still sees the class.
@@ -217,41 +220,6 @@ DelayService.add_asgi_middleware(ApiKeyGuard)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(PublishedSpec, service=DelayService)  # type: ignore[attr-defined]
 DelayService.add_asgi_middleware(OneErrorShape)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class ShadowRow:
-    """A flight the champion answered, waiting for the challenger of that moment to score it.
-    Its champion's log row and encoded features come along: the shadow's log row differs only
-    in model, role and score, and a challenger trained on the same vocabularies reads the same
-    encoded row (encoding and JSON were most of the shadow's cost per flight)."""
-
-    challenger: Served
-    record: dict[str, Any]  # the model inputs, for a challenger whose spec differs
-    logged: dict[str, Any]  # the champion's log row of this flight
-    encoded_by: FeatureSpec
-    encoded: np.ndarray  # the champion's matrix row: `encoded_by.rows([record])[0]`
-
-
-def shadow_log_rows(rows: list[ShadowRow]) -> list[dict[str, Any]]:
-    """The shadow's prediction log rows, in the order of `rows`: one model call per challenger
-    (a batch holds two when the challenger changed while it queued)."""
-    scored: dict[int, dict[str, Any]] = {}
-    logged_at = datetime.now(UTC)
-    for tag in dict.fromkeys(r.challenger.tag for r in rows):
-        chosen = [i for i, r in enumerate(rows) if r.challenger.tag == tag]
-        challenger = rows[chosen[0]].challenger
-        spec = challenger.model.spec
-        # Compared once per champion spec in the batch, not once per row.
-        encoders = {id(rows[i].encoded_by): rows[i].encoded_by for i in chosen}
-        if all(encoder == spec for encoder in encoders.values()):
-            matrix = np.stack([rows[i].encoded for i in chosen])
-        else:
-            matrix = spec.rows([rows[i].record for i in chosen])
-        for i, probability in zip(chosen, _predict(challenger, matrix), strict=True):
-            scored[i] = {**rows[i].logged, "model": tag, "role": "shadow",
-                         "probability": float(probability), "logged_at": logged_at}  # fmt: skip
-    return [scored[i] for i in range(len(rows))]
 
 
 def _refuse_unknown_destinations(flights: list[Flight], champion: Served) -> None:

@@ -24,7 +24,6 @@ import importlib
 import json
 import os
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,17 +33,17 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.responses import JSONResponse
 
 from bentos.canary import canary_fraction, is_canary
-from bentos.champion import ChampionWatcher, Refusal, Served
+from bentos.champion import ChampionWatcher, Refusal
 from bentos.client_errors import log_client_errors_as_info
 from bentos.error_body import OneErrorShape, error_body
 from bentos.guard import ApiKeyGuard
 from bentos.http_settings import http_settings
 from bentos.limits import BodyLimit
 from bentos.prediction_log import PredictionLog
-from bentos.shadow import ShadowQueue, shadow_queue_rows
+from bentos.shadow import ShadowQueue, ShadowRow, shadow_log_rows, shadow_queue_rows
 from bentos.store_guard import StoreUnreachable
 from bentos.third_party_warnings import hide_third_party_deprecations
-from bentos.usecase_features import FeatureRow, UseCaseFeatures
+from bentos.usecase_features import UseCaseFeatures
 from bentos.workers import api_workers
 from feature_repo.store import open_store
 from flightpath.api_keys import api_keys_from_env
@@ -164,18 +163,23 @@ class UseCaseService:
         request_id = uuid.uuid4().hex
         canary = [lineup.challenger is not None and is_canary(str(key), self.canary) for key in ids]
         answers: list[Any] = [None] * len(ids)
+        encoded: list[Any] = [None] * len(ids)  # (spec, matrix row) of each answer
         for role, served in (("champion", lineup.champion), ("canary", lineup.challenger)):
             chosen = [i for i, c in enumerate(canary) if c == (role == "canary")]
             if not chosen or served is None:
                 continue
             matrix = served.model.spec.rows([rows[ids[i]].values for i in chosen])
-            for i, p in zip(chosen, served.model.predict(matrix), strict=True):
+            for k, (i, p) in enumerate(zip(chosen, served.model.predict(matrix), strict=True)):
                 answers[i] = _answer(ids[i], float(p), served.tag, role, rows[ids[i]].as_of)
-        self.log.append([_log_row(request_id, answer, rows[key].values)
-                         for key, answer in zip(ids, answers, strict=True)])  # fmt: skip
+                encoded[i] = (served.model.spec, matrix[k])
+        logged = [_log_row(request_id, answer, rows[key].values)
+                  for key, answer in zip(ids, answers, strict=True)]  # fmt: skip
+        self.log.append(logged)
         if lineup.challenger is not None and not all(canary):  # queued, never waited for
-            self.shadow.offer([ShadowRow(lineup.challenger, request_id, key, rows[key])
-                               for key, c in zip(ids, canary, strict=True) if not c])  # fmt: skip
+            self.shadow.offer([
+                ShadowRow(lineup.challenger, rows[ids[i]].values, logged[i], *encoded[i])
+                for i, c in enumerate(canary) if not c
+            ])  # fmt: skip
         self.predictions.labels(usecase=USECASE.name).inc(len(answers))
         return Answers(request_id=request_id, threshold=THRESHOLD, predictions=answers)
 
@@ -190,17 +194,14 @@ class UseCaseService:
         self.log.close()
 
     def _shadow(self, rows: list[ShadowRow]) -> None:
-        """The challenger scores a batch of ids the champion answered (the shadow's thread): one
-        model call per challenger (a batch holds two when it changed while they queued)."""
-        logged = []
-        for tag in dict.fromkeys(row.challenger.tag for row in rows):
-            chosen = [row for row in rows if row.challenger.tag == tag]
-            model = chosen[0].challenger.model
-            matrix = model.spec.rows([row.features.values for row in chosen])
-            for row, p in zip(chosen, model.predict(matrix), strict=True):
-                answer = _answer(row.key, float(p), tag, "shadow", row.features.as_of)
-                logged.append(_log_row(row.request_id, answer, row.features.values))
-        self.log.append(logged)
+        """The challenger scores a batch of ids the champion answered (the shadow's thread)."""
+        now = datetime.now(UTC)
+
+        def answered(tag: str, probability: float) -> dict[str, Any]:
+            return {"model": tag, "role": "shadow", "probability": probability,
+                    USECASE.label: probability >= THRESHOLD, "logged_at": now}  # fmt: skip
+
+        self.log.append(shadow_log_rows(rows, lambda s, m: s.model.predict(m), answered))
 
     def _report_refusal(self, refusal: Refusal, active: bool) -> None:
         self.refused.labels(alias=refusal.alias, tag=refusal.tag).set(int(active))
@@ -212,16 +213,6 @@ UseCaseService.add_asgi_middleware(BodyLimit)  # type: ignore[attr-defined]
 UseCaseService.add_asgi_middleware(OneErrorShape)  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class ShadowRow:
-    """An id the champion answered, waiting for the challenger of that moment to score it."""
-
-    challenger: Served
-    request_id: str
-    key: Any
-    features: FeatureRow
-
-
 def _watcher(home: Path, on_refusal: Any = None, poll_seconds: float = 1.0) -> ChampionWatcher:
     """The use case's champion and challenger aliases."""
     registry = ModelRegistry(bentoml_home(home))
@@ -231,7 +222,7 @@ def _watcher(home: Path, on_refusal: Any = None, poll_seconds: float = 1.0) -> C
 
 
 def _answer(key: Any, probability: float, tag: str, role: str, as_of: datetime) -> BaseModel:
-    """An id's answer; role `shadow` only in the log (the challenger's score, never returned)."""
+    """An id's answer, by the champion or, for the canary's share, the challenger."""
     return Answer(**{USECASE.entity: key, "probability": probability, "model": tag, "role": role,
                      USECASE.label: probability >= THRESHOLD, "features_as_of": as_of})  # fmt: skip
 

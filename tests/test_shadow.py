@@ -15,8 +15,15 @@ import pytest
 
 from bentos.champion import Served
 from bentos.schema import Flight
-from bentos.service import ShadowRow, _log_row, shadow_log_rows
-from bentos.shadow import CLOSED, QUEUE_FULL, SCORING_FAILED, ShadowQueue
+from bentos.service import _log_row
+from bentos.shadow import (
+    CLOSED,
+    QUEUE_FULL,
+    SCORING_FAILED,
+    ShadowQueue,
+    ShadowRow,
+    shadow_log_rows,
+)
 
 
 class Recorder:
@@ -127,12 +134,16 @@ def test_each_shadow_row_is_its_challengers_score_of_its_own_flight(
     other spec's rows (1000 times the feature) would give scores 1000 times too high."""
     old, new = ScaledFeature(0.001), ScaledFeature(0.002)
     rows = _shadow_rows(old, new, ScaledFeature(champion_scale))
-    logged = shadow_log_rows(rows)
+    logged = shadow_log_rows(
+        rows,
+        lambda served, matrix: served.model.predict(matrix),
+        lambda tag, probability: {"model": tag, "role": "shadow", "probability": probability},
+    )
     for row, log in zip(rows, logged, strict=True):
         assert log["probability"] == pytest.approx(row.record["x"] * row.challenger.model.scale)
         assert (log["model"], log["role"]) == (row.challenger.tag, "shadow")
         assert log.keys() == row.logged.keys()
-        kept = row.logged.keys() - {"model", "role", "probability", "logged_at"}
+        kept = row.logged.keys() - {"model", "role", "probability"}
         assert {k: log[k] for k in kept} == {k: row.logged[k] for k in kept}  # as answered
     reused = champion_scale == old.scale
     # Each challenger encodes its own rows only when the champion's encoding is not its own.
