@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from dagster._core.utils import make_new_run_id
 
-from assets.monitoring.feature_drift import alerts as drift_alerts
-from assets.monitoring.live_performance import judge_live_roc_auc
+from assets.kit.alerts import drift_alerts, judge_live_roc_auc
 from flightpath.monitoring.drift import FeatureDrift
 from flightpath.run_tags import ALERT_DAY, REASON, THROUGH, TRIGGER
 from pipelines.automation import retrain_sensor
@@ -77,13 +76,30 @@ def test_no_champion_score_no_alert() -> None:
     assert judge_live_roc_auc(_scored(2048), None, POLICY, "w").alerts == []
 
 
+def _drift(feature: str, psi: float) -> FeatureDrift:
+    return FeatureDrift(feature, "numeric", psi, 0.3, 0.0, 1000, 1000, 0.0, 0.0)
+
+
+def test_drift_alerts_on_a_feature_or_the_scores_over_the_line_and_never_on_exempt_ones() -> None:
+    policy = MonitoringPolicy(feature_psi=0.25, prediction_psi=0.5)
+    quiet = [_drift("dep_hour", 0.25), _drift("temp", 3.1), _drift("probability", 0.5)]
+    assert drift_alerts(quiet, "probability", policy, exempt={"temp"}) == []
+    loud = [_drift("dep_hour", 0.26), _drift("distance", 0.9), _drift("probability", 0.51)]
+    assert drift_alerts([*loud, _drift("temp", 3.1)], "probability", policy, {"temp"}) == [
+        "feature drift: distance PSI 0.900 > 0.25",  # the largest first
+        "feature drift: dep_hour PSI 0.260 > 0.25",
+        "prediction drift: score PSI 0.510 > 0.5",
+    ]
+    # The scores are judged on the prediction line, not the feature line.
+    assert drift_alerts([_drift("probability", 0.4)], "probability", policy) == []
+
+
 # --- the retrain sensor, in a real ephemeral instance --------------------------------------
 
 LIVE_ALERT = judge_live_roc_auc(_scored(2048), REFERENCE, POLICY, "w").alerts
-_QUIET = FeatureDrift("temp", "numeric", 0.01, 0.02, 0.5, 1000, 1000, 0.0, 0.0)
 DRIFT_ALERT = drift_alerts(
-    [FeatureDrift("origin_dep_delay_mean_3h", "numeric", 0.6, 0.3, 0.0, 1000, 1000, 0.0, 0.0)],
-    _QUIET,
+    [_drift("origin_dep_delay_mean_3h", 0.6), _drift("probability", 0.01)],
+    "probability",
     MonitoringPolicy(),
 )
 

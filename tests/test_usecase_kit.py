@@ -206,7 +206,7 @@ def test_drift_and_decay_alert_and_ask_for_a_retraining_only_when_they_happen(tr
     after = sensor(dg.build_sensor_context(instance=instance, cursor=before.cursor))
     [request] = after.run_requests
     reason = request.tags["flightpath/retrain_reason"]
-    assert "pirat PSI" in reason and "live ROC-AUC" in reason
+    assert "feature drift: pirat PSI" in reason and "live performance: champion ROC-AUC" in reason
 
 
 def test_an_event_time_use_case_tests_on_its_latest_rows_and_a_snapshot_by_key() -> None:

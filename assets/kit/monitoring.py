@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from assets.kit.alerts import drift_alerts, judge_live_roc_auc
 from assets.kit.models import SCORE
 from assets.metadata import materialized, table
-from flightpath.models.metrics import scores
 from flightpath.monitoring.drift import drift_against
 from flightpath.usecase import UseCase
 from resources.lake import Lake
@@ -71,12 +71,7 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
                 profile, connection, f"read_parquet('{scored}')",
                 [*usecase.numeric, SCORE], list(usecase.categorical),
             )  # fmt: skip
-        limits = {SCORE: monitoring.prediction_psi}
-        alerts = [
-            f"{s.feature} PSI {s.psi:.3f} > {limits.get(s.feature, monitoring.feature_psi)}"
-            for s in stats
-            if s.psi > limits.get(s.feature, monitoring.feature_psi)
-        ]
+        alerts = drift_alerts(stats, SCORE, monitoring)
         return dg.MaterializeResult(
             metadata={
                 "drift": table(pd.DataFrame([s.to_dict() for s in stats])),
@@ -111,23 +106,22 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         # The windows of the whole training set (a time split's cuts depend on all of it).
         held_out = labelled[usecase.windows(labelled) != "train"]
         rows = scored.merge(held_out[[usecase.entity, usecase.label]], on=usecase.entity)
-        live = scores(rows[usecase.label].to_numpy(), rows[SCORE].to_numpy())
+        rows = rows.rename(columns={usecase.label: "label", SCORE: "probability"})
         tested = model_registry.registry().metadata(tag)["metrics"]["test"]["roc_auc"]
-        holds = live["roc_auc"] >= tested - monitoring.auc_drop
-        alerts = [] if holds else [
-            f"live ROC-AUC {live['roc_auc']:.4f} under the test's {tested:.4f} "
-            f"by more than {monitoring.auc_drop}"
-        ]  # fmt: skip
+        # A snapshot's held-out rows are all it will get: judged from a gate slice's minimum.
+        verdict = judge_live_roc_auc(rows, tested, monitoring, "the held-out rows",
+                                     min_labelled=usecase.slice_min_rows)  # fmt: skip
         return dg.MaterializeResult(
             metadata={
-                "live_roc_auc": live["roc_auc"],
+                **({"live_roc_auc": verdict.live} if verdict.live is not None else {}),
                 "test_roc_auc": tested,
                 "labelled_rows": len(rows),
-                "alerts": dg.MetadataValue.json(alerts),
+                "alerts": dg.MetadataValue.json(verdict.alerts),
+                "summary": verdict.summary,
             },
             check_results=[
                 dg.AssetCheckResult(
-                    check_name=LIVE_CHECK, passed=holds, description="; ".join(alerts) or "holds"
+                    check_name=LIVE_CHECK, passed=not verdict.alerts, description=verdict.summary
                 )
             ],
         )

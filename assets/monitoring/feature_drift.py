@@ -7,6 +7,7 @@ import pandas as pd
 
 from assets import groups
 from assets.automation import after_upstream_days
+from assets.kit.alerts import drift_alerts
 from assets.monitoring.dashboard import dashboard
 from assets.monitoring.drift_reference import (
     NUMERIC,
@@ -18,7 +19,7 @@ from assets.partitions import daily_partitions, partition_day
 from assets.serving import batch_predictions
 from flightpath.models.features import CATEGORICAL
 from flightpath.models.splits import Split
-from flightpath.monitoring.drift import FeatureDrift, drift_against
+from flightpath.monitoring.drift import drift_against
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
@@ -33,19 +34,6 @@ HISTORY_DAYS = 60  # how far back the dashboard looks
 # `month` is not a model feature at all.
 NOT_ALERTING = {"temp": "seasonal", "dewp": "seasonal", "humid": "seasonal",
                 "pressure": "seasonal", "weekday": "calendar"}  # fmt: skip
-
-
-def alerts(
-    stats: list[FeatureDrift], prediction: FeatureDrift, policy: MonitoringPolicy
-) -> list[str]:
-    found = [
-        f"feature drift: {s.feature} PSI {s.psi:.3f} > {policy.feature_psi}"
-        for s in sorted(stats, key=lambda s: -s.psi)
-        if s.feature not in NOT_ALERTING and s.psi > policy.feature_psi
-    ]
-    if prediction.psi > policy.prediction_psi:
-        found.append(f"prediction drift: score PSI {prediction.psi:.3f} > {policy.prediction_psi}")
-    return found
 
 
 @dg.asset(
@@ -93,7 +81,7 @@ def feature_drift(
             [SCORE],
             [],
         )
-    found = alerts(stats, prediction, monitoring)
+    found = drift_alerts([*stats, prediction], SCORE, monitoring, NOT_ALERTING)
     table = pd.DataFrame([s.to_dict() for s in [*stats, prediction]]).assign(
         model=tag,
         note=lambda t: t["feature"].map(NOT_ALERTING).fillna(""),

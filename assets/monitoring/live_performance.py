@@ -1,12 +1,12 @@
 """`live_performance`: what the models said about a day, scored once its arrivals have landed."""
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 
 from assets.automation import after_upstream_days
+from assets.kit.alerts import judge_live_roc_auc
 from assets.monitoring.dashboard import dashboard
 from assets.monitoring.feature_drift import GROUP, HISTORY_DAYS
 from assets.partitions import daily_partitions, partition_day
@@ -145,32 +145,6 @@ def live_performance(
             )
         ],
     )
-
-
-@dataclass(frozen=True)
-class LiveVerdict:
-    live: float | None  # the champion's trailing ROC-AUC; None until enough flights are labelled
-    alerts: list[str]
-    summary: str
-
-
-def judge_live_roc_auc(
-    trailing: pd.DataFrame, reference: float | None, policy: MonitoringPolicy, window: str
-) -> LiveVerdict:
-    """Alert when the champion's trailing live ROC-AUC (`label`, `probability` rows) is more
-    than `policy.auc_drop` under its test ROC-AUC; judged once `min_labelled` rows exist."""
-    if len(trailing) < policy.min_labelled:
-        return LiveVerdict(None, [], f"{len(trailing)} labelled champion flights in {window}: "
-                           f"not judged yet (needs {policy.min_labelled})")  # fmt: skip
-    live = scores(trailing["label"].to_numpy(), trailing["probability"].to_numpy())["roc_auc"]
-    if reference is None:
-        return LiveVerdict(live, [], f"champion ROC-AUC {live:.4f} over {window} (no test score)")
-    if live < reference - policy.auc_drop:
-        alert = (f"live performance: champion ROC-AUC {live:.4f} over {window} is more than "
-                 f"{policy.auc_drop} under its test ROC-AUC {reference:.4f}")  # fmt: skip
-        return LiveVerdict(live, [alert], alert)
-    held = f"champion ROC-AUC {live:.4f} over {window} (test {reference:.4f})"
-    return LiveVerdict(live, [], held)
 
 
 def _dashboard(
