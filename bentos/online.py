@@ -38,12 +38,19 @@ class OnlineFeatures:
         """Per request (its key fields), every view's row; StoreUnreachable in an outage."""
         return self.guard.read(lambda: self._read(requests))
 
-    def _read(self, requests: list[dict[str, str]]) -> list[dict[str, ViewRow]]:
+    def view_reads(
+        self, requests: list[dict[str, str]]
+    ) -> tuple[dict[str, list[str]], list[ViewRead]]:
+        """Per view, the distinct values of its key among `requests`, and their reads."""
         distinct = {
             name: sorted({request[key] for request in requests}) for name, key in VIEWS.items()
         }
         reads = [ViewRead(self.views[name], values, self.columns[name])
                  for name, values in distinct.items()]  # fmt: skip
+        return distinct, reads
+
+    def _read(self, requests: list[dict[str, str]]) -> list[dict[str, ViewRow]]:
+        distinct, reads = self.view_reads(requests)
         found = self.reader(self.store, reads)
         rows: list[dict[str, ViewRow]] = [{} for _ in requests]
         for (name, key), view_rows in zip(VIEWS.items(), found, strict=True):

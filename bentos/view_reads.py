@@ -90,7 +90,11 @@ def read_per_view(store: FeatureStore, reads: list[ViewRead]) -> list[list[Row]]
     ]
 
 
-def _redis(online: RedisOnlineStore, store: FeatureStore, reads: list[ViewRead]) -> list[list[Row]]:
+def redis_commands(
+    online: RedisOnlineStore, store: FeatureStore, reads: list[ViewRead]
+) -> tuple[list[tuple[bytes, list[str | bytes]]], list[tuple[str, list[str], int]]]:
+    """Every read's HMGETs (Redis key, hash fields), and per read its view's name, its field
+    names and how many of the commands are its own."""
     config = store.config
     project = config.project.encode("utf-8")  # Feast's Redis key: the serialized key, project
     plans, commands = [], []
@@ -102,7 +106,12 @@ def _redis(online: RedisOnlineStore, store: FeatureStore, reads: list[ViewRead])
         ]
         commands += [(key, hset_keys) for key in redis_keys]
         plans.append((name, fields, len(redis_keys)))
-    replies = online._read_hash_fields(config, commands)  # one pipeline: one round trip
+    return commands, plans
+
+
+def _redis(online: RedisOnlineStore, store: FeatureStore, reads: list[ViewRead]) -> list[list[Row]]:
+    commands, plans = redis_commands(online, store, reads)
+    replies = online._read_hash_fields(store.config, commands)  # one pipeline: one round trip
     rows, start = [], 0
     for name, fields, count in plans:
         rows.append(
