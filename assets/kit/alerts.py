@@ -10,6 +10,9 @@ from flightpath.models.metrics import scores
 from flightpath.monitoring.drift import FeatureDrift
 from resources.monitoring import MonitoringPolicy
 
+# The check each use case's live performance asset carries: the live ROC-AUC holds.
+LIVE_CHECK = "live_roc_auc_holds"
+
 
 def drift_alerts(
     stats: list[FeatureDrift],

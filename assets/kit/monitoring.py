@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from assets.kit.alerts import drift_alerts, judge_live_roc_auc
+from assets.kit.alerts import LIVE_CHECK, drift_alerts, judge_live_roc_auc
 from assets.kit.models import SCORE
 from assets.metadata import materialized, table
 from flightpath.monitoring.drift import drift_against
@@ -15,7 +15,7 @@ from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
 
-DRIFT_CHECK, LIVE_CHECK = "no_drift", "live_roc_auc_holds"
+DRIFT_CHECK = "no_drift"
 
 
 def _champion(usecase: UseCase, model_registry: ModelRegistryResource) -> str:

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.automation import after_upstream_days
-from assets.kit.alerts import judge_live_roc_auc
+from assets.kit.alerts import LIVE_CHECK, judge_live_roc_auc
 from assets.monitoring.dashboard import dashboard
 from assets.monitoring.feature_drift import GROUP, HISTORY_DAYS
 from assets.partitions import daily_partitions, partition_day
@@ -18,7 +18,6 @@ from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
 
-CHECK = "live_roc_auc_holds"
 # Who predicted: the service's roles, and the daily batch (role "batch").
 ROLES = ("champion", "canary", "shadow", "batch")
 
@@ -76,7 +75,7 @@ def score_table(rows: pd.DataFrame) -> pd.DataFrame:
     automation_condition=after_upstream_days(),
     check_specs=[
         dg.AssetCheckSpec(
-            CHECK,
+            LIVE_CHECK,
             asset="live_performance",
             description="The champion's ROC-AUC over the trailing labelled days stays within the "
             "policy's drop of its test ROC-AUC.",
@@ -138,7 +137,7 @@ def live_performance(
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name=CHECK,
+                check_name=LIVE_CHECK,
                 passed=not found,
                 severity=dg.AssetCheckSeverity.WARN,
                 description=summary,
