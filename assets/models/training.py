@@ -23,8 +23,10 @@ from resources.model_registry import ModelRegistryResource
 GROUP = groups.MODELS
 FEATURE_SERVICE = "delay_model_training"
 TRAINING_SET = dg.AssetKey("training_set")
-# The code a delay model is made by (its version is recorded with the model).
-MODEL_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "models", ROOT / "feature_repo"]
+# The code a delay model is made by (its version is recorded with the model): the kit trains,
+# registers and judges it.
+MODEL_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "models", ROOT / "assets" / "kit",
+              ROOT / "feature_repo"]  # fmt: skip
 DEFAULT_WINDOWS = FEED.training_windows()
 # The kit's way to train, on the flights' columns; LightGBM's and the MLP's defaults are theirs.
 RECIPE = Recipe(LABEL, FEATURES, CATEGORICAL, increasing=INCREASING)
