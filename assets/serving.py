@@ -14,6 +14,7 @@ from assets import groups
 from assets.metadata import materialized
 from assets.models.promotion import champion
 from assets.partitions import daily_partitions, partition_day
+from flightpath.entity_views import TRAINING_SERVICE
 from flightpath.models.features import FEATURES
 from flightpath.models.registry import CHAMPION
 from resources.feature_store import FeatureStoreResource
@@ -89,7 +90,7 @@ def batch_predictions(
     )
     store = feature_store.store()
     frame = store.get_historical_features(
-        entity_df=flights, features=store.get_feature_service("delay_model_training")
+        entity_df=flights, features=store.get_feature_service(TRAINING_SERVICE)
     ).to_df()
     model = registry.load(tag)
     probability = model.predict(model.spec.matrix(frame))

@@ -48,6 +48,7 @@ from benchmarks.common import (
     table,
 )
 from feature_repo.transforms import schedule_context
+from flightpath.entity_views import TRAINING_SERVICE
 from flightpath.feed_calendar import FEED
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
@@ -122,7 +123,7 @@ def child_training(way: str, data_home: str, out: str) -> dict[str, Any]:
     rss_before = peak_rss_mib()
     started = time.perf_counter()
     if store is not None:
-        service = store.get_feature_service("delay_model_training")
+        service = store.get_feature_service(TRAINING_SERVICE)
         frame = store.get_historical_features(entity_df=entities, features=service).to_df()
     else:
         joined = lake.query(

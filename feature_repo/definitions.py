@@ -26,7 +26,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Float64, Int64, String, UnixTimestamp
 
 from feature_repo.transforms import SCHEDULE_CONTEXT, schedule_context
-from flightpath.entity_views import ENTITY_VIEWS, push_source
+from flightpath.entity_views import ENTITY_VIEWS, SERVING_SERVICE, TRAINING_SERVICE, push_source
 from flightpath.storage import is_remote, lake_location
 
 LAKE = lake_location(Path(os.environ.get("FLIGHTPATH_HOME", ".flightpath")).resolve())
@@ -174,10 +174,10 @@ def feast_objects(lake: str) -> dict[str, Any]:
     # --- the model's features, for training and for serving ---
 
     delay_model_training = FeatureService(
-        name="delay_model_training", features=[flight_features, schedule_context_offline]
+        name=TRAINING_SERVICE, features=[flight_features, schedule_context_offline]
     )
     delay_model_serving = FeatureService(
-        name="delay_model_serving",
+        name=SERVING_SERVICE,
         features=[
             origin_congestion,
             carrier_history,

@@ -10,6 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+# The delay model's Feast feature services: its features point-in-time for training (and batch
+# scoring), and as the service reads them.
+TRAINING_SERVICE, SERVING_SERVICE = "delay_model_training", "delay_model_serving"
+
 
 class EntityView(NamedTuple):
     key: str  # the join key, and the request field it is read by

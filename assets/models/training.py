@@ -12,6 +12,7 @@ from assets.kit.lineage import ROOT, code_version, training_set_lineage
 from assets.kit.registration import Candidate, register
 from assets.kit.training import Recipe, train_candidate
 from assets.monitoring.drift_reference import training_profile
+from flightpath.entity_views import TRAINING_SERVICE
 from flightpath.feed_calendar import FEED
 from flightpath.models.features import CATEGORICAL, FEATURES, LABEL
 from flightpath.models.lgbm import INCREASING
@@ -21,7 +22,6 @@ from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
 GROUP = groups.MODELS
-FEATURE_SERVICE = "delay_model_training"
 TRAINING_SET = dg.AssetKey("training_set")
 # The code a delay model is made by (its version is recorded with the model): the kit trains,
 # registers and judges it.
@@ -71,7 +71,7 @@ def _register(
     partitions = Partitions(dict(lineage["feature_partitions"]))
     code = code_version(MODEL_CODE)
     recorded = {
-        "feature_service": FEATURE_SERVICE,
+        "feature_service": TRAINING_SERVICE,
         "split": window.split().to_metadata(),
         "training_set": lineage,
         "code_version": code,
@@ -84,7 +84,7 @@ def _register(
         "feature_partitions": dg.MetadataValue.json(
             {"range": partitions.summary(), **partitions.as_dict()}
         ),
-        "feature_service": FEATURE_SERVICE,
+        "feature_service": TRAINING_SERVICE,
         "code_version": dg.MetadataValue.json(code),
     }
     return register(

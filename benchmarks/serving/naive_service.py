@@ -20,6 +20,7 @@ import bentoml
 from pydantic import BaseModel
 
 from feature_repo.store import open_store
+from flightpath.entity_views import SERVING_SERVICE
 from flightpath.models.registry import ModelRegistry
 
 
@@ -54,7 +55,7 @@ class NaiveDelayService:
             for f in flights
         ]  # fmt: skip
         frame = self.store.get_online_features(
-            features=self.store.get_feature_service("delay_model_serving"),
+            features=self.store.get_feature_service(SERVING_SERVICE),
             entity_rows=entity_rows,
         ).to_df()
         frame["dest"] = [f.dest for f in flights]
