@@ -4,12 +4,12 @@ Feed days, not wall-clock days, measure the cool-down: the replay moves a day in
 the question is how much new data the last retraining saw.
 """
 
-import json
 import os
 from datetime import date
 
 import dagster as dg
 
+from assets.kit.automation import new_alerts
 from assets.monitoring.feature_drift import feature_drift
 from assets.monitoring.live_performance import live_performance
 from flightpath.feed_calendar import FEED
@@ -98,26 +98,8 @@ def retrain_request(
 def retrain_sensor(
     context: dg.SensorEvaluationContext, monitoring: MonitoringPolicy
 ) -> dg.SensorResult:
-    # The cursor is the last event read per monitor: every materialisation is judged once.
-    cursor: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
-    alerts: list[tuple[date, str]] = []
-    for key in MONITORS:
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, after_storage_id=cursor.get(key.to_user_string())),
-            limit=1000,
-            ascending=True,
-        ).records
-        for record in records:
-            materialization = record.asset_materialization
-            if (
-                materialization is not None
-                and materialization.partition
-                and "alerts" in materialization.metadata
-            ):
-                day = date.fromisoformat(materialization.partition)
-                alerts += [(day, str(a)) for a in materialization.metadata["alerts"].value]  # type: ignore[union-attr]
-            cursor[key.to_user_string()] = record.storage_id
-    new_cursor = json.dumps(cursor, sort_keys=True)
+    found, new_cursor = new_alerts(context.instance, list(MONITORS), context.cursor)
+    alerts = [(date.fromisoformat(a.partition), a.text) for a in found if a.partition]
     if not alerts:
         return dg.SensorResult(skip_reason="no monitor reported an alert", cursor=new_cursor)
     day = max(d for d, _ in alerts)

@@ -11,12 +11,14 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+from dagster._core.utils import make_new_run_id
 
 from apps.lineage import render, trace, usecase_log
 from assets.kit import lifecycle
 from assets.kit.automation import retrain_sensor
 from assets.quality.verdict import PartitionBlockedError
 from flightpath.models.registry import CHAMPION
+from flightpath.run_tags import REASON, TRIGGER
 from flightpath.usecase import Holdout, UseCase
 from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
@@ -38,13 +40,13 @@ def _resources(home: Path) -> dict[str, object]:
 
 def _run(
     home: Path, instance: dg.DagsterInstance, usecase: UseCase = MORTGAGE,
-    stages: tuple[str, ...] | None = None,
+    stages: tuple[str, ...] | None = None, tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInJobResult:  # fmt: skip
     assets = list(lifecycle(usecase).assets or [])
     selection = None if stages is None else [dg.AssetKey([usecase.name, s]) for s in stages]
     return dg.materialize(
         assets, resources=_resources(home), instance=instance, selection=selection,
-        raise_on_error=False,
+        raise_on_error=False, tags=tags,
     )  # fmt: skip
 
 
@@ -179,10 +181,12 @@ def test_a_definition_that_names_a_missing_column_or_learns_from_its_label_is_re
     assert replace(MORTGAGE, slices=("afam",)).slices == ("afam",)
 
 
-def _monitor(home: Path, instance: dg.DagsterInstance, usecase: UseCase) -> dg.ExecuteInJobResult:
+def _monitor(
+    home: Path, instance: dg.DagsterInstance, usecase: UseCase, tags: dict[str, str] | None = None
+) -> dg.ExecuteInJobResult:
     stages = ("raw", "validated", "quarantine", "features", "training_set",
               "batch_predictions", "drift", "live_performance")  # fmt: skip
-    return _run(home, instance, usecase, stages)
+    return _run(home, instance, usecase, stages, tags)
 
 
 def test_drift_and_decay_alert_and_ask_for_a_retraining_only_when_they_happen(trained) -> None:
@@ -193,11 +197,7 @@ def test_drift_and_decay_alert_and_ask_for_a_retraining_only_when_they_happen(tr
     before = sensor(dg.build_sensor_context(instance=instance))
     assert before.run_requests == []
 
-    # Applicants with twice the debt: the payment and housing ratios drift.
-    def indebted(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.assign(pirat=frame["pirat"] * 2, hirat=frame["hirat"] * 2)
-
-    drifted = _monitor(home, instance, _loading(indebted))
+    drifted = _monitor(home, instance, _loading(_indebted))
     assert _checks(drifted)["no_drift"] is False
     # The bank decides the other way round: the champion's ranking no longer holds.
     flipped = _monitor(home, instance, _loading(
@@ -205,8 +205,42 @@ def test_drift_and_decay_alert_and_ask_for_a_retraining_only_when_they_happen(tr
     assert _checks(flipped)["live_roc_auc_holds"] is False
     after = sensor(dg.build_sensor_context(instance=instance, cursor=before.cursor))
     [request] = after.run_requests
-    reason = request.tags["flightpath/retrain_reason"]
+    reason = request.tags[REASON]
     assert "feature drift: pirat PSI" in reason and "live performance: champion ROC-AUC" in reason
+
+
+def _indebted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Applicants with twice the debt: the payment and housing ratios drift."""
+    return frame.assign(pirat=frame["pirat"] * 2, hirat=frame["hirat"] * 2)
+
+
+def test_a_retraining_that_still_alerts_asks_for_no_other_and_none_waits_twice(trained) -> None:
+    home, instance, _ = trained
+    job = dg.define_asset_job("mortgage_lifecycle")
+    sensor = retrain_sensor(MORTGAGE, job)
+    start = sensor(dg.build_sensor_context(instance=instance)).cursor  # what is there is judged
+
+    # The retraining the sensor asked for monitors its champion on the rows it just trained on:
+    # that it still alerts is not news, and asking again would retrain in a loop.
+    own = _monitor(home, instance, _loading(_indebted), tags={TRIGGER: sensor.name})
+    assert _checks(own)["no_drift"] is False
+    quiet = sensor(dg.build_sensor_context(instance=instance, cursor=start))
+    assert quiet.run_requests == []
+    assert "still alerts" in str(quiet.skip_reason) and "pirat PSI" in str(quiet.skip_reason)
+
+    # The next monitoring run of its own (the daily schedule's) that alerts asks again ...
+    _monitor(home, instance, _loading(_indebted))
+    asked = sensor(dg.build_sensor_context(instance=instance, cursor=quiet.cursor))
+    [request] = asked.run_requests
+    assert request.tags[TRIGGER] == sensor.name and "pirat PSI" in request.tags[REASON]
+
+    # ... once: while that retraining runs, another alert adds no second one.
+    running = dg.DagsterRun(job_name=job.name, run_id=make_new_run_id(), tags=request.tags,
+                            status=dg.DagsterRunStatus.STARTED)  # fmt: skip
+    instance.add_run(running)
+    _monitor(home, instance, _loading(_indebted))
+    waiting = sensor(dg.build_sensor_context(instance=instance, cursor=asked.cursor))
+    assert waiting.run_requests == [] and "already queued or running" in str(waiting.skip_reason)
 
 
 def test_an_event_time_use_case_tests_on_its_latest_rows_and_a_snapshot_by_key() -> None:

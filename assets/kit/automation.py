@@ -1,6 +1,8 @@
 """A use case's jobs and triggers: the whole lifecycle, monitoring alone, a retraining when
 monitoring alerts, and the schedules that keep both going."""
 
+import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -14,6 +16,8 @@ if TYPE_CHECKING:  # what `define_asset_job` returns; Dagster does not export th
     )
 
 MONITORS = ("drift", "live_performance")
+UNDER_WAY = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+             dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]  # fmt: skip
 
 
 def lifecycle_job(usecase: UseCase) -> "UnresolvedAssetJobDefinition":
@@ -34,38 +38,86 @@ def monitor_job(usecase: UseCase) -> "UnresolvedAssetJobDefinition":
     )
 
 
+@dataclass(frozen=True)
+class MonitorAlert:
+    """One alert a monitor's materialisation reported: its partition (None for a snapshot),
+    the alert's text, and the run that materialised it."""
+
+    partition: str | None
+    text: str
+    run_id: str
+
+
+def new_alerts(
+    instance: dg.DagsterInstance, monitors: list[dg.AssetKey], cursor: str | None
+) -> tuple[list[MonitorAlert], str]:
+    """Every alert the monitors reported since the cursor, oldest first, and the new cursor.
+
+    The cursor is the last event read per monitor, so each materialisation is judged once.
+    """
+    seen: dict[str, int] = json.loads(cursor) if cursor else {}
+    alerts: list[MonitorAlert] = []
+    for key in monitors:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=seen.get(key.to_user_string())),
+            limit=1000,
+            ascending=True,
+        ).records
+        for record in records:
+            materialization = record.asset_materialization
+            found = materialization.metadata.get("alerts") if materialization else None
+            alerts += [
+                MonitorAlert(materialization.partition, str(text), record.run_id)  # type: ignore[union-attr]
+                for text in (found.value if found else [])  # type: ignore[union-attr]
+            ]
+            seen[key.to_user_string()] = record.storage_id
+    return alerts, json.dumps(seen, sort_keys=True)
+
+
 def retrain_sensor(usecase: UseCase, job: "UnresolvedAssetJobDefinition") -> dg.SensorDefinition:
-    keys = [dg.AssetKey([usecase.name, stage]) for stage in MONITORS]
+    monitors = [dg.AssetKey([usecase.name, stage]) for stage in MONITORS]
 
     @dg.sensor(
         name=f"{usecase.name}_retrain_sensor",
         job=job,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Runs the lifecycle again when drift or live performance alerts; the "
-        "alerts are the run's reason.",
+        description="Runs the lifecycle again when drift or live performance alerts (the "
+        "alerts are the run's reason): one retraining at a time, and never on the alerts of "
+        "the retraining it asked for.",
     )
     def sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        after = int(context.cursor) if context.cursor else None
-        newest, alerts = after, []
-        for key in keys:
-            records = context.instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=100
-            ).records
-            for record in records:
-                newest = max(newest or 0, record.storage_id)
-                found = record.asset_materialization.metadata.get("alerts") if (
-                    record.asset_materialization) else None  # fmt: skip
-                alerts += [str(a) for a in (found.value if found else [])]  # type: ignore[union-attr]
-        requests = []
-        if alerts:
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"{usecase.name}-retrain@{newest}",
-                    tags={REASON: "; ".join(alerts)[:1000], TRIGGER: sensor.name},
-                )
+        alerts, cursor = new_alerts(context.instance, monitors, context.cursor)
+        if not alerts:
+            return dg.SensorResult(skip_reason="no monitor reported an alert", cursor=cursor)
+        # A retraining monitors its new champion on the rows it trained on: that it still
+        # alerts is for a person to look at, and asking again would retrain in a loop.
+        runs = context.instance.get_runs(dg.RunsFilter(run_ids=list({a.run_id for a in alerts})))
+        own = {run.run_id for run in runs if run.tags.get(TRIGGER) == sensor.name}
+        fresh = [a.text for a in alerts if a.run_id not in own]
+        reason = "; ".join(dict.fromkeys(fresh))
+        if not fresh:
+            still = "; ".join(dict.fromkeys(a.text for a in alerts))
+            return dg.SensorResult(
+                skip_reason=f"the retraining this sensor asked for still alerts, so it asks "
+                f"for no other: {still}",
+                cursor=cursor,
             )
-        return dg.SensorResult(run_requests=requests, cursor=str(newest) if newest else None)
+        waiting = context.instance.get_runs(
+            dg.RunsFilter(job_name=job.name, statuses=UNDER_WAY,
+                          tags={TRIGGER: sensor.name}), limit=1,
+        )  # fmt: skip
+        if waiting:
+            return dg.SensorResult(
+                skip_reason=f"retraining {waiting[0].run_id} is already queued or running; "
+                f"ignored: {reason}",
+                cursor=cursor,
+            )
+        request = dg.RunRequest(
+            run_key=f"{usecase.name}-retrain@{max(json.loads(cursor).values())}",
+            tags={REASON: reason[:1000], TRIGGER: sensor.name},
+        )
+        return dg.SensorResult(run_requests=[request], cursor=cursor)
 
     return sensor
 
