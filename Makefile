@@ -68,6 +68,14 @@ validate: install
 clean:
 	rm -rf $(FLIGHTPATH_HOME)
 
+## The service image's Python packages: bentos/requirements.in resolved for Linux x86_64 and
+## Python 3.11 (the bento's docker settings). Rerun after changing a pin.
+.PHONY: bento-lock
+bento-lock: install
+	$(BIN)/uv pip compile bentos/requirements.in --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --allow-unsafe --no-header --no-annotate \
+		--emit-index-url --quiet -o bentos/requirements.lock.txt
+
 ## Benchmarks (benchmarks/README.md): lakes and results under $(BENCH_DATA).
 BENCH_DATA ?= /tmp/bench
 .PHONY: bench

@@ -127,9 +127,21 @@ def test_the_secret_check_fires_on_a_literal() -> None:
 def test_images_pin_what_pyproject_pins() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert _pins(re.findall(r'"([A-Za-z0-9_.,\-\[\]]+==[^"]+)"', dockerfile)) == _pyproject_pins()
-    bento = _pins(_documents(ROOT / "bentos" / "bentofile.yaml")[0]["python"]["packages"])
-    assert bento.items() <= _pyproject_pins().items()
-    assert "dagster" not in bento  # the service never imports Dagster
+    python = _documents(ROOT / "bentos" / "bentofile.yaml")[0]["python"]
+    assert python == {"requirements_txt": "./bentos/requirements.lock.txt", "lock_packages": False}
+    bento = _pins(_requirement_lines(ROOT / "bentos" / "requirements.in"))
+    assert "bentoml" in bento and bento.items() <= _pyproject_pins().items()
+    # The lock is `make bento-lock` of exactly these pins: rerun it after changing one.
+    locked = _pins(_requirement_lines(ROOT / "bentos" / "requirements.lock.txt"))
+    assert {name: locked.get(name) for name in bento} == bento
+    # The service never imports Dagster.
+    assert not [name for name in locked if name.startswith("dagster")]
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    """A requirements file's requirements, without comments and options."""
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
 
 
 def test_entry_points_exist() -> None:
