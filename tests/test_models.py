@@ -336,6 +336,11 @@ def test_the_bento_packages_the_service_with_the_champion(
     assert manifest["service"] == "bentos.service:DelayService"
     files = {p.name for p in (bentoml_home(model_home) / "bentos" / name / version).rglob("*.py")}
     assert {"service.py", "online.py", "registry.py", "transforms.py"} <= files
+    # Its image installs the committed lock, every package pinned.
+    installs = (bentoml_home(model_home) / "bentos" / name / version / "env" / "python"
+                / "requirements.txt").read_text().splitlines()  # fmt: skip
+    locked = serving.BENTOFILE.with_name("requirements.lock.txt").read_text().splitlines()
+    assert "torch==2.13.0" in locked and set(locked) <= set(installs)
 
 
 # --- lineage: from a prediction back to the run, the data and the code ---
