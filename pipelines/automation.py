@@ -129,19 +129,34 @@ def cron(schedule: str, default: str) -> str:
     job=retrain_job,
     execution_timezone=FEED.timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Retrains every Monday whether or not a monitor fired, when new days landed.",
+    description="Retrains every Monday whether or not a monitor fired, when days landed since "
+    "the last retraining and the champion's test days.",
 )
-def weekly_retrain(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    return weekly_retrain_request(context.instance)
+def weekly_retrain(
+    context: dg.ScheduleEvaluationContext, model_registry: ModelRegistryResource
+) -> dg.RunRequest | dg.SkipReason:
+    return weekly_retrain_request(context.instance, model_registry)
+
+
+def champion_through(model_registry: ModelRegistryResource) -> date | None:
+    """The champion's last test day: the newest data it was judged on, whoever trained it (a
+    retraining run, or `flightpath train`)."""
+    registry = model_registry.registry()
+    tag = registry.alias(CHAMPION)
+    return Split.from_metadata(registry.metadata(tag)["split"]).test_end if tag else None
 
 
 def weekly_retrain_request(
-    instance: dg.DagsterInstance, reason: str = "weekly schedule"
-) -> dg.RunRequest | dg.SkipReason:
+    instance: dg.DagsterInstance, model_registry: ModelRegistryResource,
+    reason: str = "weekly schedule",
+) -> dg.RunRequest | dg.SkipReason:  # fmt: skip
     """What `weekly_retrain` asks for when it ticks (also on the feed clock's Mondays)."""
-    through, last = latest_feature_day(instance), last_retrain_through(instance)
-    if through is not None and last is not None and through <= last:
-        return dg.SkipReason(f"nothing landed since the last retraining (through {last})")
+    through = latest_feature_day(instance)
+    if through is not None:
+        for last, what in ((last_retrain_through(instance), "the last retraining"),
+                           (champion_through(model_registry), "the champion")):  # fmt: skip
+            if last is not None and through <= last:
+                return dg.SkipReason(f"nothing landed since {what} (through {last})")
     return retrain_request(instance, "weekly_retrain", reason)
 
 

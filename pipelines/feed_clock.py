@@ -96,7 +96,7 @@ def tick(
         said.append(_asked(daily_batch_predictions, batch, requests))
     if scheduled_on(weekly_retrain, day):
         reason = f"weekly schedule (feed clock, {day:%A} {day})"
-        retraining = weekly_retrain_request(context.instance, reason)
+        retraining = weekly_retrain_request(context.instance, model_registry, reason)
         said.append(_asked(weekly_retrain, retraining, requests))
     message = "; ".join(said)
     context.log.info(message)

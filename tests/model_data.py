@@ -48,9 +48,12 @@ def materialize_registry(home: Path) -> None:
     assert dg.materialize([feature_store.feast_registry], resources=resources(home)).success
 
 
-def save_tiny_models(registry: ModelRegistry, count: int, rng: np.random.Generator) -> list[str]:
+def save_tiny_models(
+    registry: ModelRegistry, count: int, rng: np.random.Generator,
+    metadata: dict[str, object] | None = None,
+) -> list[str]:  # fmt: skip
     """Tiny real LightGBM models on two random features, saved through the registry as
-    training saves them; their tags."""
+    training saves them (with `metadata` beside the spec's); their tags."""
     spec = FeatureSpec(features=["a", "b"], vocabularies={})
     features = rng.normal(size=(200, 2))
     labels = (features[:, 0] > 0).astype(int)
@@ -58,7 +61,9 @@ def save_tiny_models(registry: ModelRegistry, count: int, rng: np.random.Generat
     for number in range(count):
         booster = lgb.train({"objective": "binary", "verbose": -1, "seed": number},
                             lgb.Dataset(features, labels), num_boost_round=2)  # fmt: skip
-        with registry.create("delay_model_lgbm", "lightgbm", spec.to_metadata()) as model:
+        with registry.create(
+            "delay_model_lgbm", "lightgbm", {**spec.to_metadata(), **(metadata or {})}
+        ) as model:
             LgbmDelayModel(spec, booster).save(Path(model.path))
         tags.append(str(model.tag))
     return tags

