@@ -2,7 +2,6 @@
 
 import os
 import sys
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,6 +11,7 @@ import dagster as dg
 from tqdm import tqdm
 
 from assets.quality.verdict_memo import batches_ahead
+from feature_repo.store import hide_library_warnings
 from flightpath.home import landing_root
 from flightpath.landing import DAILY_TABLES
 from resources.home import dagster_home
@@ -145,24 +145,6 @@ def _job(name: str) -> dg.JobDefinition:
     from pipelines.definitions import defs  # reads FLIGHTPATH_HOME, so imported late
 
     return defs.resolve_job_def(name)
-
-
-def hide_library_warnings() -> None:
-    """Notes that only a library can act on, printed at every feature and training command:
-    Feast's note that on-demand views are experimental, the deprecations ibis meets inside
-    DuckDB, and pathspec's deprecation of the patterns BentoML's build config makes when it is
-    imported. A warning raised in this repository's code still shows. Feast is imported first:
-    its modules put filters of their own in front of any installed before."""
-    import feast  # noqa: F401
-
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(ibis|feast)(\.|$)")
-    warnings.filterwarnings(
-        "ignore", message="On demand feature view is an experimental feature", module="feast"
-    )
-    warnings.filterwarnings(
-        "ignore", message=r"GitWildMatchPattern \('gitwildmatch'\) is deprecated",
-        category=DeprecationWarning, module=r"pathspec\.",
-    )  # fmt: skip
 
 
 def _run_once(

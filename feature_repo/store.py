@@ -3,6 +3,7 @@
 import atexit
 import os
 import sys
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ def open_store(
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
+    hide_library_warnings()  # in every process that opens one: a command, a run, the service
     text = (REPO / profile).read_text().replace("${FLIGHTPATH_HOME}", home)
     raw = yaml.safe_load(os.path.expandvars(text))
     Path(home, "feast").mkdir(parents=True, exist_ok=True)
@@ -35,6 +37,25 @@ def open_store(
         _read_offline_data_from_the_bucket()
     _close_offline_connection_at_exit()
     return FeatureStore(config=config)
+
+
+def hide_library_warnings() -> None:
+    """Notes only a library can act on: Feast's note that on-demand views are experimental, the
+    deprecations ibis meets inside DuckDB, and pathspec's deprecation of the patterns BentoML's
+    build config makes when it is imported. Importing Feast turns every DeprecationWarning on
+    (`simplefilter("once")`, in front of Python's defaults), so they printed in every command and
+    run that used a store. Feast is imported first, so these filters go in front of its own; a
+    warning raised in this repository's code still shows."""
+    import feast  # noqa: F401
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(ibis|feast)(\.|$)")
+    warnings.filterwarnings(
+        "ignore", message="On demand feature view is an experimental feature", module="feast"
+    )
+    warnings.filterwarnings(
+        "ignore", message=r"GitWildMatchPattern \('gitwildmatch'\) is deprecated",
+        category=DeprecationWarning, module=r"pathspec\.",
+    )  # fmt: skip
 
 
 def _read_offline_data_from_the_bucket() -> None:
