@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
@@ -54,13 +54,25 @@ class Holdout:
 
 
 @dataclass(frozen=True)
+class Daily:
+    """A feed that delivers a day at a time: each day lands, is judged and is kept alone (a
+    daily partition, with its own checks), and every stage after validation reads every day."""
+
+    first_day: date
+    load_day: Callable[[date], pd.DataFrame]  # the day's rows as they arrive, untyped
+    zone: str = "UTC"  # the time zone whose calendar days the partitions are
+
+
+@dataclass(frozen=True, kw_only=True)
 class UseCase:
     """One prediction problem: its source, its contract and rules, its label, its features."""
 
     name: str  # lower_snake: prefixes assets, lake tables, models, the alias, the Feast project
     title: str  # what is predicted, in words
     source: str  # where the data comes from, named in lineage and in a blocked file's error
-    load: Callable[[], pd.DataFrame]  # the source table as it arrives, untyped
+    # Where the rows come from: a snapshot's whole table, or a daily feed's days (one of the two).
+    load: Callable[[], pd.DataFrame] | None = None
+    daily: Daily | None = None
     columns: dict[str, Kind]  # the landed contract, column by column
     entity: str  # the key a prediction is for (a Feast entity)
     label: str  # the target's column in the training set
@@ -85,6 +97,12 @@ class UseCase:
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name != self.name.lower():
             raise ValueError(f"a use case's name is lower_snake_case: {self.name!r}")
+        if (self.load is None) == (self.daily is None):
+            raise ValueError(f"{self.name}: either a snapshot's `load` or a `daily` feed")
+        if self.daily is not None and self.event_time is None:
+            raise ValueError(f"{self.name}: a daily feed needs the rows' `event_time`")
+        if self.daily is not None and "date" in self.columns:
+            raise ValueError(f"{self.name}: `date` names the lake's day partitions: rename it")
         named = {self.entity, *self.features, *self.label_source, *self.slices, *self.baseline_by}
         unknown = named - set(self.columns)
         if unknown:

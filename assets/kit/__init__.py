@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.kit.automation import lifecycle_job, monitor_job, retrain_sensor, schedules
+from assets.kit.automation import feed, lifecycle_job, monitor_job, retrain_sensor, schedules
 from assets.kit.data import data_assets
 from assets.kit.features import feature_assets
 from assets.kit.models import model_assets
@@ -14,6 +14,7 @@ def lifecycle(usecase: UseCase) -> dg.Definitions:
     """The use case's assets with their checks, its jobs, sensor and schedules; resources come
     from the code location, shared by every use case."""
     lifecycle, monitor = lifecycle_job(usecase), monitor_job(usecase)
+    feed_jobs, feed_schedules = feed(usecase)
     return dg.Definitions(
         assets=[
             *data_assets(usecase),
@@ -21,7 +22,7 @@ def lifecycle(usecase: UseCase) -> dg.Definitions:
             *model_assets(usecase),
             *monitoring_assets(usecase),
         ],
-        jobs=[lifecycle, monitor],
+        jobs=[lifecycle, monitor, *feed_jobs],
         sensors=[retrain_sensor(usecase, lifecycle)],
-        schedules=schedules(usecase, lifecycle, monitor),
+        schedules=[*schedules(usecase, lifecycle, monitor), *feed_schedules],
     )

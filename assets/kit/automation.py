@@ -7,33 +7,65 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from assets.kit.data import partitions
 from flightpath.run_tags import REASON, TRIGGER
 from flightpath.usecase import UseCase
 
 if TYPE_CHECKING:  # what `define_asset_job` returns; Dagster does not export the name
+    from dagster._core.definitions.partitions.partitioned_schedule import (
+        UnresolvedPartitionedAssetScheduleDefinition,
+    )
     from dagster._core.definitions.unresolved_asset_job_definition import (
         UnresolvedAssetJobDefinition,
     )
 
 MONITORS = ("drift", "live_performance")
+DATA_STAGES = ("raw", "validated", "quarantine")
 UNDER_WAY = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
              dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]  # fmt: skip
 
 
+def _stages(usecase: UseCase, stages: tuple[str, ...]) -> dg.AssetSelection:
+    return dg.AssetSelection.assets(*([usecase.name, stage] for stage in stages))
+
+
 def lifecycle_job(usecase: UseCase) -> "UnresolvedAssetJobDefinition":
+    selection: dg.AssetSelection = dg.AssetSelection.groups(usecase.group)
+    if usecase.daily is not None:  # its days land through the feed's job, a partition a run
+        selection = selection - _stages(usecase, DATA_STAGES)
     return dg.define_asset_job(
         f"{usecase.name}_lifecycle",
-        selection=dg.AssetSelection.groups(usecase.group),
+        selection=selection,
         description=f"{usecase.title}: data, features, candidates, gate, champion, monitoring.",
     )
+
+
+def feed(
+    usecase: UseCase,
+) -> tuple[
+    list["UnresolvedAssetJobDefinition"],
+    list["dg.ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition"],
+]:
+    """A daily feed's job (a day landed, typed and judged) and the schedule that runs it for
+    each finished day; nothing for a snapshot."""
+    if usecase.daily is None:
+        return [], []
+    job = dg.define_asset_job(
+        f"{usecase.name}_feed",
+        selection=_stages(usecase, DATA_STAGES),
+        partitions_def=partitions(usecase),
+        description=f"A day of {usecase.source}: landed, typed, judged by every rule.",
+    )
+    schedule = dg.build_schedule_from_partitioned_job(
+        job, name=f"{usecase.name}_daily_feed", hour_of_day=1
+    )
+    return [job], [schedule]
 
 
 def monitor_job(usecase: UseCase) -> "UnresolvedAssetJobDefinition":
     return dg.define_asset_job(
         f"{usecase.name}_monitor",
-        selection=dg.AssetSelection.assets(
-            *([usecase.name, stage] for stage in ("batch_predictions", *MONITORS))
-        ),
+        selection=_stages(usecase, ("batch_predictions", *MONITORS)),
         description="Score with the champion, then drift and live performance.",
     )
 

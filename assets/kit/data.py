@@ -1,9 +1,15 @@
 """Raw → validated: the source landed as it arrives, then typed, checked and split into valid
-and quarantined rows, with one Dagster asset check per data-quality rule."""
+and quarantined rows, with one Dagster asset check per data-quality rule.
+
+A snapshot lands whole; a daily feed lands a day per partition, each judged alone with its own
+checks, so one bad day fails alone and names itself."""
 
 from collections.abc import Iterator
+from datetime import date
 
 import dagster as dg
+import pandas as pd
+from upath import UPath
 
 from assets.kit.quality import RULES, usecase_suite
 from assets.metadata import materialized
@@ -14,27 +20,80 @@ from flightpath.usecase import UseCase
 from resources.lake import Lake
 
 
+def partitions(usecase: UseCase) -> dg.DailyPartitionsDefinition | None:
+    """The feed's days, in its own time zone; None for a snapshot."""
+    if usecase.daily is None:
+        return None
+    return dg.DailyPartitionsDefinition(
+        start_date=usecase.daily.first_day.isoformat(), timezone=usecase.daily.zone
+    )
+
+
+def validated_rows(usecase: UseCase, lake: Lake) -> str:
+    """A DuckDB table expression of every validated row: the snapshot's table, or every day."""
+    table = usecase.table("validated")
+    if usecase.daily is None:
+        return f"read_parquet('{lake.table_path(table)}')"
+    return lake.scan(table)
+
+
+def _day(context: dg.AssetExecutionContext) -> date | None:
+    return date.fromisoformat(context.partition_key) if context.has_partition_key else None
+
+
+def _path(lake: Lake, table: str, day: date | None) -> UPath:
+    return lake.table_path(table) if day is None else lake.partition_path(table, day)
+
+
+def _write(lake: Lake, table: str, day: date | None, frame: pd.DataFrame) -> UPath:
+    return (
+        lake.write_table(table, frame) if day is None else lake.write_partition(table, day, frame)
+    )
+
+
+def _read(lake: Lake, table: str, day: date | None) -> pd.DataFrame:
+    return lake.read_table(table) if day is None else lake.read_partition(table, day)
+
+
+def _landed(usecase: UseCase, day: date | None) -> pd.DataFrame:
+    """What arrived: the snapshot, or the feed's day."""
+    if day is None:
+        assert usecase.load is not None  # a use case has one of the two (UseCase checks)
+        return usecase.load()
+    assert usecase.daily is not None
+    return usecase.daily.load_day(day)
+
+
+def _source(usecase: UseCase, day: date | None) -> str:
+    """The source as lineage and the checks name it."""
+    return usecase.source if day is None else f"{usecase.source} {day}"
+
+
 def data_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
     raw_key, valid_key, quarantine_key = (
         dg.AssetKey([usecase.name, stage]) for stage in ("raw", "validated", "quarantine")
     )
+    days = partitions(usecase)
 
     @dg.asset(
         key=raw_key,
         group_name=usecase.group,
+        partitions_def=days,
         description=f"The {usecase.source} table as it arrives, untyped, with its lineage.",
         kinds={"parquet"},
     )
-    def raw(lake: Lake) -> dg.MaterializeResult:
-        frame = usecase.load().astype(object)
-        frame[SOURCE_FILE] = usecase.source
+    def raw(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
+        day = _day(context)
+        frame = _landed(usecase, day).astype(object)
+        frame[SOURCE_FILE] = _source(usecase, day)
         frame[SOURCE_ROW] = range(len(frame))
         # As text: the lake keeps what arrived, and typing it is validation's job.
         landed = frame.astype("string")
-        return materialized(landed, lake.write_table(usecase.table("raw"), landed))
+        return materialized(landed, _write(lake, usecase.table("raw"), day, landed))
 
     @dg.multi_asset(
         name=f"{usecase.name}_validate",
+        partitions_def=days,
         specs=[
             dg.AssetSpec(
                 valid_key,
@@ -51,18 +110,20 @@ def data_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
                 kinds={"parquet"},
             ),
         ],
-        check_specs=check_specs(valid_key, RULES, None),
+        check_specs=check_specs(valid_key, RULES, days),
     )
-    def validate(lake: Lake) -> Iterator[object]:
-        landed = lake.read_table(usecase.table("raw"))
+    def validate(context: dg.AssetExecutionContext, lake: Lake) -> Iterator[object]:
+        day = _day(context)
+        landed = _read(lake, usecase.table("raw"), day)
         verdict = judge_table(
             landed, usecase.contract, lambda frame: frame, usecase_suite(usecase), RULES, []
         )
-        verdict.raise_if_blocked(str(lake.table_path(usecase.table("raw"))))
-        valid_path = lake.write_table(usecase.table("validated"), verdict.valid)
-        quarantine_path = lake.write_table(usecase.table("quarantine"), verdict.quarantine)
+        verdict.raise_if_blocked(str(_path(lake, usecase.table("raw"), day)))
+        valid_path = _write(lake, usecase.table("validated"), day, verdict.valid)
+        quarantine_path = _write(lake, usecase.table("quarantine"), day, verdict.quarantine)
         yield materialized(verdict.valid, valid_path, asset_key=valid_key)
         yield materialized(verdict.quarantine, quarantine_path, asset_key=quarantine_key)
-        yield from check_results(valid_key, verdict.outcomes, verdict.row_count, usecase.source)
+        source = _source(usecase, day)
+        yield from check_results(valid_key, verdict.outcomes, verdict.row_count, source)
 
     return [raw, validate]

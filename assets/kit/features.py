@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import pandas as pd
 
+from assets.kit.data import validated_rows
 from assets.metadata import materialized
 from flightpath.quality.contracts import Kind
 from flightpath.storage import lake_location
@@ -31,7 +32,8 @@ def _instant(usecase: UseCase) -> str:
 
 
 def feature_sql(usecase: UseCase, validated: str) -> str:
-    """One row per entity: its key, the instant its features hold from, the features."""
+    """One row per entity: its key, the instant its features hold from, the features;
+    `validated` is a table expression of the validated rows."""
     instant = _instant(usecase)
     columns = [
         f"CAST({name} AS VARCHAR) AS {name}" if usecase.columns[name] is Kind.TEXT else name
@@ -39,7 +41,7 @@ def feature_sql(usecase: UseCase, validated: str) -> str:
     ]
     return (
         f"SELECT {usecase.entity}, {instant} AS {usecase.event_column}, {', '.join(columns)} "
-        f"FROM read_parquet('{validated}') ORDER BY {usecase.entity}"
+        f"FROM {validated} ORDER BY {usecase.entity}"
     )
 
 
@@ -53,7 +55,7 @@ def label_sql(usecase: UseCase, validated: str) -> str:
         f"SELECT {usecase.entity}, {instant} AS {TRAINING_TIME}, "
         f"({usecase.label_rule}) AS {usecase.label}"
         + "".join(f", {name}" for name in extra)
-        + f" FROM read_parquet('{validated}') ORDER BY {usecase.entity}"
+        + f" FROM {validated} ORDER BY {usecase.entity}"
     )
 
 
@@ -70,7 +72,7 @@ def feature_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         kinds={"duckdb", "parquet"},
     )
     def features(lake: Lake) -> dg.MaterializeResult:
-        frame = lake.query(feature_sql(usecase, str(lake.table_path(usecase.table("validated")))))
+        frame = lake.query(feature_sql(usecase, validated_rows(usecase, lake)))
         return materialized(frame, lake.write_table(usecase.table("features"), frame))
 
     @dg.asset(
@@ -111,7 +113,7 @@ def feature_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         kinds={"feast", "parquet"},
     )
     def training_set(lake: Lake, feature_store: FeatureStoreResource) -> dg.MaterializeResult:
-        labels = lake.query(label_sql(usecase, str(lake.table_path(usecase.table("validated")))))
+        labels = lake.query(label_sql(usecase, validated_rows(usecase, lake)))
         entities = labels.dropna(subset=[usecase.label])
         store = usecase_store(usecase, feature_store)
         frame = store.get_historical_features(
