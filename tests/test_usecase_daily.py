@@ -131,6 +131,7 @@ def test_each_day_lands_as_its_own_partition_with_its_own_checks(fed) -> None:
         checks = _checks(landed[n])
         assert checks["not_empty"] == (True, day.isoformat())
         assert checks["key_unique"] == (True, day.isoformat())
+        assert checks["on_partition_day"] == (True, day.isoformat())
     validated = instance.get_materialized_partitions(dg.AssetKey(["stops", "validated"]))
     assert len(validated) == DAYS
 
@@ -147,6 +148,23 @@ def test_a_day_whose_file_lacks_a_column_fails_alone_naming_its_day(fed, tmp_pat
     assert BAD_DAY.isoformat() in instance.get_materialized_partitions(
         dg.AssetKey(["stops", "validated"])
     )
+
+
+def test_a_row_of_another_day_is_quarantined_with_its_reason(tmp_path: Path) -> None:
+    """A stop of the next day delivered in this day's file: kept out, and said why."""
+    stray = stops_on(BAD_DAY + timedelta(days=1)).head(1)
+    late = replace(STOPS, daily=Daily(FIRST, lambda d: pd.concat([stops_on(d), stray]), ZONE))
+    result = _land(tmp_path, dg.DagsterInstance.ephemeral(), BAD_DAY, late)
+    assert result.success
+    assert _checks(result)["on_partition_day"] == (False, BAD_DAY.isoformat())
+    lake = Lake(root=str(tmp_path / "lake"))
+    quarantine = lake.read_partition("stops_quarantine", BAD_DAY)
+    [reason] = quarantine.loc[quarantine["rules"] == "on_partition_day", "reason"]
+    [record] = quarantine.loc[quarantine["rules"] == "on_partition_day", "record"]
+    assert reason.startswith("on_partition_day: stopped_at=") and stray["idNum"].iloc[0] in record
+    validated = lake.read_partition("stops_validated", BAD_DAY)
+    assert stray["idNum"].iloc[0] not in set(validated["idNum"])
+    assert len(validated) + len(quarantine) == len(stops_on(BAD_DAY)) + 1
 
 
 def test_the_lifecycle_trains_on_every_landed_day_and_beats_the_naive_baseline(fed) -> None:

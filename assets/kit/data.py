@@ -11,10 +11,11 @@ import dagster as dg
 import pandas as pd
 from upath import UPath
 
-from assets.kit.quality import RULES, usecase_suite
+from assets.kit.quality import rules, usecase_suite
 from assets.metadata import materialized
 from assets.quality.gx_bridge import check_results, check_specs
-from assets.quality.verdict import judge_table
+from assets.quality.suites import day_columns
+from assets.quality.verdict import Verdict, judge_files
 from flightpath.quality.contracts import SOURCE_FILE, SOURCE_ROW
 from flightpath.usecase import UseCase
 from resources.lake import Lake
@@ -69,6 +70,20 @@ def _source(usecase: UseCase, day: date | None) -> str:
     return usecase.source if day is None else f"{usecase.source} {day}"
 
 
+def _judge(usecase: UseCase, landed: pd.DataFrame, day: date | None) -> Verdict:
+    """The rows' verdict; a feed's rows are each compared with their file's day too."""
+
+    def on_day(frame: pd.DataFrame, key: date | None) -> pd.DataFrame:
+        assert usecase.daily is not None and usecase.event_time is not None and key is not None
+        return day_columns(frame, key, usecase.event_time, usecase.daily.zone)
+
+    helpers = on_day if usecase.daily is not None else None
+    suite = usecase_suite(usecase)
+    return judge_files(
+        {day: landed}, usecase.contract, lambda frame: frame, suite, rules(usecase), [], helpers
+    )[day]
+
+
 def data_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
     raw_key, valid_key, quarantine_key = (
         dg.AssetKey([usecase.name, stage]) for stage in ("raw", "validated", "quarantine")
@@ -110,14 +125,11 @@ def data_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
                 kinds={"parquet"},
             ),
         ],
-        check_specs=check_specs(valid_key, RULES, days),
+        check_specs=check_specs(valid_key, rules(usecase), days),
     )
     def validate(context: dg.AssetExecutionContext, lake: Lake) -> Iterator[object]:
         day = _day(context)
-        landed = _read(lake, usecase.table("raw"), day)
-        verdict = judge_table(
-            landed, usecase.contract, lambda frame: frame, usecase_suite(usecase), RULES, []
-        )
+        verdict = _judge(usecase, _read(lake, usecase.table("raw"), day), day)
         verdict.raise_if_blocked(str(_path(lake, usecase.table("raw"), day)))
         valid_path = _write(lake, usecase.table("validated"), day, verdict.valid)
         quarantine_path = _write(lake, usecase.table("quarantine"), day, verdict.quarantine)

@@ -223,37 +223,44 @@ def _on_day(date_column: str, instant_column: str) -> list[gxe.Expectation]:
 
     The suite does not name a day, so one run can judge many files: each row is compared with
     its own file's day, in the helper columns `day_columns` adds."""
-    import great_expectations.expectations as gxe
-
     # An instant too far out to compute is empty, and pair expectations skip empty cells.
     return [
         *_not_null(ON_PARTITION_DAY, [date_column, instant_column]),
-        *(
-            gxe.ExpectColumnPairValuesToBeEqual(
-                column_A=compared,
-                column_B=FILE_DAY,
-                ignore_row_if="either_value_is_missing",
-                meta={**_meta(ON_PARTITION_DAY), "shows": [shown]},
-            )
-            for compared, shown in (
-                (date_column, date_column),
-                (_local_day(instant_column), instant_column),
-            )
-        ),
+        _on_file_day(date_column, date_column),
+        instant_on_file_day(instant_column),
     ]
 
 
-def day_columns(frame: pd.DataFrame, day: date, instant_column: str) -> pd.DataFrame:
-    """The helper columns `_on_day` compares, never stored: the file's day, and the feed's local
-    day of the row's instant (a day is 23 or 25 hours long when daylight saving time changes)."""
+def instant_on_file_day(instant_column: str) -> gxe.Expectation:
+    """The local day of the row's instant (`day_columns`) is its file's day."""
+    return _on_file_day(local_day(instant_column), instant_column)
+
+
+def _on_file_day(compared: str, shown: str) -> gxe.Expectation:
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectColumnPairValuesToBeEqual(
+        column_A=compared,
+        column_B=FILE_DAY,
+        ignore_row_if="either_value_is_missing",
+        meta={**_meta(ON_PARTITION_DAY), "shows": [shown]},
+    )
+
+
+def day_columns(
+    frame: pd.DataFrame, day: date, instant_column: str, zone: str = FEED.timezone
+) -> pd.DataFrame:
+    """The helper columns `_on_day` compares, never stored: the file's day, and the local day
+    (in `zone`, the feed's by default) of the row's instant (a day is 23 or 25 hours long when
+    daylight saving time changes)."""
     columns = pd.DataFrame({FILE_DAY: pd.Timestamp(day)}, index=frame.index)
     if instant_column in frame:  # absent in a file missing a column: that rule cannot run
-        local = frame[instant_column].dt.tz_convert(FEED.timezone).dt.tz_localize(None)
-        columns[_local_day(instant_column)] = local.dt.normalize()
+        local = frame[instant_column].dt.tz_convert(zone).dt.tz_localize(None)
+        columns[local_day(instant_column)] = local.dt.normalize()
     return columns
 
 
-def _local_day(instant_column: str) -> str:
+def local_day(instant_column: str) -> str:
     return f"_{instant_column}_local_day"
 
 
