@@ -17,10 +17,9 @@ from assets.kit import lifecycle
 from flightpath.models.registry import CHAMPION
 from flightpath.quality.contracts import Kind
 from flightpath.usecase import Daily, UseCase
-from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
-from resources.monitoring import MonitoringPolicy
+from tests.kit_resources import kit_resources
 
 ZONE = "America/Chicago"
 FIRST, DAYS = date(2017, 1, 1), 60  # Jan and Feb: 8,657 stops, 7,411 labelled
@@ -76,17 +75,8 @@ STOPS = UseCase(
 )
 
 
-def _resources(home: Path) -> dict[str, object]:
-    return {
-        "lake": Lake(root=str(home / "lake")),
-        "feature_store": FeatureStoreResource(home=str(home)),
-        "model_registry": ModelRegistryResource(home=str(home)),
-        "monitoring": MonitoringPolicy(),
-    }
-
-
 def _job(home: Path, name: str, usecase: UseCase = STOPS) -> dg.JobDefinition:
-    resources = dg.Definitions(resources=_resources(home))
+    resources = dg.Definitions(resources=kit_resources(home))
     return dg.Definitions.merge(lifecycle(usecase), resources).resolve_job_def(name)
 
 

@@ -20,22 +20,12 @@ from assets.quality.verdict import PartitionBlockedError
 from flightpath.models.registry import CHAMPION
 from flightpath.run_tags import REASON, TRIGGER
 from flightpath.usecase import Holdout, UseCase
-from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
-from resources.monitoring import MonitoringPolicy
+from tests.kit_resources import kit_resources
 from usecases.mortgage.definition import MORTGAGE
 
 APPLICATIONS = MORTGAGE.load()
-
-
-def _resources(home: Path) -> dict[str, object]:
-    return {
-        "lake": Lake(root=str(home / "lake")),
-        "feature_store": FeatureStoreResource(home=str(home)),
-        "model_registry": ModelRegistryResource(home=str(home)),
-        "monitoring": MonitoringPolicy(),
-    }
 
 
 def _run(
@@ -45,7 +35,7 @@ def _run(
     assets = list(lifecycle(usecase).assets or [])
     selection = None if stages is None else [dg.AssetKey([usecase.name, s]) for s in stages]
     return dg.materialize(
-        assets, resources=_resources(home), instance=instance, selection=selection,
+        assets, resources=kit_resources(home), instance=instance, selection=selection,
         raise_on_error=False, tags=tags,
     )  # fmt: skip
 
