@@ -151,7 +151,7 @@ def test_the_kit_imports_no_use_case_of_its_own(tmp_path: Path) -> None:
     assert kit_violations() == []
     (tmp_path / "assets" / "kit").mkdir(parents=True)
     (tmp_path / "assets" / "kit" / "models.py").write_text(
-        "from assets.models.training import GROUP\nfrom assets.quality.verdict import judge_table\n"
+        "from assets.models.training import GROUP\nfrom assets.quality.verdict import judge_files\n"
     )
     assert kit_violations(tmp_path) == [
         "assets.kit.models imports assets.models.training (the kit knows no use case)"

@@ -54,10 +54,6 @@ def usecase_suite(usecase: UseCase) -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeUnique(column=usecase.entity, meta=_meta(KEY_UNIQUE)),
         *(_between(IN_RANGE, name, low, high) for name, (low, high) in usecase.ranges.items()),
         *(_in_set(KNOWN_VALUES, name, values) for name, values in usecase.allowed.items()),
-        *(
-            [instant_on_file_day(usecase.event_time)]
-            if usecase.daily and usecase.event_time
-            else []
-        ),
+        *(instant_on_file_day(column) for column in instant),
     ]
     return gx.ExpectationSuite(name=f"{usecase.name}_suite", expectations=expectations)

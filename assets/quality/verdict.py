@@ -105,18 +105,6 @@ def judge_weather_days(files: Mapping[date, pd.DataFrame]) -> dict[date, Verdict
     )
 
 
-def judge_table(
-    raw: pd.DataFrame,
-    contract: Contract,
-    derive: Callable[[pd.DataFrame], pd.DataFrame],
-    suite: gx.ExpectationSuite,
-    rules: Sequence[Rule],
-    derived: list[str],
-) -> Verdict:
-    """One file judged alone (a snapshot use case's table)."""
-    return judge_files({None: raw}, contract, derive, suite, rules, derived)[None]
-
-
 def judge_files(
     files: Mapping[K, pd.DataFrame],
     contract: Contract,
