@@ -17,8 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pandas as pd
 from upath import UPath
 
 
@@ -43,15 +42,13 @@ class PredictionLog:
             rows, self._rows = self._rows, []
         if not rows:
             return 0
-        by_day: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            by_day.setdefault(row["date"], []).append(row)
-        for day, rows_of_day in by_day.items():
+        frame = pd.DataFrame(rows)
+        for day, part in frame.groupby("date"):
             name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet"
-            table = _table(rows_of_day)
+            rows_of_day = part.drop(columns="date")
             if not isinstance(self.root, Path):  # a bucket (the production profile)
                 buffer = io.BytesIO()
-                pq.write_table(table, buffer)
+                rows_of_day.to_parquet(buffer, index=False)
                 target = self.root / f"date={day}" / name
                 target.fs.pipe_file(target.path, buffer.getvalue())
                 continue
@@ -59,7 +56,7 @@ class PredictionLog:
             folder.mkdir(parents=True, exist_ok=True)
             handle, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
             os.close(handle)
-            pq.write_table(table, temp)
+            rows_of_day.to_parquet(temp, index=False)
             os.replace(temp, folder / name)
         return len(rows)
 
@@ -70,16 +67,3 @@ class PredictionLog:
     def _flush_periodically(self) -> None:
         while not self._stop.wait(self.max_seconds):
             self.flush()
-
-
-def _table(rows: list[dict[str, Any]]) -> pa.Table:
-    """The rows as columns: every key any row has, but `date` (the folder says it), with
-    timestamps in nanoseconds as the log's files always had them. Built column by column by
-    Arrow, not through a pandas frame: half the flush's cost per row (3.3 against 7 µs)."""
-    names = [name for name in dict.fromkeys(key for row in rows for key in row) if name != "date"]
-    table = pa.table({name: [row.get(name) for row in rows] for name in names})
-    nanoseconds = [
-        pa.field(f.name, pa.timestamp("ns", f.type.tz)) if pa.types.is_timestamp(f.type) else f
-        for f in table.schema
-    ]
-    return table.cast(pa.schema(nanoseconds))
