@@ -187,11 +187,13 @@ def test_a_served_prediction_traces_back_to_its_retraining(scenario: Scenario) -
 
 def test_the_weekly_schedule_skips_when_nothing_new_landed(scenario: Scenario) -> None:
     registry = ModelRegistryResource(home=str(scenario.home))
-    context = dg.build_schedule_context(
-        instance=scenario.instance, resources={"model_registry": registry}
-    )
     latest = scenario.retrain_runs()[-1].tags[THROUGH]
-    outcome = weekly_retrain(context)
+    # Closed here: a context with resources that is left to the garbage collector restores
+    # Dagster's current state storage to this module's instance, long after it is gone.
+    with dg.build_schedule_context(
+        instance=scenario.instance, resources={"model_registry": registry}
+    ) as context:
+        outcome = weekly_retrain(context)
     if latest == DAYS[-1].isoformat():
         assert isinstance(outcome, dg.SkipReason) and "nothing landed" in str(outcome.skip_message)
     else:

@@ -137,10 +137,10 @@ def _retrain_run(
 
 
 def _tick(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"monitoring": MonitoringPolicy()}
-    )
-    result = retrain_sensor(context)
+    ) as context:  # closed here, not by the garbage collector in a later test
+        result = retrain_sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
 
