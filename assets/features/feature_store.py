@@ -16,7 +16,6 @@ from assets.metadata import file_version, materialized
 from assets.partitions import daily_partitions, partition_day
 from feature_repo.store import REPO
 from flightpath import entity_views
-from flightpath.entity_views import TRAINING_SERVICE
 from flightpath.feed_calendar import FEED
 from flightpath.models.features import LABEL, label_sql
 from resources.feature_store import FeatureStoreResource
@@ -170,7 +169,7 @@ def training_set(
     entities = labels.dropna(subset=[LABEL])
     store = feature_store.store()
     frame = store.get_historical_features(
-        entity_df=entities, features=store.get_feature_service(TRAINING_SERVICE)
+        entity_df=entities, features=store.get_feature_service(entity_views.TRAINING_SERVICE)
     ).to_df()
     frame = frame.sort_values(["event_timestamp", "flight_id"]).reset_index(drop=True)
     path = lake.write_table("training_set", frame)
