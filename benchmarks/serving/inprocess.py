@@ -84,7 +84,7 @@ def stages(service: Any, bodies: list[dict[str, Any]], rounds: int) -> dict[str,
         raw = json.dumps(bodies[i % len(bodies)])
         flights = clock(samples["validate"], validate, raw)
         clock(samples["read"], service.features.read, keys_of(bodies[i % len(bodies)]))
-        records, _, _ = clock(samples["features"], service._features, flights)
+        records, *_ = clock(samples["features"], service._features, flights)
         matrix = clock(samples["rows"], served.model.spec.rows, records)
         clock(samples["predict"], _predict, served, matrix)
         answer = clock(samples["handler"], service.predict, flights=flights)
