@@ -24,7 +24,9 @@ SNAPSHOT_TTL, EVENT_TTL = timedelta(0), timedelta(days=365)
 
 def usecase_objects(usecase: UseCase, lake: str) -> dict[str, Any]:
     """Entity, source, the one feature view (offline and online) and the model's service."""
-    path = f"{lake}/{usecase.table('features')}.parquet"
+    table = usecase.table("features")
+    # A feed's features are a partition a day (`date=<day>/`); a snapshot's one file.
+    path = f"{lake}/{table}/*/*.parquet" if usecase.daily else f"{lake}/{table}.parquet"
     options: dict[str, Any] = {}
     if is_remote(lake):  # the same s3a:// workaround as feature_repo/definitions.py
         import os

@@ -14,9 +14,13 @@ import pandas as pd
 import pytest
 
 from assets.kit import lifecycle
+from assets.kit.automation import retrain_sensor
+from assets.kit.features import usecase_store
 from flightpath.models.registry import CHAMPION
 from flightpath.quality.contracts import Kind
+from flightpath.run_tags import REASON
 from flightpath.usecase import Daily, UseCase
+from resources.feature_store import FeatureStoreResource
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from tests.kit_resources import kit_resources
@@ -176,3 +180,103 @@ def test_the_lifecycle_trains_on_every_landed_day_and_beats_the_naive_baseline(f
     winner = metadata["decision"].value["winner"].split(":")[0]
     scores = {name: metadata[f"{name}/roc_auc"].value for name in (winner, "naive_baseline")}
     assert scores[winner] > scores["naive_baseline"] + 0.05, scores
+
+
+MONITORED = [FIRST + timedelta(days=DAYS + n) for n in range(7)]  # a week after training
+ODD_DAY = MONITORED[-1] + timedelta(days=1)
+
+
+def _monitor(
+    home: Path, instance: dg.DagsterInstance, day: date, usecase: UseCase = STOPS
+) -> dg.ExecuteInProcessResult:
+    """A day scored and monitored, as the daily monitor's schedule runs it."""
+    return _job(home, f"{usecase.name}_monitor", usecase).execute_in_process(
+        partition_key=day.isoformat(), instance=instance, raise_on_error=False
+    )
+
+
+def _summary(result: dg.ExecuteInProcessResult, check: str) -> str:
+    [found] = [e.event_specific_data for e in result.all_events
+               if e.event_type_value == "ASSET_CHECK_EVALUATION"
+               and e.event_specific_data.check_name == check]  # type: ignore[union-attr]  # fmt: skip
+    return str(found.description)  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def monitored(fed) -> list[dg.ExecuteInProcessResult]:
+    """The week after the lifecycle test's champion, a day at a time: landed, then monitored."""
+    home, instance, _ = fed
+    assert ModelRegistryResource(home=str(home)).registry().alias(STOPS.champion_alias), (
+        "needs the champion of the lifecycle test above"
+    )
+    results = []
+    for day in MONITORED:
+        assert _land(home, instance, day).success
+        results.append(_monitor(home, instance, day))
+    return results
+
+
+def test_each_new_day_reaches_the_online_store_and_is_scored_by_the_champion(
+    fed, monitored
+) -> None:
+    home, _, _ = fed
+    tag = ModelRegistryResource(home=str(home)).registry().alias(STOPS.champion_alias)
+    lake = Lake(root=str(home / "lake"))
+    for day, result in zip(MONITORED, monitored, strict=True):
+        assert result.success
+        validated = lake.read_partition("stops_validated", day)
+        scored = lake.read_partition("stops_batch_predictions", day)
+        assert sorted(scored["idNum"]) == sorted(validated["idNum"])
+        assert (scored["model"] == tag).all() and scored["probability"].between(0, 1).all()
+        live = lake.read_partition("stops_live_performance", day)
+        assert len(live) == validated["personSearch"].notna().sum()
+        checks = _checks(result)
+        assert checks["no_drift"][1] == checks["live_roc_auc_holds"][1] == day.isoformat()
+    # The last day's stops are what the online store now answers with.
+    store = usecase_store(STOPS, FeatureStoreResource(home=str(home)))
+    last = lake.read_partition("stops_features", MONITORED[-1]).iloc[0]
+    online = store.get_online_features(
+        features=[f"{STOPS.feature_view}:neighborhood"], entity_rows=[{"idNum": last["idNum"]}]
+    ).to_dict()
+    assert online["neighborhood"] == [last["neighborhood"]]
+
+
+def test_drift_waits_for_a_full_window_and_then_judges_it(monitored) -> None:
+    """Before a week is scored, a window's few hundred stops give PSI noise over 87
+    neighbourhoods: reported, not alerting. The first full week is judged: no drift."""
+    for n, result in enumerate(monitored[:-1], start=1):
+        assert _summary(result, "no_drift").startswith(f"not judged yet: {n} of the window's 7")
+        assert _checks(result)["no_drift"][0]
+    assert _summary(monitored[-1], "no_drift") == "no drift"
+    assert "champion ROC-AUC" in _summary(monitored[-1], "live_roc_auc_holds")
+    assert _checks(monitored[-1])["live_roc_auc_holds"][0]
+
+
+def _odd_stops(day: date) -> pd.DataFrame:
+    """Three weeks of stops delivered as one day's, all called suspicious and searched the
+    other way round: more than the rest of the window, so the week's mix and outcomes turn."""
+    stops = pd.concat(stops_on(day + timedelta(days=n)) for n in range(1, 22))
+    noon = f"{day}T18:00:00Z"  # noon in Minneapolis: on the day
+    flipped = stops["personSearch"].map({"YES": "NO", "NO": "YES"})
+    return stops.assign(stopped_at=noon, problem="suspicious", personSearch=flipped)
+
+
+def test_a_drifted_day_whose_outcomes_turned_asks_for_a_retraining_and_a_quiet_one_not(
+    fed, monitored
+) -> None:
+    home, instance, _ = fed
+    sensor = retrain_sensor(STOPS, dg.define_asset_job("stops_lifecycle"))
+    start = sensor(dg.build_sensor_context(instance=instance)).cursor  # the week is judged
+    # The week's last day monitored again: still quiet, so nothing is asked.
+    assert _monitor(home, instance, MONITORED[-1]).success
+    quiet = sensor(dg.build_sensor_context(instance=instance, cursor=start))
+    assert quiet.run_requests == []
+    assert str(quiet.skip_reason.skip_message) == "no monitor reported an alert"  # type: ignore[union-attr]
+
+    odd = replace(STOPS, daily=Daily(FIRST, _odd_stops, ZONE))
+    assert _land(home, instance, ODD_DAY, odd).success
+    result = _monitor(home, instance, ODD_DAY, odd)
+    assert not _checks(result)["no_drift"][0] and not _checks(result)["live_roc_auc_holds"][0]
+    [request] = sensor(dg.build_sensor_context(instance=instance, cursor=quiet.cursor)).run_requests
+    assert "feature drift: problem PSI" in request.tags[REASON]
+    assert "live performance: champion ROC-AUC" in request.tags[REASON]

@@ -20,7 +20,10 @@ if TYPE_CHECKING:  # what `define_asset_job` returns; Dagster does not export th
     )
 
 MONITORS = ("drift", "live_performance")
-DATA_STAGES = ("raw", "validated", "quarantine")
+# A daily feed's stages that are daily partitions: each day lands, is judged, gets its features
+# and reaches the online store in the feed's run; it is scored and monitored in the monitor's.
+FEED_STAGES = ("raw", "validated", "quarantine", "features", "online_features")
+MONITOR_STAGES = ("batch_predictions", *MONITORS)
 UNDER_WAY = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
              dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]  # fmt: skip
 
@@ -31,8 +34,8 @@ def _stages(usecase: UseCase, stages: tuple[str, ...]) -> dg.AssetSelection:
 
 def lifecycle_job(usecase: UseCase) -> "UnresolvedAssetJobDefinition":
     selection: dg.AssetSelection = dg.AssetSelection.groups(usecase.group)
-    if usecase.daily is not None:  # its days land through the feed's job, a partition a run
-        selection = selection - _stages(usecase, DATA_STAGES)
+    if usecase.daily is not None:  # a feed's daily stages run a partition a run, in their jobs
+        selection = selection - _stages(usecase, (*FEED_STAGES, *MONITOR_STAGES))
     return dg.define_asset_job(
         f"{usecase.name}_lifecycle",
         selection=selection,
@@ -46,15 +49,16 @@ def feed(
     list["UnresolvedAssetJobDefinition"],
     list["dg.ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition"],
 ]:
-    """A daily feed's job (a day landed, typed and judged) and the schedule that runs it for
-    each finished day; nothing for a snapshot."""
+    """A daily feed's job (a day landed, typed, judged, its features online) and the schedule
+    that runs it for each finished day; nothing for a snapshot."""
     if usecase.daily is None:
         return [], []
     job = dg.define_asset_job(
         f"{usecase.name}_feed",
-        selection=_stages(usecase, DATA_STAGES),
+        selection=_stages(usecase, FEED_STAGES),
         partitions_def=partitions(usecase),
-        description=f"A day of {usecase.source}: landed, typed, judged by every rule.",
+        description=f"A day of {usecase.source}: landed, typed, judged by every rule, its "
+        "features built and written to the online store.",
     )
     schedule = dg.build_schedule_from_partitioned_job(
         job, name=f"{usecase.name}_daily_feed", hour_of_day=1
@@ -63,9 +67,11 @@ def feed(
 
 
 def monitor_job(usecase: UseCase) -> "UnresolvedAssetJobDefinition":
+    """Scoring and monitoring: the whole snapshot, or a feed's day (a partition a run)."""
     return dg.define_asset_job(
         f"{usecase.name}_monitor",
-        selection=_stages(usecase, ("batch_predictions", *MONITORS)),
+        selection=_stages(usecase, MONITOR_STAGES),
+        partitions_def=partitions(usecase),
         description="Score with the champion, then drift and live performance.",
     )
 
@@ -157,12 +163,19 @@ def retrain_sensor(usecase: UseCase, job: "UnresolvedAssetJobDefinition") -> dg.
 def schedules(
     usecase: UseCase, lifecycle: "UnresolvedAssetJobDefinition",
     monitor: "UnresolvedAssetJobDefinition",
-) -> list[dg.ScheduleDefinition]:  # fmt: skip
+) -> list["dg.ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition"]:  # fmt: skip
+    """Monitoring every morning (a feed: the day that ended, after the feed's run) and a
+    retraining every Monday."""
+    daily_monitor: dg.ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition = (
+        dg.ScheduleDefinition(name=f"{usecase.name}_daily_monitor", job=monitor,
+                              cron_schedule="0 6 * * *", execution_timezone="UTC")
+        if usecase.daily is None
+        else dg.build_schedule_from_partitioned_job(
+            monitor, name=f"{usecase.name}_daily_monitor", hour_of_day=6
+        )
+    )  # fmt: skip
     return [
-        dg.ScheduleDefinition(
-            name=f"{usecase.name}_daily_monitor", job=monitor, cron_schedule="0 6 * * *",
-            execution_timezone="UTC",
-        ),
+        daily_monitor,
         dg.ScheduleDefinition(
             name=f"{usecase.name}_weekly_retrain", job=lifecycle, cron_schedule="0 7 * * 1",
             execution_timezone="UTC", tags={REASON: "weekly", TRIGGER: "schedule"},

@@ -30,15 +30,19 @@ def partitions(usecase: UseCase) -> dg.DailyPartitionsDefinition | None:
     )
 
 
-def validated_rows(usecase: UseCase, lake: Lake) -> str:
-    """A DuckDB table expression of every validated row: the snapshot's table, or every day."""
+def validated_rows(usecase: UseCase, lake: Lake, day: date | None = None) -> str:
+    """A DuckDB table expression of the validated rows: the snapshot's table, a feed's `day`,
+    or every day of the feed (`day` None)."""
     table = usecase.table("validated")
     if usecase.daily is None:
         return f"read_parquet('{lake.table_path(table)}')"
+    if day is not None:
+        return f"read_parquet('{lake.partition_path(table, day)}')"
     return lake.scan(table)
 
 
-def _day(context: dg.AssetExecutionContext) -> date | None:
+def partition_day(context: dg.AssetExecutionContext) -> date | None:
+    """The day a feed's run is for; None for a snapshot's."""
     return date.fromisoformat(context.partition_key) if context.has_partition_key else None
 
 
@@ -46,13 +50,15 @@ def _path(lake: Lake, table: str, day: date | None) -> UPath:
     return lake.table_path(table) if day is None else lake.partition_path(table, day)
 
 
-def _write(lake: Lake, table: str, day: date | None, frame: pd.DataFrame) -> UPath:
+def write_rows(lake: Lake, table: str, day: date | None, frame: pd.DataFrame) -> UPath:
+    """A snapshot's stage as its table, a feed's as the day's partition."""
     return (
         lake.write_table(table, frame) if day is None else lake.write_partition(table, day, frame)
     )
 
 
-def _read(lake: Lake, table: str, day: date | None) -> pd.DataFrame:
+def read_rows(lake: Lake, table: str, day: date | None) -> pd.DataFrame:
+    """What `write_rows` wrote."""
     return lake.read_table(table) if day is None else lake.read_partition(table, day)
 
 
@@ -98,13 +104,13 @@ def data_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         kinds={"parquet"},
     )
     def raw(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
-        day = _day(context)
+        day = partition_day(context)
         frame = _landed(usecase, day).astype(object)
         frame[SOURCE_FILE] = _source(usecase, day)
         frame[SOURCE_ROW] = range(len(frame))
         # As text: the lake keeps what arrived, and typing it is validation's job.
         landed = frame.astype("string")
-        return materialized(landed, _write(lake, usecase.table("raw"), day, landed))
+        return materialized(landed, write_rows(lake, usecase.table("raw"), day, landed))
 
     @dg.multi_asset(
         name=f"{usecase.name}_validate",
@@ -128,11 +134,11 @@ def data_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         check_specs=check_specs(valid_key, rules(usecase), days),
     )
     def validate(context: dg.AssetExecutionContext, lake: Lake) -> Iterator[object]:
-        day = _day(context)
-        verdict = _judge(usecase, _read(lake, usecase.table("raw"), day), day)
+        day = partition_day(context)
+        verdict = _judge(usecase, read_rows(lake, usecase.table("raw"), day), day)
         verdict.raise_if_blocked(str(_path(lake, usecase.table("raw"), day)))
-        valid_path = _write(lake, usecase.table("validated"), day, verdict.valid)
-        quarantine_path = _write(lake, usecase.table("quarantine"), day, verdict.quarantine)
+        valid_path = write_rows(lake, usecase.table("validated"), day, verdict.valid)
+        quarantine_path = write_rows(lake, usecase.table("quarantine"), day, verdict.quarantine)
         yield materialized(verdict.valid, valid_path, asset_key=valid_key)
         yield materialized(verdict.quarantine, quarantine_path, asset_key=quarantine_key)
         source = _source(usecase, day)

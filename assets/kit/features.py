@@ -1,5 +1,8 @@
 """Validated rows → features in the lake, registered in the use case's Feast project, written to
-its online store; labels joined point-in-time with the model's feature service: the training set."""
+its online store; labels joined point-in-time with the model's feature service: the training set.
+
+A daily feed's features and online rows are daily partitions like its validated rows, so each
+landed day reaches the online store in the feed's own run; the training set reads every day."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -7,7 +10,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import pandas as pd
 
-from assets.kit.data import validated_rows
+from assets.kit.data import partition_day, partitions, read_rows, validated_rows, write_rows
 from assets.metadata import materialized
 from flightpath.quality.contracts import Kind
 from flightpath.storage import lake_location
@@ -24,6 +27,15 @@ def usecase_store(usecase: UseCase, resource: FeatureStoreResource) -> "FeatureS
     from feature_repo.store import open_store
 
     return open_store(resource.home, resource.profile, usecase.feast_project)
+
+
+def apply_objects(usecase: UseCase, store: "FeatureStore", home: str) -> list[str]:
+    """Register the use case's entity, view and service in its project; their names."""
+    from feature_repo.usecase_objects import usecase_objects
+
+    objects = usecase_objects(usecase, lake_location(Path(home)))
+    store.apply(list(objects.values()))
+    return sorted(objects)
 
 
 def _instant(usecase: UseCase) -> str:
@@ -63,17 +75,22 @@ def feature_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
     validated = dg.AssetKey([usecase.name, "validated"])
     features_key = dg.AssetKey([usecase.name, "features"])
     registry_key = dg.AssetKey([usecase.name, "feast_registry"])
+    days = partitions(usecase)
+    table = usecase.table("features")
 
     @dg.asset(
         key=features_key,
         deps=[validated],
         group_name=usecase.group,
+        partitions_def=days,
         description=f"The model's inputs per {usecase.entity}, in DuckDB: the Feast view's source.",
         kinds={"duckdb", "parquet"},
     )
-    def features(lake: Lake) -> dg.MaterializeResult:
-        frame = lake.query(feature_sql(usecase, validated_rows(usecase, lake)))
-        return materialized(frame, lake.write_table(usecase.table("features"), frame))
+    def features(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
+        day = partition_day(context)
+        rows = validated_rows(usecase, lake, day)
+        frame = lake.query(feature_sql(usecase, rows))
+        return materialized(frame, write_rows(lake, table, day, frame))
 
     @dg.asset(
         key=registry_key,
@@ -83,22 +100,27 @@ def feature_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         kinds={"feast"},
     )
     def feast_registry(feature_store: FeatureStoreResource) -> dg.MaterializeResult:
-        from feature_repo.usecase_objects import usecase_objects
-
-        objects = usecase_objects(usecase, lake_location(Path(feature_store.home)))
-        usecase_store(usecase, feature_store).apply(list(objects.values()))
-        return dg.MaterializeResult(metadata={"objects": dg.MetadataValue.json(sorted(objects))})
+        store = usecase_store(usecase, feature_store)
+        names = apply_objects(usecase, store, feature_store.home)
+        return dg.MaterializeResult(metadata={"objects": dg.MetadataValue.json(names)})
 
     @dg.asset(
         key=[usecase.name, "online_features"],
         deps=[features_key, registry_key],
         group_name=usecase.group,
+        partitions_def=days,
         description="Each entity's latest features in the online store, as the service reads them.",
         kinds={"feast"},
     )
-    def online_features(lake: Lake, feature_store: FeatureStoreResource) -> dg.MaterializeResult:
-        frame = lake.read_table(usecase.table("features"))
-        usecase_store(usecase, feature_store).write_to_online_store(usecase.feature_view, frame)
+    def online_features(
+        context: dg.AssetExecutionContext, lake: Lake, feature_store: FeatureStoreResource
+    ) -> dg.MaterializeResult:
+        frame = read_rows(lake, table, partition_day(context))
+        store = usecase_store(usecase, feature_store)
+        registered = {view.name for view in store.list_feature_views()}
+        if usecase.feature_view not in registered:  # a feed's first day, before the lifecycle's
+            apply_objects(usecase, store, feature_store.home)
+        store.write_to_online_store(usecase.feature_view, frame)
         newest = pd.to_datetime(frame[usecase.event_column], utc=True).max()
         return dg.MaterializeResult(
             metadata={"dagster/row_count": len(frame), "as_of": str(newest)}

@@ -13,13 +13,14 @@ from assets.kit.lineage import ROOT, code_version, training_set_lineage
 from assets.kit.registration import register
 from assets.kit.training import Recipe, train_candidate
 from flightpath.monitoring.profile import ReferenceProfile, reference_profile
-from flightpath.usecase import MODEL_KINDS, UseCase
+from flightpath.usecase import MODEL_KINDS, TRAINING_TIME, UseCase
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
 # The code a use case's model is made by (its definition is in the git commit code_version adds).
 KIT_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "kit", ROOT / "feature_repo"]
 SCORE = "probability"  # the scores' column in the drift profile and in batch predictions
+TRAINED_THROUGH = "trained_through"  # a time-split model's last training instant (metadata)
 
 
 def holdout_parts(usecase: UseCase, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -28,6 +29,14 @@ def holdout_parts(usecase: UseCase, frame: pd.DataFrame) -> dict[str, pd.DataFra
     return {
         name: frame[window == name].reset_index(drop=True) for name in ("train", "valid", "test")
     }
+
+
+def trained_through(usecase: UseCase, train: pd.DataFrame) -> dict[str, str]:
+    """A time split's last training instant, as the registry's metadata keeps it; nothing for
+    a snapshot (its held-out rows are known by key)."""
+    if usecase.event_time is None or train.empty:
+        return {}
+    return {TRAINED_THROUGH: pd.Timestamp(train[TRAINING_TIME].max()).isoformat()}
 
 
 def recipe(usecase: UseCase) -> Recipe:
@@ -65,6 +74,8 @@ def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
         recorded = {
             "use_case": usecase.name,
             "split": {"holdout": holdout},
+            # A feed's live performance judges only what the model cannot have trained on.
+            **trained_through(usecase, parts["train"]),
             "training_set": training_set_lineage(
                 context.instance, dg.AssetKey([usecase.name, "training_set"])
             ),

@@ -1,16 +1,22 @@
 """Champion → batch predictions → drift against the profile saved with the model, and live
-performance on the outcomes known since; an alert from either asks for a retraining."""
+performance on the outcomes known since; an alert from either asks for a retraining.
 
-from datetime import UTC, datetime
+A snapshot is scored and judged whole. A daily feed is monitored a day at a time, as the day
+lands: its rows scored by the champion of that day, drift over the trailing days' scores, and
+the champion's live ROC-AUC over the trailing days' labelled rows it did not train on."""
+
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
 
 from assets.kit.alerts import LIVE_CHECK, drift_alerts, judge_live_roc_auc
-from assets.kit.models import SCORE
+from assets.kit.data import partition_day, partitions, read_rows, validated_rows, write_rows
+from assets.kit.features import label_sql
+from assets.kit.models import SCORE, TRAINED_THROUGH
 from assets.metadata import materialized, table
 from flightpath.monitoring.drift import drift_against
-from flightpath.usecase import UseCase
+from flightpath.usecase import TRAINING_TIME, UseCase
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
@@ -25,65 +31,149 @@ def _champion(usecase: UseCase, model_registry: ModelRegistryResource) -> str:
     return tag
 
 
+def _trailing(day: date, policy: MonitoringPolicy) -> tuple[date, date]:
+    return day - timedelta(days=policy.trailing_days - 1), day
+
+
+def _scored(usecase: UseCase, lake: Lake, day: date | None, policy: MonitoringPolicy) -> str:
+    """The scored rows drift reads: the snapshot's, or the feed's trailing days'."""
+    batch = usecase.table("batch_predictions")
+    if day is None:
+        return f"read_parquet('{lake.table_path(batch)}')"
+    return lake.scan_days(batch, *_trailing(day, policy))
+
+
+def _held_out_rows(usecase: UseCase, lake: Lake, scored: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """A snapshot's scored rows that the training set kept out of training, with their label."""
+    labelled = lake.read_table(usecase.table("training_set"))
+    # The windows of the whole training set (a time split's cuts depend on all of it).
+    held_out = labelled[usecase.windows(labelled) != "train"]
+    rows = scored.merge(held_out[[usecase.entity, usecase.label]], on=usecase.entity)
+    return rows.rename(columns={usecase.label: "label", SCORE: "probability"}), "the held-out rows"
+
+
+def _live_rows(
+    usecase: UseCase, lake: Lake, day: date, tag: str, trained_through: str | None,
+    policy: MonitoringPolicy,
+) -> tuple[pd.DataFrame, str]:  # fmt: skip
+    """The feed's day scored and labelled (kept as the day's partition), and the champion's
+    rows of the trailing days that are later than anything it trained on."""
+    validated = validated_rows(usecase, lake, day)
+    batch = lake.partition_path(usecase.table("batch_predictions"), day)
+    day_rows = lake.query(
+        f"""
+        SELECT b.{usecase.entity}, b.model, b.{SCORE} AS probability,
+               l.{usecase.label} AS label, l.{TRAINING_TIME}
+        FROM read_parquet('{batch}') b JOIN ({label_sql(usecase, validated)}) l
+        USING ({usecase.entity})
+        WHERE l.{usecase.label} IS NOT NULL
+        ORDER BY b.{usecase.entity}
+        """
+    )
+    lake.write_partition(usecase.table("live_performance"), day, day_rows)
+    first, last = _trailing(day, policy)
+    since = f"AND {TRAINING_TIME} > TIMESTAMPTZ '{trained_through}'" if trained_through else ""
+    rows = lake.query(
+        f"SELECT label, probability FROM "
+        f"{lake.scan_days(usecase.table('live_performance'), first, last)} "
+        f"WHERE model = $tag {since}",
+        {"tag": tag},
+    )
+    return rows, f"{first} .. {last}"
+
+
+def _drift_verdict(
+    found: list[str], days_scored: int | None, policy: MonitoringPolicy
+) -> tuple[list[str], str]:
+    """The alerts and the check's summary; a feed's window of fewer days scored than the
+    policy's trailing days is not judged (`days_scored` None: a snapshot, always judged)."""
+    summary = "; ".join(found) or "no drift"
+    if days_scored is None or days_scored >= policy.trailing_days:
+        return found, summary
+    # A partial window's few rows give PSI noise, not drift: a column of many values over a few
+    # hundred rows scores over the threshold on its own.
+    return [], (f"not judged yet: {days_scored} of the window's {policy.trailing_days} days "
+                f"scored (it would say: {summary})")  # fmt: skip
+
+
 def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
     batch_key = dg.AssetKey([usecase.name, "batch_predictions"])
     drift_key = dg.AssetKey([usecase.name, "drift"])
     live_key = dg.AssetKey([usecase.name, "live_performance"])
+    days = partitions(usecase)
+    features = usecase.table("features")
 
     @dg.asset(
         key=batch_key,
         deps=[[usecase.name, "features"], [usecase.name, "champion"]],
         group_name=usecase.group,
-        description="Every entity's latest features scored by the champion.",
+        partitions_def=days,
+        description="Every entity's latest features (a feed: the day's rows) scored by the "
+        "champion.",
         kinds={"bentoml", "parquet"},
     )
     def batch_predictions(
-        lake: Lake, model_registry: ModelRegistryResource
+        context: dg.AssetExecutionContext, lake: Lake, model_registry: ModelRegistryResource
     ) -> dg.MaterializeResult:
+        day = partition_day(context)
         tag = _champion(usecase, model_registry)
         model = model_registry.registry().load(tag)
-        frame = lake.read_table(usecase.table("features"))
+        frame = read_rows(lake, features, day)
         frame[SCORE] = model.predict(model.spec.matrix(frame))
         frame = frame.assign(model=tag, scored_at=datetime.now(UTC))
-        path = lake.write_table(usecase.table("batch_predictions"), frame)
+        path = write_rows(lake, usecase.table("batch_predictions"), day, frame)
         return materialized(frame, path, metadata={"model": tag})
 
     @dg.asset(
         key=drift_key,
         deps=[batch_key],
         group_name=usecase.group,
+        partitions_def=days,
         check_specs=[dg.AssetCheckSpec(DRIFT_CHECK, asset=drift_key, description="No feature, "
-                     "and not the score, has a PSI over the monitoring policy's threshold.")],
-        description="PSI and KS / chi-square of the scored rows' features and scores against "
-        "the champion's training rows and test scores (the profile saved with it).",
+                     "and not the score, has a PSI over the monitoring policy's threshold.",
+                     partitions_def=days)],
+        description="PSI and KS / chi-square of the scored rows' features (a feed: the trailing "
+        "days') and scores against the champion's training rows and test scores (the profile "
+        "saved with it).",
         kinds={"duckdb"},
     )  # fmt: skip
     def drift(
-        lake: Lake, model_registry: ModelRegistryResource, monitoring: MonitoringPolicy
+        context: dg.AssetExecutionContext,
+        lake: Lake,
+        model_registry: ModelRegistryResource,
+        monitoring: MonitoringPolicy,
     ) -> dg.MaterializeResult:
-        scored = str(lake.table_path(usecase.table("batch_predictions")))
-        registry = model_registry.registry()
-        profile = registry.drift_profile(_champion(usecase, model_registry))
+        day = partition_day(context)
+        tag = _champion(usecase, model_registry)
+        profile = model_registry.registry().drift_profile(tag)
         if profile is None:
             raise ValueError("the champion was saved without a drift profile: retrain it")
+        scored = _scored(usecase, lake, day, monitoring)
         with lake.connect() as connection:
             stats = drift_against(
-                profile, connection, f"read_parquet('{scored}')",
-                [*usecase.numeric, SCORE], list(usecase.categorical),
+                profile, connection, scored, list(usecase.numeric), list(usecase.categorical)
+            )
+            # The scores of the champion drift is judged against, not of an earlier one.
+            stats += drift_against(
+                profile, connection, f"(SELECT {SCORE} FROM {scored} WHERE model = '{tag}')",
+                [SCORE], [],
             )  # fmt: skip
-        alerts = drift_alerts(stats, SCORE, monitoring)
+        days = f"SELECT count(DISTINCT date) AS n FROM {scored}"
+        days_scored = None if day is None else int(lake.query(days)["n"].iloc[0])
+        alerts, summary = _drift_verdict(drift_alerts(stats, SCORE, monitoring), days_scored,
+                                         monitoring)  # fmt: skip
+        window = {} if day is None else {"window": "{} .. {}".format(*_trailing(day, monitoring))}
         return dg.MaterializeResult(
             metadata={
+                "reference_model": tag,
+                **window,
                 "drift": table(pd.DataFrame([s.to_dict() for s in stats])),
                 "alerts": dg.MetadataValue.json(alerts),
+                "summary": summary,
                 **{f"psi/{s.feature}": s.psi for s in stats},
             },
             check_results=[
-                dg.AssetCheckResult(
-                    check_name=DRIFT_CHECK,
-                    passed=not alerts,
-                    description="; ".join(alerts) or "no drift",
-                )
+                dg.AssetCheckResult(check_name=DRIFT_CHECK, passed=not alerts, description=summary)
             ],
         )
 
@@ -91,25 +181,32 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         key=live_key,
         deps=[batch_key, [usecase.name, "validated"]],
         group_name=usecase.group,
+        partitions_def=days,
         check_specs=[dg.AssetCheckSpec(LIVE_CHECK, asset=live_key, description="The champion's "
-                     "ROC-AUC on outcomes known since scoring holds to its test ROC-AUC.")],
+                     "ROC-AUC on outcomes known since scoring holds to its test ROC-AUC.",
+                     partitions_def=days)],
         description="The champion's batch scores against the outcomes now known, leaving out "
-        "the entities it trained on.",
+        "the rows it trained on (a feed: over the trailing days).",
         kinds={"duckdb"},
     )  # fmt: skip
     def live_performance(
-        lake: Lake, model_registry: ModelRegistryResource, monitoring: MonitoringPolicy
+        context: dg.AssetExecutionContext,
+        lake: Lake,
+        model_registry: ModelRegistryResource,
+        monitoring: MonitoringPolicy,
     ) -> dg.MaterializeResult:
+        day = partition_day(context)
         tag = _champion(usecase, model_registry)
-        scored = lake.read_table(usecase.table("batch_predictions"))
-        labelled = lake.read_table(usecase.table("training_set"))
-        # The windows of the whole training set (a time split's cuts depend on all of it).
-        held_out = labelled[usecase.windows(labelled) != "train"]
-        rows = scored.merge(held_out[[usecase.entity, usecase.label]], on=usecase.entity)
-        rows = rows.rename(columns={usecase.label: "label", SCORE: "probability"})
-        tested = model_registry.registry().metadata(tag)["metrics"]["test"]["roc_auc"]
-        # A snapshot's held-out rows are all it will get: judged from a gate slice's minimum.
-        verdict = judge_live_roc_auc(rows, tested, monitoring, "the held-out rows",
+        metadata = model_registry.registry().metadata(tag)
+        if day is None:
+            scored = lake.read_table(usecase.table("batch_predictions"))
+            rows, window = _held_out_rows(usecase, lake, scored)
+        else:
+            trained_through = metadata.get(TRAINED_THROUGH)
+            rows, window = _live_rows(usecase, lake, day, tag, trained_through, monitoring)
+        tested = metadata["metrics"]["test"]["roc_auc"]
+        # Judged from a gate slice's minimum: the use case's own sense of enough rows.
+        verdict = judge_live_roc_auc(rows, tested, monitoring, window,
                                      min_labelled=usecase.slice_min_rows)  # fmt: skip
         return dg.MaterializeResult(
             metadata={
