@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from assets.kit.alerts import LIVE_CHECK, drift_alerts, judge_live_roc_auc
+from assets.kit.alerts import LIVE_CHECK, LiveVerdict, drift_alerts, judge_live_roc_auc
 from assets.kit.data import partition_day, partitions, read_rows, validated_rows, write_rows
 from assets.kit.features import label_sql
 from assets.kit.models import SCORE, TRAINED_THROUGH
@@ -74,7 +74,7 @@ def _live_rows(
     first, last = _trailing(day, policy)
     since = f"AND {TRAINING_TIME} > TIMESTAMPTZ '{trained_through}'" if trained_through else ""
     rows = lake.query(
-        f"SELECT label, probability FROM "
+        f"SELECT date, label, probability FROM "
         f"{lake.scan_days(usecase.table('live_performance'), first, last)} "
         f"WHERE model = $tag {since}",
         {"tag": tag},
@@ -82,18 +82,14 @@ def _live_rows(
     return rows, f"{first} .. {last}"
 
 
-def _drift_verdict(
-    found: list[str], days_scored: int | None, policy: MonitoringPolicy
-) -> tuple[list[str], str]:
-    """The alerts and the check's summary; a feed's window of fewer days scored than the
-    policy's trailing days is not judged (`days_scored` None: a snapshot, always judged)."""
-    summary = "; ".join(found) or "no drift"
-    if days_scored is None or days_scored >= policy.trailing_days:
-        return found, summary
-    # A partial window's few rows give PSI noise, not drift: a column of many values over a few
-    # hundred rows scores over the threshold on its own.
-    return [], (f"not judged yet: {days_scored} of the window's {policy.trailing_days} days "
-                f"scored (it would say: {summary})")  # fmt: skip
+def _partial_window(days: int | None, policy: MonitoringPolicy, what: str) -> str | None:
+    """Why a feed's window is not judged yet: fewer of its days hold rows than the policy's
+    trailing days (`days` None: a snapshot, always judged). A partial window's few hundred rows
+    give noise, not news: PSI over a column of many values, or a ROC-AUC whose standard error
+    is the size of the alarm's margin, crosses the threshold on its own."""
+    if days is None or days >= policy.trailing_days:
+        return None
+    return f"not judged yet: {days} of the window's {policy.trailing_days} days {what}"
 
 
 def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
@@ -158,10 +154,14 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
                 profile, connection, f"(SELECT {SCORE} FROM {scored} WHERE model = '{tag}')",
                 [SCORE], [],
             )  # fmt: skip
+        alerts = drift_alerts(stats, SCORE, monitoring)
+        summary = "; ".join(alerts) or "no drift"
         days = f"SELECT count(DISTINCT date) AS n FROM {scored}"
-        days_scored = None if day is None else int(lake.query(days)["n"].iloc[0])
-        alerts, summary = _drift_verdict(drift_alerts(stats, SCORE, monitoring), days_scored,
-                                         monitoring)  # fmt: skip
+        waiting = _partial_window(
+            None if day is None else int(lake.query(days)["n"].iloc[0]), monitoring, "scored"
+        )
+        if waiting is not None:
+            alerts, summary = [], f"{waiting} (it would say: {summary})"
         window = {} if day is None else {"window": "{} .. {}".format(*_trailing(day, monitoring))}
         return dg.MaterializeResult(
             metadata={
@@ -198,16 +198,22 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         day = partition_day(context)
         tag = _champion(usecase, model_registry)
         metadata = model_registry.registry().metadata(tag)
+        tested = metadata["metrics"]["test"]["roc_auc"]
         if day is None:
             scored = lake.read_table(usecase.table("batch_predictions"))
             rows, window = _held_out_rows(usecase, lake, scored)
+            waiting = None
         else:
             trained_through = metadata.get(TRAINED_THROUGH)
             rows, window = _live_rows(usecase, lake, day, tag, trained_through, monitoring)
-        tested = metadata["metrics"]["test"]["roc_auc"]
-        # Judged from a gate slice's minimum: the use case's own sense of enough rows.
-        verdict = judge_live_roc_auc(rows, tested, monitoring, window,
-                                     min_labelled=usecase.slice_min_rows)  # fmt: skip
+            waiting = _partial_window(rows["date"].nunique(), monitoring, "labelled")
+        verdict = (
+            LiveVerdict(None, [], f"{waiting} ({len(rows)} labelled champion rows in {window})")
+            if waiting is not None
+            # Judged from a gate slice's minimum: the use case's own sense of enough rows.
+            else judge_live_roc_auc(rows, tested, monitoring, window,
+                                    min_labelled=usecase.slice_min_rows)
+        )  # fmt: skip
         return dg.MaterializeResult(
             metadata={
                 **({"live_roc_auc": verdict.live} if verdict.live is not None else {}),
