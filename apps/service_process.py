@@ -43,9 +43,10 @@ def running_service(
     ready: str = "/readyz",
     port: int | None = None,
     target: str = "bentos.service:DelayService",
+    cwd: Path = ROOT,
 ) -> Iterator[httpx.Client]:
-    """The service `target` (module:class) over `home` on `port` (a free one by default), its
-    log in the home.
+    """The service `target` (module:class, or a bento's tag) over `home` on `port` (a free one
+    by default), run from `cwd`, its log in the home.
 
     Yields a client once `ready` answers 200; the service is stopped when the block ends.
     """
@@ -58,7 +59,7 @@ def running_service(
     process = subprocess.Popen(
         # No --host: the service binds 127.0.0.1 by default (its tests check it).
         [str(bentoml), "serve", target, "--port", str(port)],
-        cwd=ROOT, env=variables, stdout=log, stderr=subprocess.STDOUT,
+        cwd=cwd, env=variables, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)
     try:

@@ -102,9 +102,11 @@ def models(name: str, rollback_reason: str | None) -> int:
 
 def serve_env(name: str, no_auth: bool = False) -> dict[str, str]:
     """What `bentoml serve` of the use case's service needs besides the caller's environment."""
+    from flightpath.usecase import USECASE_VARIABLE  # pandas: not for `--help`
+
     home = data_home()
     env = {"FLIGHTPATH_HOME": str(home), "BENTOML_HOME": str(bentoml_home(home)),
-           "FLIGHTPATH_USECASE": USECASES[name]}  # fmt: skip
+           USECASE_VARIABLE: USECASES[name]}  # fmt: skip
     if no_auth:
         env["FLIGHTPATH_AUTH"] = "off"
     return env

@@ -1,16 +1,10 @@
 """Serving: the service's bento with the champion, and the day's flights scored in bulk."""
 
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
-
 import dagster as dg
 import pandas as pd
-import yaml
 
 from assets import groups
+from assets.kit.bento import bento_spec, build_bento, built
 from assets.metadata import materialized
 from assets.models.promotion import champion
 from assets.partitions import daily_partitions, partition_day
@@ -22,8 +16,6 @@ from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
 GROUP = groups.SERVING
-ROOT = Path(__file__).resolve().parent.parent
-BENTOFILE = ROOT / "bentos" / "bentofile.yaml"
 THRESHOLD = 0.5  # the service's default FLIGHTPATH_THRESHOLD
 
 
@@ -39,26 +31,7 @@ def delay_service_bento(model_registry: ModelRegistryResource) -> dg.Materialize
     tag = registry.alias(CHAMPION)
     if tag is None:
         raise ValueError("no champion to package: materialise `champion` first")
-    spec = yaml.safe_load(BENTOFILE.read_text())
-    spec["models"] = [tag]
-    spec["labels"]["champion"] = tag.replace(":", "-")  # label values allow no colon
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=BENTOFILE.parent) as bentofile:
-        yaml.safe_dump(spec, bentofile)
-        bentofile.flush()
-        built = subprocess.run(
-            [str(Path(sys.executable).parent / "bentoml"), "build", "-f", bentofile.name,
-             "-o", "tag", str(ROOT)],
-            env={**os.environ, "BENTOML_HOME": str(registry.root)},
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-    if built.returncode != 0:
-        raise RuntimeError(f"bentoml build failed:\n{built.stderr[-3000:]}")
-    bento = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
-    return dg.MaterializeResult(
-        metadata={"bento": bento, "champion": tag, "bentoml_home": str(registry.root),
-                  "serve": f"BENTOML_HOME={registry.root} bentoml serve {bento}"},
-        data_version=dg.DataVersion(bento),
-    )  # fmt: skip
+    return built(build_bento(registry, bento_spec(tag)), tag, registry)
 
 
 @dg.asset(

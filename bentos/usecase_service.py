@@ -51,9 +51,8 @@ from flightpath.home import bentoml_home, data_home
 from flightpath.models.registry import ModelRegistry
 from flightpath.quality.contracts import Kind
 from flightpath.storage import lake_location, location
-from flightpath.usecase import UseCase
+from flightpath.usecase import USECASE_VARIABLE, UseCase
 
-USECASE_VARIABLE = "FLIGHTPATH_USECASE"
 MAX_IDS = 500  # per request
 THRESHOLD = 0.5
 PYTHON_TYPES: dict[Kind, type] = {Kind.INTEGER: int, Kind.NUMBER: float, Kind.TEXT: str}

@@ -17,6 +17,7 @@ import pandas as pd
 
 from flightpath.quality.contracts import Contract, Kind
 
+USECASE_VARIABLE = "FLIGHTPATH_USECASE"  # the service's use case, as `module:attribute`
 TRAINING_TIME = "event_timestamp"  # the instant each training-set row is joined at (Feast's)
 MODEL_KINDS = ("lgbm", "torch")  # the champion candidate (LightGBM) and its challenger (PyTorch)
 

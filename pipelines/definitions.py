@@ -35,7 +35,8 @@ from usecases import USECASES, load_usecase
 
 def build_definitions() -> dg.Definitions:
     """Flights, then every other use case the kit builds, on the same resources."""
-    return dg.Definitions.merge(_flights(), *(lifecycle(load_usecase(name)) for name in USECASES))
+    usecases = (lifecycle(load_usecase(name), USECASES[name]) for name in USECASES)
+    return dg.Definitions.merge(_flights(), *usecases)
 
 
 def _flights() -> dg.Definitions:

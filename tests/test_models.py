@@ -20,6 +20,7 @@ from apps.cli import main
 from apps.lineage import LineageError, render, trace
 from assets import serving
 from assets.features import feature_store
+from assets.kit.bento import BENTOFILE
 from assets.models import evaluation, promotion, training
 from assets.monitoring.drift_reference import NUMERIC, SAVED, SCORE, model_profile
 from bentos.prediction_log import PredictionLog
@@ -339,7 +340,7 @@ def test_the_bento_packages_the_service_with_the_champion(
     # Its image installs the committed lock, every package pinned.
     installs = (bentoml_home(model_home) / "bentos" / name / version / "env" / "python"
                 / "requirements.txt").read_text().splitlines()  # fmt: skip
-    locked = serving.BENTOFILE.with_name("requirements.lock.txt").read_text().splitlines()
+    locked = BENTOFILE.with_name("requirements.lock.txt").read_text().splitlines()
     assert "torch==2.13.0" in locked and set(locked) <= set(installs)
 
 

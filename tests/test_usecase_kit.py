@@ -3,6 +3,9 @@ rows to a champion and its monitoring, with every rule, gate and alarm tested bo
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -11,18 +14,23 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from dagster._core.utils import make_new_run_id
 
 from apps.lineage import render, trace, usecase_log
+from apps.service_process import running_service
 from assets.kit import lifecycle
 from assets.kit.automation import retrain_sensor
+from assets.kit.bento import ROOT, USECASE_SERVICE, usecase_bento_asset
 from assets.quality.verdict import PartitionBlockedError
+from flightpath.home import bentoml_home
 from flightpath.models.registry import CHAMPION
 from flightpath.run_tags import REASON, TRIGGER
-from flightpath.usecase import Holdout, UseCase
+from flightpath.usecase import USECASE_VARIABLE, Holdout, UseCase
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from tests.kit_resources import kit_resources
+from usecases import USECASES
 from usecases.mortgage.definition import MORTGAGE
 
 APPLICATIONS = MORTGAGE.load()
@@ -248,3 +256,48 @@ def test_an_event_time_use_case_tests_on_its_latest_rows_and_a_snapshot_by_key()
     by_key = Holdout().windows(keys, None)
     assert Holdout().windows(keys.iloc[:500], None).equals(by_key.iloc[:500])
     assert times[by_key == "train"].max() > times[by_key == "test"].min()
+
+
+def _imported_files(module: str, env: dict[str, str]) -> set[str]:
+    """The repository's files a fresh interpreter has loaded once `module` is imported."""
+    files = "[getattr(m, '__file__', None) or '' for m in list(sys.modules.values())]"
+    probe = f"import json, sys, {module}; print(json.dumps({files}))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                         text=True, env={**env, "PATH": ""}, check=True)  # fmt: skip
+    paths = [Path(f) for f in json.loads(out.stdout.splitlines()[-1])]
+    inside = (p.relative_to(ROOT).as_posix() for p in paths if p.is_relative_to(ROOT))
+    return {path for path in inside if not path.startswith(".")}  # not a .venv in the checkout
+
+
+def test_the_service_bento_holds_the_champion_and_answers_outside_the_checkout(
+    trained, tmp_path: Path
+) -> None:
+    """Built with the champion and every module the service imports, it serves from the
+    bento store, from a folder that is not the checkout."""
+    home, instance, _ = trained
+    bento_asset = usecase_bento_asset(MORTGAGE, USECASES["mortgage"])
+    result = dg.materialize([bento_asset], resources=kit_resources(home), instance=instance)
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    bento = str(event.materialization.metadata["bento"].value)
+    name, version = bento.split(":")
+    folder = bentoml_home(home) / "bentos" / name / version
+    manifest = yaml.safe_load((folder / "bento.yaml").read_text())
+    champion = ModelRegistryResource(home=str(home)).registry().alias(MORTGAGE.champion_alias)
+    assert [m["tag"] for m in manifest["models"]] == [champion]
+    assert manifest["service"] == USECASE_SERVICE and manifest["labels"]["use_case"] == "mortgage"
+    envs = {e["name"]: e["value"] for e in manifest["envs"]}
+    assert envs[USECASE_VARIABLE] == USECASES["mortgage"]  # the image's, for the Deployment
+    # Every module of this repository the service imports is in the bento (an editable install
+    # would otherwise find a missing one in the checkout, even outside it).
+    ours = _imported_files("bentos.usecase_service", {USECASE_VARIABLE: USECASES["mortgage"]})
+    assert "usecases/mortgage/definition.py" in ours and "bentos/usecase_service.py" in ours
+    assert sorted(f for f in ours if not (folder / "src" / f).exists()) == []
+
+    env = {USECASE_VARIABLE: USECASES["mortgage"], "FLIGHTPATH_AUTH": "off",
+           "FLIGHTPATH_WORKERS": "1"}  # fmt: skip
+    with running_service(home, env, target=bento, cwd=tmp_path) as client:
+        answer = client.post("/predict", json={MORTGAGE.entity: [1]})
+    assert answer.status_code == 200, answer.text
+    [prediction] = answer.json()["predictions"]
+    assert prediction["model"] == champion and 0 < prediction["probability"] < 1

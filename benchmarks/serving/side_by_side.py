@@ -11,10 +11,12 @@ The day's rows also go into Redis (127.0.0.1:6379) under a Feast project of this
 
 Servers, each with `--workers` API workers (default: this machine's cores): BentoML's constant
 answer (ceiling_bentoml.py), ours on SQLite with and without the challenger shadowing, ours on
-Redis. All four run at once, idle but for the one under load, so that a machine whose other load
-comes and goes weighs on each alike: for `--rounds` rounds, every cell (each concurrency with one
-flight a request, then c=16 with 100 flights a request) is measured on each server in turn (wrk:
-1 thread, closed loop, on the same machine); a cell's figures are the medians of its rounds.
+Redis; and the naive service on Redis (naive_service.py: the tutorial way, BentoML's default
+settings and one worker), for the p99 goal against it. All five run at once, idle but for the
+one under load, so that a machine whose other load comes and goes weighs on each alike: for
+`--rounds` rounds, every cell (each concurrency with one flight a request, then c=16 with 100
+flights a request) is measured on each server in turn (wrk: 1 thread, closed loop, on the same
+machine); a cell's figures are the medians of its rounds.
 Results: `<out>/results/side_by_side.json` and the tables printed.
 """
 
@@ -41,6 +43,7 @@ from bentos.workers import api_workers
 
 OURS = "bentos.service:DelayService"
 CONSTANT = "benchmarks.serving.ceiling_bentoml:ConstantService"
+NAIVE = "benchmarks.serving.naive_service:NaiveDelayService"
 BATCH = 100  # flights a request in the batch cell
 BATCH_CONNECTIONS = 16
 
@@ -85,6 +88,11 @@ def _env(home: Path, workers: int) -> dict[str, str]:
             "FLIGHTPATH_FEAST_PROFILE": "feature_store.yaml"}  # fmt: skip
 
 
+def _naive_env(home: Path) -> dict[str, str]:
+    """The naive service as the tutorial leaves it: BentoML's defaults, one worker."""
+    return {"FLIGHTPATH_HOME": str(home), "BENTOML_HOME": str(home / "bentoml")}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     out: Path = args.out
     plain, shadowed = _home(args, "home", False), _home(args, "home-shadow", True)
@@ -96,6 +104,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         Server("ours-sqlite+shadow", OURS, _env(shadowed, args.workers)),
         Server("ours-redis", OURS, {**_env(plain, args.workers), **redis.env,
                                     "FLIGHTPATH_FEAST_PROFILE": redis.profile}),
+        Server("naive-redis", NAIVE, {**_naive_env(plain), **redis.env,
+                                      "FLIGHTPATH_FEAST_PROFILE": redis.profile}),
     ]  # fmt: skip
     cells = [(1, c) for c in args.concurrency] + [(BATCH, BATCH_CONNECTIONS)]
     rounds: dict[str, list[list[dict[str, Any]]]] = {s.name: [[] for _ in cells] for s in servers}
@@ -161,6 +171,9 @@ def markdown(result: dict[str, Any]) -> str:
         def rps(name: str, i: int = i) -> float:
             return float(servers[name]["cells"][i]["rps"])
 
+        def p99(name: str, i: int = i) -> float:
+            return float(servers[name]["cells"][i]["p99_ms"])
+
         def per_cpu(name: str, i: int = i) -> float:  # requests a CPU-second: capacity
             return 1000 / float(servers[name]["cells"][i]["server_cpu_ms_per_request"])
 
@@ -172,6 +185,7 @@ def markdown(result: dict[str, Any]) -> str:
             "SQLite ÷ constant, per CPU-s": _ratio(per_cpu, "ours-sqlite", "constant-bentoml"),
             "Redis ÷ constant, rps": _ratio(rps, "ours-redis", "constant-bentoml"),
             "Redis ÷ constant, per CPU-s": _ratio(per_cpu, "ours-redis", "constant-bentoml"),
+            "Redis p99 ÷ naive p99": _ratio(p99, "ours-redis", "naive-redis"),
         })  # fmt: skip
     return table(rows) + "\n\n" + table(ratios)
 
