@@ -138,12 +138,15 @@ def serve(name: str, port: int, no_auth: bool) -> int:
 
 
 def _an_entity(entity: str, table: str) -> object:
-    """The first entity of the features table; a placeholder before the kit has built it."""
+    """The first entity of the features table (a feed's: of its newest day); a placeholder
+    before the kit has built it."""
     import pyarrow.parquet as pq
 
     from flightpath.lake import LakeFiles
 
-    path = LakeFiles(lake_root()).table_path(table)
+    lake = LakeFiles(lake_root())
+    days = sorted(lake.path(table).glob("date=*/*.parquet"))
+    path = days[-1] if days else lake.table_path(table)
     if not path.exists():
         print(f"(no {table} in the lake yet: materialise the use case's assets first)")
         return f"<{entity}>"

@@ -22,14 +22,14 @@ from assets import serving
 from assets.features import feature_store
 from assets.kit.bento import BENTOFILE
 from assets.models import evaluation, promotion, training
-from assets.monitoring.drift_reference import NUMERIC, SAVED, SCORE, model_profile
+from assets.monitoring.drift_reference import NUMERIC, SAVED, model_profile
 from bentos.prediction_log import PredictionLog
 from bentos.schema import Flight
 from bentos.service import _log_row
 from flightpath.home import bentoml_home
 from flightpath.models.artifacts import MANIFEST
 from flightpath.models.registry import CHALLENGER, CHAMPION, ModelRegistry
-from flightpath.monitoring.profile import PROFILE_FILE, ReferenceProfile
+from flightpath.monitoring.profile import PROFILE_FILE, SCORE, ReferenceProfile
 from flightpath.run_tags import REASON
 from resources.lake import Lake
 from tests.conftest import JANUARY_DAYS

@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from apps.usecase_commands import _an_entity
 from assets.kit import lifecycle
 from assets.kit.automation import retrain_sensor
 from assets.kit.features import usecase_store
@@ -284,3 +285,17 @@ def test_a_drifted_day_whose_outcomes_turned_asks_for_a_retraining_and_a_quiet_o
     [request] = sensor(dg.build_sensor_context(instance=instance, cursor=quiet.cursor)).run_requests
     assert "feature drift: problem PSI" in request.tags[REASON]
     assert "live performance: champion ROC-AUC" in request.tags[REASON]
+
+
+def test_the_serve_banner_names_a_stop_of_the_newest_day(
+    fed, monitored, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flightpath usecase NAME serve` prints a request for an entity the store has: a feed's
+    features are a partition a day, so it reads the newest day's."""
+    home, instance, _ = fed
+    monkeypatch.setenv("FLIGHTPATH_HOME", str(home))
+    days = instance.get_materialized_partitions(dg.AssetKey(["stops", "features"]))
+    newest = Lake(root=str(home / "lake")).read_partition(
+        "stops_features", date.fromisoformat(max(days))
+    )
+    assert _an_entity("idNum", "stops_features") == newest["idNum"].iloc[0]

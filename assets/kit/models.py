@@ -12,14 +12,13 @@ from assets.kit import evaluation as kit_evaluation
 from assets.kit.lineage import ROOT, code_version, training_set_lineage
 from assets.kit.registration import register
 from assets.kit.training import Recipe, train_candidate
-from flightpath.monitoring.profile import ReferenceProfile, reference_profile
+from flightpath.monitoring.profile import SCORE, ReferenceProfile, reference_profile
 from flightpath.usecase import MODEL_KINDS, TRAINING_TIME, UseCase
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 
 # The code a use case's model is made by (its definition is in the git commit code_version adds).
 KIT_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "kit", ROOT / "feature_repo"]
-SCORE = "probability"  # the scores' column in the drift profile and in batch predictions
 TRAINED_THROUGH = "trained_through"  # a time-split model's last training instant (metadata)
 
 

@@ -13,9 +13,10 @@ import pandas as pd
 from assets.kit.alerts import LIVE_CHECK, LiveVerdict, drift_alerts, judge_live_roc_auc
 from assets.kit.data import partition_day, partitions, read_rows, validated_rows, write_rows
 from assets.kit.features import label_sql
-from assets.kit.models import SCORE, TRAINED_THROUGH
+from assets.kit.models import TRAINED_THROUGH
 from assets.metadata import materialized, table
-from flightpath.monitoring.drift import drift_against
+from flightpath.monitoring.drift import window_drift
+from flightpath.monitoring.profile import SCORE
 from flightpath.usecase import TRAINING_TIME, UseCase
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
@@ -146,14 +147,8 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
             raise ValueError("the champion was saved without a drift profile: retrain it")
         scored = _scored(usecase, lake, day, monitoring)
         with lake.connect() as connection:
-            stats = drift_against(
-                profile, connection, scored, list(usecase.numeric), list(usecase.categorical)
-            )
-            # The scores of the champion drift is judged against, not of an earlier one.
-            stats += drift_against(
-                profile, connection, f"(SELECT {SCORE} FROM {scored} WHERE model = '{tag}')",
-                [SCORE], [],
-            )  # fmt: skip
+            stats = window_drift(profile, connection, scored, list(usecase.numeric),
+                                 list(usecase.categorical), tag)  # fmt: skip
         alerts = drift_alerts(stats, SCORE, monitoring)
         summary = "; ".join(alerts) or "no drift"
         days = f"SELECT count(DISTINCT date) AS n FROM {scored}"

@@ -16,13 +16,12 @@ from flightpath.feed_calendar import FEED
 from flightpath.models.features import CATEGORICAL, FEATURES
 from flightpath.models.registry import ModelRegistry
 from flightpath.models.splits import Split, local_days, split_frame
-from flightpath.monitoring.profile import ReferenceProfile, reference_profile
+from flightpath.monitoring.profile import SCORE, ReferenceProfile, reference_profile
 from resources.lake import Lake
 
 WARM_UP_DAYS = WINDOW_DAYS  # flight_features' longest window, and the day it may straddle
 MIN_REFERENCE_DAYS = 14
 NUMERIC = [name for name in FEATURES if name not in CATEGORICAL]
-SCORE = "probability"  # the scores' column, in batch_predictions and in the profile
 SAVED = "saved with the model when it was trained"
 
 

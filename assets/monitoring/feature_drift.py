@@ -9,17 +9,13 @@ from assets import groups
 from assets.automation import after_upstream_days
 from assets.kit.alerts import drift_alerts
 from assets.monitoring.dashboard import dashboard
-from assets.monitoring.drift_reference import (
-    NUMERIC,
-    SCORE,
-    model_profile,
-    reference_window,
-)
+from assets.monitoring.drift_reference import NUMERIC, model_profile, reference_window
 from assets.partitions import daily_partitions, partition_day
 from assets.serving import batch_predictions
 from flightpath.models.features import CATEGORICAL
 from flightpath.models.splits import Split
-from flightpath.monitoring.drift import drift_against
+from flightpath.monitoring.drift import window_drift
+from flightpath.monitoring.profile import SCORE
 from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from resources.monitoring import MonitoringPolicy
@@ -73,14 +69,7 @@ def feature_drift(
     reference = reference_window(Split.from_metadata(registry.metadata(tag)["split"]))
     profile, profile_source = model_profile(lake, registry, tag)
     with lake.connect() as connection:
-        stats = drift_against(profile, connection, current, NUMERIC, CATEGORICAL)
-        [prediction] = drift_against(
-            profile,
-            connection,
-            f"(SELECT {SCORE} FROM {current} WHERE model = '{tag}')",
-            [SCORE],
-            [],
-        )
+        *stats, prediction = window_drift(profile, connection, current, NUMERIC, CATEGORICAL, tag)
     found = drift_alerts([*stats, prediction], SCORE, monitoring, NOT_ALERTING)
     table = pd.DataFrame([s.to_dict() for s in [*stats, prediction]]).assign(
         model=tag,

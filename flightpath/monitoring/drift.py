@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from flightpath.monitoring.ecdf_sketch import ks_distance
 from flightpath.monitoring.profile import (
     BINS,
+    SCORE,
     CategoricalProfile,
     NumericProfile,
     ReferenceProfile,
@@ -100,6 +101,22 @@ def drift_against(
         else:
             raise ValueError(f"{name} is profiled as {type(reference).__name__}, not as asked")
     return found
+
+
+def window_drift(
+    profile: ReferenceProfile,
+    connection: duckdb.DuckDBPyConnection,
+    window: str,
+    numeric: list[str],
+    categorical: list[str],
+    model: str,
+) -> list[FeatureDrift]:
+    """Drift of a window of scored rows (a table expression with the features, SCORE and
+    `model`): its features, then the scores `model` gave in it (not an earlier model's), each
+    against the profile saved with `model`."""
+    features = drift_against(profile, connection, window, numeric, categorical)
+    scores = f"(SELECT {quote(SCORE)} FROM {window} WHERE model = '{model}')"
+    return [*features, *drift_against(profile, connection, scores, [SCORE], [])]
 
 
 def _result(

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from flightpath.monitoring.ecdf_sketch import KNOTS, EcdfSketch
 
 BINS = 10
+SCORE = "probability"  # the scores' column: a profile's reference scores, a window's scores
 PROFILE_FILE = "drift_profile.parquet"
 """The profile's file in a model's directory (recorded in its checksums like the model's)."""
 COLUMNS = ["feature", "kind", "entry", "position", "value", "category", "rows", "below"]
