@@ -299,3 +299,35 @@ def test_the_serve_banner_names_a_stop_of_the_newest_day(
         "stops_features", date.fromisoformat(max(days))
     )
     assert _an_entity("idNum", "stops_features") == newest["idNum"].iloc[0]
+
+
+def _weekly(home: Path, instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
+    """What the feed's weekly retraining asks for when it ticks."""
+    [schedule] = [s for s in lifecycle(STOPS).schedules or [] if s.name == "stops_weekly_retrain"]
+    registry = {"model_registry": ModelRegistryResource(home=str(home))}
+    with dg.build_schedule_context(instance=instance, resources=registry) as context:
+        tick = schedule.evaluate_tick(context)  # type: ignore[union-attr]
+    return tick.run_requests[0] if tick.run_requests else dg.SkipReason(tick.skip_message)
+
+
+def _weekly_with_landed(home: Path, days: int) -> dg.RunRequest | dg.SkipReason:
+    """The weekly retraining's tick on an instance where the feed's first `days` days landed."""
+    with dg.instance_for_test() as instance:  # a schedule with resources needs a stored one
+        for day in (FIRST + timedelta(days=n) for n in range(days)):
+            key = dg.AssetKey(["stops", "validated"])
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=str(day)))
+        return _weekly(home, instance)
+
+
+def test_the_weekly_retraining_waits_for_a_day_the_champion_has_not_seen(fed) -> None:
+    """Right after the lifecycle, nothing has landed that its champion did not see: a weekly
+    retraining would train on the same days and the gate would refuse it (a red run). Once a
+    later day lands, it asks."""
+    home, _, _ = fed
+    skipped = _weekly_with_landed(home, DAYS)  # what the lifecycle test's champion trained on
+    assert isinstance(skipped, dg.SkipReason), skipped
+    last = FIRST + timedelta(days=DAYS - 1)
+    assert skipped.skip_message == f"nothing landed since the champion (through {last})"
+    asked = _weekly_with_landed(home, DAYS + 1)
+    assert isinstance(asked, dg.RunRequest), asked
+    assert asked.tags[REASON] == "weekly"

@@ -3,13 +3,17 @@ monitoring alerts, and the schedules that keep both going."""
 
 import json
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from assets.kit.data import partitions
+from assets.kit.models import DATA_THROUGH
 from flightpath.run_tags import REASON, TRIGGER
 from flightpath.usecase import UseCase
+from resources.model_registry import ModelRegistryResource
 
 if TYPE_CHECKING:  # what `define_asset_job` returns; Dagster does not export the name
     from dagster._core.definitions.partitions.partitioned_schedule import (
@@ -160,6 +164,38 @@ def retrain_sensor(usecase: UseCase, job: "UnresolvedAssetJobDefinition") -> dg.
     return sensor
 
 
+def weekly_retrain(
+    usecase: UseCase, lifecycle: "UnresolvedAssetJobDefinition"
+) -> dg.ScheduleDefinition:
+    """The lifecycle every Monday. A feed's waits for a day its champion has not seen: the same
+    days again would train the same model, and the gate would refuse it (a red run)."""
+    name, tags = f"{usecase.name}_weekly_retrain", {REASON: "weekly", TRIGGER: "schedule"}
+    if usecase.daily is None:
+        return dg.ScheduleDefinition(name=name, job=lifecycle, cron_schedule="0 7 * * 1",
+                                     execution_timezone="UTC", tags=tags)  # fmt: skip
+    daily, validated = usecase.daily, dg.AssetKey([usecase.name, "validated"])
+
+    @dg.schedule(name=name, job=lifecycle, cron_schedule="0 7 * * 1", execution_timezone="UTC",
+                 description="The lifecycle every Monday, once a day later than its champion's "
+                 "data has landed.")  # fmt: skip
+    def schedule(
+        context: dg.ScheduleEvaluationContext, model_registry: ModelRegistryResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        landed = context.instance.get_materialized_partitions(validated)
+        if not landed:
+            return dg.SkipReason("no day has landed yet")
+        registry = model_registry.registry()
+        tag = registry.alias(usecase.champion_alias)
+        through = registry.metadata(tag).get(DATA_THROUGH) if tag else None
+        if through is not None:
+            seen = datetime.fromisoformat(through).astimezone(ZoneInfo(daily.zone)).date()
+            if date.fromisoformat(max(landed)) <= seen:
+                return dg.SkipReason(f"nothing landed since the champion (through {seen})")
+        return dg.RunRequest(tags=tags)
+
+    return schedule
+
+
 def schedules(
     usecase: UseCase, lifecycle: "UnresolvedAssetJobDefinition",
     monitor: "UnresolvedAssetJobDefinition",
@@ -174,10 +210,4 @@ def schedules(
             monitor, name=f"{usecase.name}_daily_monitor", hour_of_day=6
         )
     )  # fmt: skip
-    return [
-        daily_monitor,
-        dg.ScheduleDefinition(
-            name=f"{usecase.name}_weekly_retrain", job=lifecycle, cron_schedule="0 7 * * 1",
-            execution_timezone="UTC", tags={REASON: "weekly", TRIGGER: "schedule"},
-        ),
-    ]  # fmt: skip
+    return [daily_monitor, weekly_retrain(usecase, lifecycle)]

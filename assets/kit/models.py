@@ -19,7 +19,8 @@ from resources.model_registry import ModelRegistryResource
 
 # The code a use case's model is made by (its definition is in the git commit code_version adds).
 KIT_CODE = [ROOT / "flightpath" / "models", ROOT / "assets" / "kit", ROOT / "feature_repo"]
-TRAINED_THROUGH = "trained_through"  # a time-split model's last training instant (metadata)
+# A time-split model's last training instant, and its training set's last instant (metadata).
+TRAINED_THROUGH, DATA_THROUGH = "trained_through", "data_through"
 
 
 def holdout_parts(usecase: UseCase, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -30,12 +31,16 @@ def holdout_parts(usecase: UseCase, frame: pd.DataFrame) -> dict[str, pd.DataFra
     }
 
 
-def trained_through(usecase: UseCase, train: pd.DataFrame) -> dict[str, str]:
-    """A time split's last training instant, as the registry's metadata keeps it; nothing for
-    a snapshot (its held-out rows are known by key)."""
-    if usecase.event_time is None or train.empty:
+def time_split_bounds(usecase: UseCase, parts: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """A time split's last training instant and its data's last instant, as the registry's
+    metadata keeps them; nothing for a snapshot (its held-out rows are known by key)."""
+    if usecase.event_time is None or parts["train"].empty:
         return {}
-    return {TRAINED_THROUGH: pd.Timestamp(train[TRAINING_TIME].max()).isoformat()}
+    times = pd.concat(part[TRAINING_TIME] for part in parts.values())
+    return {
+        TRAINED_THROUGH: pd.Timestamp(parts["train"][TRAINING_TIME].max()).isoformat(),
+        DATA_THROUGH: pd.Timestamp(times.max()).isoformat(),
+    }
 
 
 def recipe(usecase: UseCase) -> Recipe:
@@ -74,7 +79,7 @@ def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
             "use_case": usecase.name,
             "split": {"holdout": holdout},
             # A feed's live performance judges only what the model cannot have trained on.
-            **trained_through(usecase, parts["train"]),
+            **time_split_bounds(usecase, parts),
             "training_set": training_set_lineage(
                 context.instance, dg.AssetKey([usecase.name, "training_set"])
             ),
