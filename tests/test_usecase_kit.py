@@ -4,10 +4,12 @@ rows to a champion and its monitoring, with every rule, gate and alarm tested bo
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -23,6 +25,7 @@ from assets.kit import lifecycle
 from assets.kit.automation import retrain_sensor
 from assets.kit.bento import ROOT, USECASE_SERVICE, usecase_bento_asset
 from assets.quality.verdict import PartitionBlockedError
+from bentos.prediction_log import PredictionLog
 from flightpath.home import bentoml_home
 from flightpath.models.registry import CHAMPION
 from flightpath.run_tags import REASON, TRIGGER
@@ -301,3 +304,43 @@ def test_the_service_bento_holds_the_champion_and_answers_outside_the_checkout(
     assert answer.status_code == 200, answer.text
     [prediction] = answer.json()["predictions"]
     assert prediction["model"] == champion and 0 < prediction["probability"] < 1
+
+
+def test_live_performance_scores_each_role_of_the_service_beside_the_batch(trained) -> None:
+    """The service's logged answers (its last per id, model and role) are scored against the
+    same outcomes as the batch: a table per model and role."""
+    home, instance, _ = trained
+    registry = ModelRegistryResource(home=str(home)).registry()
+    champion, challenger = (registry.alias(a) for a in
+                            (MORTGAGE.champion_alias, MORTGAGE.challenger_alias))  # fmt: skip
+    lake = Lake(root=str(home / "lake"))
+    training = lake.read_table(MORTGAGE.table("training_set"))
+    held_out = training[MORTGAGE.windows(training) != "train"].head(200)
+    labels = held_out[MORTGAGE.label].to_numpy(float)
+    first, last = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)
+
+    def answers(model: str | None, role: str, probabilities: np.ndarray, at: datetime) -> list:
+        keys = held_out[MORTGAGE.entity]
+        return [{MORTGAGE.entity: int(key), "model": model, "role": role, "probability": float(p),
+                 "logged_at": at, "date": at.date().isoformat()}
+                for key, p in zip(keys, probabilities, strict=True)]  # fmt: skip
+
+    folder = lake.path(MORTGAGE.table("prediction_log"))
+    log = PredictionLog(folder)
+    log.append(answers(champion, "champion", 1 - labels, first))  # answered again later:
+    log.append(answers(champion, "champion", labels, last))  # the last answer counts
+    log.append(answers(challenger, "shadow", np.full(len(labels), 0.5), last))
+    log.close()
+    try:
+        result = _run(home, instance, MORTGAGE, ("batch_predictions", "live_performance"))
+        assert result.success
+        [event] = [e for e in result.get_asset_materialization_events()
+                   if e.asset_key == dg.AssetKey(["mortgage", "live_performance"])]  # fmt: skip
+        table = event.materialization.metadata["by_model"].value
+        scores = {(r.data["model"], r.data["role"]): r.data for r in table.records}
+    finally:
+        shutil.rmtree(folder)
+    assert scores[(champion, "champion")]["rows"] == 200  # one answer an id, the last
+    assert scores[(champion, "champion")]["roc_auc"] == 1.0
+    assert scores[(challenger, "shadow")]["roc_auc"] == 0.5
+    assert scores[(champion, "batch")]["rows"] > 200  # every held-out application

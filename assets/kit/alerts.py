@@ -39,6 +39,21 @@ def drift_alerts(
     return found
 
 
+def score_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """ROC-AUC, PR-AUC, Brier, calibration per model and role of labelled `rows` (`model`,
+    `role`, `label`, `probability`)."""
+    return pd.DataFrame(
+        [
+            {
+                "model": model,
+                "role": role,
+                **scores(part["label"].to_numpy(), part["probability"].to_numpy()),
+            }
+            for (model, role), part in rows.groupby(["model", "role"], sort=True)
+        ]
+    )
+
+
 @dataclass(frozen=True)
 class LiveVerdict:
     live: float | None  # the champion's live ROC-AUC; None until enough rows are labelled

@@ -78,7 +78,7 @@ def candidate_asset(usecase: UseCase, kind: str) -> dg.AssetsDefinition:
         recorded = {
             "use_case": usecase.name,
             "split": {"holdout": holdout},
-            # A feed's live performance judges only what the model cannot have trained on.
+            # What a feed's live performance leaves out, and what its weekly retraining waits past.
             **time_split_bounds(usecase, parts),
             "training_set": training_set_lineage(
                 context.instance, dg.AssetKey([usecase.name, "training_set"])

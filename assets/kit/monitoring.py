@@ -10,7 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from assets.kit.alerts import LIVE_CHECK, LiveVerdict, drift_alerts, judge_live_roc_auc
+from assets.kit.alerts import (
+    LIVE_CHECK,
+    LiveVerdict,
+    drift_alerts,
+    judge_live_roc_auc,
+    score_table,
+)
 from assets.kit.data import partition_day, partitions, read_rows, validated_rows, write_rows
 from assets.kit.features import label_sql
 from assets.kit.models import TRAINED_THROUGH
@@ -56,9 +62,9 @@ def _held_out_rows(usecase: UseCase, lake: Lake, scored: pd.DataFrame) -> tuple[
 def _live_rows(
     usecase: UseCase, lake: Lake, day: date, tag: str, trained_through: str | None,
     policy: MonitoringPolicy,
-) -> tuple[pd.DataFrame, str]:  # fmt: skip
-    """The feed's day scored and labelled (kept as the day's partition), and the champion's
-    rows of the trailing days that are later than anything it trained on."""
+) -> tuple[pd.DataFrame, str, pd.DataFrame]:  # fmt: skip
+    """The champion's rows of the trailing days that are later than anything it trained on,
+    and the feed's day scored and labelled (kept as the day's partition)."""
     validated = validated_rows(usecase, lake, day)
     batch = lake.partition_path(usecase.table("batch_predictions"), day)
     day_rows = lake.query(
@@ -80,7 +86,38 @@ def _live_rows(
         f"WHERE model = $tag {since}",
         {"tag": tag},
     )
-    return rows, f"{first} .. {last}"
+    return rows, f"{first} .. {last}", day_rows
+
+
+def _served(usecase: UseCase, lake: Lake, labelled: pd.DataFrame) -> pd.DataFrame:
+    """The service's answers to the labelled entities (its prediction log: champion, canary,
+    shadow), the last per entity, model and role, with their labels."""
+    log = lake.path(usecase.table("prediction_log"))
+    columns = [usecase.entity, "model", "role", "probability", "label"]
+    if not any(log.glob("date=*/*.parquet")):
+        return pd.DataFrame(columns=columns)
+    return lake.query(
+        f"""
+        SELECT s.{usecase.entity}, s.model, s.role, s.probability, l.label
+        FROM (SELECT {usecase.entity}, model, role, probability
+              FROM read_parquet('{log}/date=*/*.parquet', union_by_name = true)
+              QUALIFY row_number() OVER (PARTITION BY {usecase.entity}, model, role
+                                         ORDER BY logged_at DESC) = 1) s
+        JOIN labelled l USING ({usecase.entity})
+        """,
+        frames={"labelled": labelled[[usecase.entity, "label"]]},
+    )[columns]
+
+
+def _by_model(usecase: UseCase, lake: Lake, labelled: pd.DataFrame) -> dg.TableMetadataValue:
+    """ROC-AUC and the other scores per model and role: the batch's and the service's answers
+    to the same labelled entities."""
+    columns = [usecase.entity, "model", "role", "probability", "label"]
+    rows = labelled.assign(role="batch")[columns]
+    served = _served(usecase, lake, labelled)
+    if len(served):
+        rows = pd.concat([rows, served], ignore_index=True)
+    return table(score_table(rows) if len(rows) else pd.DataFrame({"model": [], "role": []}))
 
 
 def _partial_window(days: int | None, policy: MonitoringPolicy, what: str) -> str | None:
@@ -181,7 +218,8 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
                      "ROC-AUC on outcomes known since scoring holds to its test ROC-AUC.",
                      partitions_def=days)],
         description="The champion's batch scores against the outcomes now known, leaving out "
-        "the rows it trained on (a feed: over the trailing days).",
+        "the rows it trained on (a feed: over the trailing days); and per model and role, the "
+        "batch's and the service's answers (champion, canary, shadow) to the same rows.",
         kinds={"duckdb"},
     )  # fmt: skip
     def live_performance(
@@ -197,10 +235,11 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         if day is None:
             scored = lake.read_table(usecase.table("batch_predictions"))
             rows, window = _held_out_rows(usecase, lake, scored)
-            waiting = None
+            labelled, waiting = rows, None
         else:
             trained_through = metadata.get(TRAINED_THROUGH)
-            rows, window = _live_rows(usecase, lake, day, tag, trained_through, monitoring)
+            rows, window, labelled = _live_rows(usecase, lake, day, tag, trained_through,
+                                                monitoring)  # fmt: skip
             waiting = _partial_window(rows["date"].nunique(), monitoring, "labelled")
         verdict = (
             LiveVerdict(None, [], f"{waiting} ({len(rows)} labelled champion rows in {window})")
@@ -216,6 +255,7 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
                 "labelled_rows": len(rows),
                 "alerts": dg.MetadataValue.json(verdict.alerts),
                 "summary": verdict.summary,
+                "by_model": _by_model(usecase, lake, labelled),
             },
             check_results=[
                 dg.AssetCheckResult(

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.automation import after_upstream_days
-from assets.kit.alerts import LIVE_CHECK, judge_live_roc_auc
+from assets.kit.alerts import LIVE_CHECK, judge_live_roc_auc, score_table
 from assets.monitoring.dashboard import dashboard
 from assets.monitoring.feature_drift import GROUP, HISTORY_DAYS
 from assets.partitions import daily_partitions, partition_day
@@ -51,20 +51,6 @@ def scored_flights(lake: Lake, day: date) -> pd.DataFrame:
         WHERE f.arr_delay IS NOT NULL
         ORDER BY p.role, p.model, p.flight_id
         """
-    )
-
-
-def score_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """ROC-AUC, PR-AUC, Brier, calibration per model and role."""
-    return pd.DataFrame(
-        [
-            {
-                "model": model,
-                "role": role,
-                **scores(part["label"].to_numpy(), part["probability"].to_numpy()),
-            }
-            for (model, role), part in rows.groupby(["model", "role"], sort=True)
-        ]
     )
 
 
