@@ -36,10 +36,10 @@ def time_split_bounds(usecase: UseCase, parts: dict[str, pd.DataFrame]) -> dict[
     metadata keeps them; nothing for a snapshot (its held-out rows are known by key)."""
     if usecase.event_time is None or parts["train"].empty:
         return {}
-    times = pd.concat(part[TRAINING_TIME] for part in parts.values())
+    last = max(part[TRAINING_TIME].max() for part in parts.values() if len(part))
     return {
         TRAINED_THROUGH: pd.Timestamp(parts["train"][TRAINING_TIME].max()).isoformat(),
-        DATA_THROUGH: pd.Timestamp(times.max()).isoformat(),
+        DATA_THROUGH: pd.Timestamp(last).isoformat(),
     }
 
 

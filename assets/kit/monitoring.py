@@ -56,7 +56,7 @@ def _held_out_rows(usecase: UseCase, lake: Lake, scored: pd.DataFrame) -> tuple[
     # The windows of the whole training set (a time split's cuts depend on all of it).
     held_out = labelled[usecase.windows(labelled) != "train"]
     rows = scored.merge(held_out[[usecase.entity, usecase.label]], on=usecase.entity)
-    return rows.rename(columns={usecase.label: "label", SCORE: "probability"}), "the held-out rows"
+    return rows.rename(columns={usecase.label: "label"}), "the held-out rows"
 
 
 def _live_rows(
@@ -89,11 +89,16 @@ def _live_rows(
     return rows, f"{first} .. {last}", day_rows
 
 
+def _answer_columns(usecase: UseCase) -> list[str]:
+    """A labelled answer: whose, by which model in which role, its probability and outcome."""
+    return [usecase.entity, "model", "role", "probability", "label"]
+
+
 def _served(usecase: UseCase, lake: Lake, labelled: pd.DataFrame) -> pd.DataFrame:
     """The service's answers to the labelled entities (its prediction log: champion, canary,
     shadow), the last per entity, model and role, with their labels."""
     log = lake.path(usecase.table("prediction_log"))
-    columns = [usecase.entity, "model", "role", "probability", "label"]
+    columns = _answer_columns(usecase)
     if not any(log.glob("date=*/*.parquet")):
         return pd.DataFrame(columns=columns)
     return lake.query(
@@ -112,8 +117,7 @@ def _served(usecase: UseCase, lake: Lake, labelled: pd.DataFrame) -> pd.DataFram
 def _by_model(usecase: UseCase, lake: Lake, labelled: pd.DataFrame) -> dg.TableMetadataValue:
     """ROC-AUC and the other scores per model and role: the batch's and the service's answers
     to the same labelled entities."""
-    columns = [usecase.entity, "model", "role", "probability", "label"]
-    rows = labelled.assign(role="batch")[columns]
+    rows = labelled.assign(role="batch")[_answer_columns(usecase)]
     served = _served(usecase, lake, labelled)
     if len(served):
         rows = pd.concat([rows, served], ignore_index=True)
@@ -188,9 +192,9 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
                                  list(usecase.categorical), tag)  # fmt: skip
         alerts = drift_alerts(stats, SCORE, monitoring)
         summary = "; ".join(alerts) or "no drift"
-        days = f"SELECT count(DISTINCT date) AS n FROM {scored}"
+        counted = f"SELECT count(DISTINCT date) AS n FROM {scored}"
         waiting = _partial_window(
-            None if day is None else int(lake.query(days)["n"].iloc[0]), monitoring, "scored"
+            None if day is None else int(lake.query(counted)["n"].iloc[0]), monitoring, "scored"
         )
         if waiting is not None:
             alerts, summary = [], f"{waiting} (it would say: {summary})"
