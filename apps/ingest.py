@@ -114,7 +114,7 @@ def train_models(window: dict[str, str], progress: bool = True) -> tuple[RunSumm
     Returns the run summary and the gate's verdict; a candidate the gate refuses fails the
     run (the check is blocking) but is an answer, not an error: the verdict says why.
     """
-    from assets.models.evaluation import model_evaluation
+    from assets.delay_models import model_evaluation
 
     hide_library_warnings()
     with _instance() as instance:

@@ -6,7 +6,6 @@ import pandas as pd
 from assets import groups
 from assets.kit.bento import bento_spec, build_bento, built
 from assets.metadata import materialized
-from assets.models.promotion import champion
 from assets.partitions import daily_partitions, partition_day
 from flightpath.entity_views import TRAINING_SERVICE
 from flightpath.models.features import FEATURES
@@ -21,7 +20,7 @@ THRESHOLD = 0.5  # the service's default FLIGHTPATH_THRESHOLD
 
 @dg.asset(
     group_name=GROUP,
-    deps=[champion],
+    deps=["champion"],
     description="`bentoml build` of bentos/ with the champion model inside: what a Kubernetes "
     "Deployment runs. The running service also follows the alias without a rebuild.",
     kinds={"bentoml"},
@@ -37,7 +36,7 @@ def delay_service_bento(model_registry: ModelRegistryResource) -> dg.Materialize
 @dg.asset(
     group_name=GROUP,
     partitions_def=daily_partitions,
-    deps=["flight_features", champion],
+    deps=["flight_features", "champion"],
     description="Every scheduled flight of the day scored by the champion, with the features "
     "training used (the `delay_model_training` service, point-in-time through Feast), kept "
     "beside each score for drift monitoring.",

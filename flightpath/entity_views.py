@@ -13,6 +13,7 @@ from typing import NamedTuple
 # The delay model's Feast feature services: its features point-in-time for training (and batch
 # scoring), and as the service reads them.
 TRAINING_SERVICE, SERVING_SERVICE = "delay_model_training", "delay_model_serving"
+HISTORY_DAYS = 31  # the features' longest window (30 days) plus the day it may straddle
 
 
 class EntityView(NamedTuple):

@@ -8,13 +8,15 @@ place each is spelt, so the service, the CLI and the monitoring agree with the a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
 
+from flightpath.models.splits import Split
 from flightpath.quality.contracts import Contract, Kind
 
 USECASE_VARIABLE = "FLIGHTPATH_USECASE"  # the service's use case, as `module:attribute`
@@ -60,8 +62,28 @@ class Daily:
     daily partition, with its own checks), and every stage after validation reads every day."""
 
     first_day: date
-    load_day: Callable[[date], pd.DataFrame]  # the day's rows as they arrive, untyped
+    # The day's rows as they arrive, untyped; None when the use case lands its days itself
+    # (flights: two tables a day through the landing zone), and the kit builds no data stage.
+    load_day: Callable[[date], pd.DataFrame] | None
     zone: str = "UTC"  # the time zone whose calendar days the partitions are
+    # Dated training windows (`Split`, local days) the candidates train on unless a run's
+    # config names others; None: the holdout's shares of the training set.
+    windows: Callable[[], Split] | None = None
+    # The feed's first days, while the features' windows fill: left out of the drift reference.
+    warm_up_days: int = 0
+
+
+@dataclass(frozen=True)
+class Published:
+    """Names a use case had before the kit built it, kept so that its asset history, lake
+    tables, registry models and aliases carry on; a name not given here is derived."""
+
+    assets: Mapping[str, str] = field(default_factory=dict)  # stage -> asset key
+    tables: Mapping[str, str] = field(default_factory=dict)  # stage -> lake table
+    models: Mapping[str, str] = field(default_factory=dict)  # kind -> registry name
+    aliases: tuple[str, str] | None = None  # champion, challenger
+    feature_service: str | None = None
+    rollback: str | None = None  # the command that moves the champion back
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +101,9 @@ class UseCase:
     label: str  # the target's column in the training set
     label_rule: str  # DuckDB SQL over the validated columns: 1, 0, or NULL when unknown
     label_source: tuple[str, ...]  # the columns the label rule reads: never features
+    # Columns the use case's own feature stage computes from the landed ones (entity keys,
+    # windows); the kit's feature stage builds features only from landed columns.
+    derived: tuple[str, ...] = ()
     categorical: tuple[str, ...]
     numeric: tuple[str, ...]
     ranges: dict[str, tuple[float, float]]  # numeric bounds; a row outside is quarantined
@@ -94,6 +119,9 @@ class UseCase:
     lgbm_params: dict[str, object] = field(default_factory=dict)
     mlp_settings: dict[str, object] = field(default_factory=dict)
     slice_min_rows: int = 50  # a slice smaller than this is too noisy to block a promotion
+    shown_min_rows: int | None = None  # the evaluation's slices table; None: slice_min_rows
+    unit: str = "rows"  # what a row is, in words ("flights")
+    published: Published = field(default_factory=Published)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name != self.name.lower():
@@ -105,7 +133,7 @@ class UseCase:
         if self.daily is not None and "date" in self.columns:
             raise ValueError(f"{self.name}: `date` names the lake's day partitions: rename it")
         named = {self.entity, *self.features, *self.label_source, *self.slices, *self.baseline_by}
-        unknown = named - set(self.columns)
+        unknown = named - set(self.columns) - set(self.derived)
         if unknown:
             raise ValueError(f"{self.name}: columns not in the contract: {sorted(unknown)}")
         leaking = set(self.label_source) & set(self.features)
@@ -126,22 +154,39 @@ class UseCase:
     def group(self) -> str:
         return self.name
 
+    def key(self, stage: str) -> list[str]:
+        """A stage's asset key: `mortgage/evaluation`, or the published one."""
+        published = self.published.assets.get(stage)
+        return [published] if published else [self.name, stage]
+
     def table(self, stage: str) -> str:
         """The lake table of a stage: `mortgage_features`, `mortgage_training_set`, ..."""
-        return f"{self.name}_{stage}"
+        return self.published.tables.get(stage) or f"{self.name}_{stage}"
 
     def model_name(self, kind: str) -> str:
-        return f"{self.name}_{kind}"
+        return self.published.models.get(kind) or f"{self.name}_{kind}"
+
+    @property
+    def model_prefix(self) -> str:
+        """What the candidates' registry names share; the rest names a candidate's kind."""
+        names = [self.model_name(kind) for kind in MODEL_KINDS]
+        return os.path.commonprefix(names)  # noqa: RUF071 - names, character by character
 
     @property
     def champion_alias(self) -> str:
         """The use case's own alias namespace in the shared registry."""
-        return f"{self.name}/champion"
+        aliases = self.published.aliases
+        return aliases[0] if aliases else f"{self.name}/champion"
 
     @property
     def challenger_alias(self) -> str:
         """The best other candidate of the last promotion: the service shadows it."""
-        return f"{self.name}/challenger"
+        aliases = self.published.aliases
+        return aliases[1] if aliases else f"{self.name}/challenger"
+
+    @property
+    def rollback(self) -> str:
+        return self.published.rollback or f"flightpath usecase {self.name} rollback"
 
     @property
     def feast_project(self) -> str:
@@ -153,7 +198,12 @@ class UseCase:
 
     @property
     def feature_service(self) -> str:
-        return f"{self.name}_model"
+        return self.published.feature_service or f"{self.name}_model"
+
+    @property
+    def zone(self) -> str:
+        """The time zone whose calendar days a feed's are (its partitions, dated windows)."""
+        return self.daily.zone if self.daily else "UTC"
 
     @property
     def event_column(self) -> str:

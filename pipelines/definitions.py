@@ -4,10 +4,9 @@ import os
 
 import dagster as dg
 
-from assets import ingestion, reference, serving, validation
+from assets import delay_models, ingestion, reference, serving, validation
 from assets.features import feature_store, flight_features, skew
 from assets.kit import lifecycle
-from assets.models import evaluation, promotion, training
 from assets.monitoring import feature_drift, live_performance
 from flightpath.feed_clock import feed_seconds
 from flightpath.home import data_home, lake_root, landing_root
@@ -48,9 +47,7 @@ def _flights() -> dg.Definitions:
                 validation,
                 flight_features,
                 feature_store,
-                training,
-                evaluation,
-                promotion,
+                delay_models,
                 serving,
                 feature_drift,
                 live_performance,

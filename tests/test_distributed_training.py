@@ -11,8 +11,8 @@ import dagster as dg
 import numpy as np
 import pytest
 
+from assets import delay_models
 from assets.features import feature_store
-from assets.models import training
 from flightpath.models.features import FeatureSpec
 from flightpath.models.lgbm import MAX_ROUNDS, LgbmDelayModel, train_lgbm
 from flightpath.models.lgbm_dask import LOOPBACK, dask_client, train_lgbm_dask
@@ -64,7 +64,7 @@ def dask_run(
         }
     }
     result = dg.materialize(
-        [feature_store.training_set, training.delay_model_lgbm],
+        [feature_store.training_set, delay_models.delay_model_lgbm],
         resources=resources(home), run_config=config,
     )  # fmt: skip
     return home, result
@@ -83,7 +83,7 @@ class SeedRuns:
 @pytest.fixture(scope="module")
 def seed_runs(dask_run: tuple[Path, dg.ExecuteInProcessResult]) -> SeedRuns:
     """Both engines on the asset's split, once per seed: one seed alone moves the AUC ~0.01."""
-    window = training.LgbmTraining(train_start=START, train_end=TRAIN_END, valid_end=VALID_END,
+    window = delay_models.LgbmTraining(train_start=START, train_end=TRAIN_END, valid_end=VALID_END,
                                    test_end=TEST_END)  # fmt: skip
     frame = Lake(root=str(dask_run[0] / "lake")).read_table("training_set")
     parts = split_frame(frame, window.split())

@@ -21,7 +21,7 @@ import json
 from datetime import date
 
 from assets.features.feature_store import TrainingWindow
-from assets.models.training import ModelWindow
+from assets.delay_models import ModelWindow
 from assets.monitoring.drift_reference import reference_window
 from assets.partitions import daily_partitions
 from assets.quality.suites import ORIGIN_KNOWN

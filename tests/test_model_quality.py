@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assets import delay_models
 from assets.features import feature_store
 from assets.features.range_build import write_flight_features
-from assets.models import evaluation, promotion, training
 from benchmarks.prepare_lake import prepare_real
 from flightpath.feed_calendar import FEED
 from flightpath.home import bentoml_home
@@ -47,8 +47,8 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.ExecuteInPr
     # One range build of the year: the same files as 365 daily runs (tests/test_range_build.py).
     write_flight_features(Lake(root=str(home / "lake")), FEED.first_day, FEED.last_day)
     result = dg.materialize(
-        [feature_store.feast_registry, feature_store.training_set, training.delay_model_lgbm,
-         training.delay_model_torch, evaluation.model_evaluation, promotion.champion],
+        [feature_store.feast_registry, feature_store.training_set, delay_models.delay_model_lgbm,
+         delay_models.delay_model_torch, delay_models.model_evaluation, delay_models.champion],
         resources=resources(home),
     )  # fmt: skip
     print(f"full year prepared and trained in {time.perf_counter() - started:.0f} s")

@@ -18,10 +18,9 @@ import yaml
 
 from apps.cli import main
 from apps.lineage import LineageError, render, trace
-from assets import serving
+from assets import delay_models, serving
 from assets.features import feature_store
 from assets.kit.bento import BENTOFILE
-from assets.models import evaluation, promotion, training
 from assets.monitoring.drift_reference import NUMERIC, SAVED, model_profile
 from bentos.prediction_log import PredictionLog
 from bentos.schema import Flight
@@ -45,10 +44,10 @@ from tests.serving import clone_model
 START, TRAIN_END, VALID_END, TEST_END = "2013-01-01", "2013-01-12", "2013-01-15", "2013-01-20"
 MODEL_ASSETS = [
     feature_store.training_set,
-    training.delay_model_lgbm,
-    training.delay_model_torch,
-    evaluation.model_evaluation,
-    promotion.champion,
+    delay_models.delay_model_lgbm,
+    delay_models.delay_model_torch,
+    delay_models.model_evaluation,
+    delay_models.champion,
 ]
 
 
@@ -158,7 +157,7 @@ def test_a_champion_broken_on_disk_is_set_aside_and_the_run_still_ends(
     clone_model(registry, trained)  # this training's LightGBM candidate (the latest)
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [evaluation.model_evaluation, promotion.champion], resources=resources(home),
+        [delay_models.model_evaluation, delay_models.champion], resources=resources(home),
         run_config={"ops": {"model_evaluation": {"config": {"max_ece": 0.1}}}},
         instance=instance, raise_on_error=False,
     )  # fmt: skip

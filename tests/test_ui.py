@@ -22,12 +22,12 @@ import dagster as dg
 import pytest
 from playwright.sync_api import Page, expect
 
+from assets import delay_models
 from assets.features import feature_store
 from assets.groups import IN_LINEAGE_ORDER
 from assets.ingestion import raw_flights
 from assets.kit.curves import INLINE_MARKDOWN_LIMIT
 from assets.kit.glance import MEASURE
-from assets.models import evaluation, training
 from pipelines.definitions import defs
 from resources.lake import Lake
 from tests import dagster_ui
@@ -57,9 +57,9 @@ RUN_TIMEOUT_S = 180
 expect.set_options(timeout=PAGE_TIMEOUT_MS)
 MODEL_ASSETS = [
     feature_store.training_set,
-    training.delay_model_lgbm,
-    training.delay_model_torch,
-    evaluation.model_evaluation,
+    delay_models.delay_model_lgbm,
+    delay_models.delay_model_torch,
+    delay_models.model_evaluation,
 ]
 
 
@@ -93,7 +93,7 @@ def ui_home(
         # On three days the gate refuses both candidates (the run fails), after the evaluation.
         dg.materialize(MODEL_ASSETS, resources=resources(home), run_config=config,
                        instance=instance, raise_on_error=False)  # fmt: skip
-        assert instance.get_latest_materialization_event(evaluation.model_evaluation.key)
+        assert instance.get_latest_materialization_event(delay_models.model_evaluation.key)
         pause_automation(instance)
     return home, instance_home
 
@@ -212,7 +212,7 @@ def test_a_partition_launched_from_the_ui_succeeds_with_its_checks(
 def test_model_evaluation_shows_its_metric_plots_and_curves(
     page: Page, ui: str, artifacts: Path, instance: dg.DagsterInstance
 ) -> None:
-    event = instance.get_latest_materialization_event(evaluation.model_evaluation.key)
+    event = instance.get_latest_materialization_event(delay_models.model_evaluation.key)
     assert event is not None and event.asset_materialization is not None
     metadata = event.asset_materialization.metadata
     plotted = sorted(
@@ -337,7 +337,7 @@ def test_the_readme_materialize_line_shows_each_days_checks_in_the_ui(
 def test_model_evaluation_reads_at_a_glance(
     page: Page, ui: str, artifacts: Path, instance: dg.DagsterInstance
 ) -> None:
-    event = instance.get_latest_materialization_event(evaluation.model_evaluation.key)
+    event = instance.get_latest_materialization_event(delay_models.model_evaluation.key)
     assert event is not None and event.asset_materialization is not None
     metadata = event.asset_materialization.metadata
     metrics = metadata["metrics"]

@@ -17,6 +17,7 @@ from apps.usecase_commands import _an_entity
 from assets.kit import lifecycle
 from assets.kit.automation import retrain_sensor
 from assets.kit.features import usecase_store
+from assets.kit.models import model_assets
 from flightpath.models.registry import CHAMPION
 from flightpath.quality.contracts import Kind
 from flightpath.run_tags import REASON
@@ -331,3 +332,35 @@ def test_the_weekly_retraining_waits_for_a_day_the_champion_has_not_seen(fed) ->
     asked = _weekly_with_landed(home, DAYS + 1)
     assert isinstance(asked, dg.RunRequest), asked
     assert asked.tags[REASON] == "weekly"
+
+
+def test_the_candidates_train_on_the_days_a_run_names(fed) -> None:
+    """A feed's candidates train, validate and test on the local days a run's config names, as
+    flights' do by default: they record the split, and the evaluation compares them on its
+    test days, shown per month."""
+    home, instance, _ = fed
+    windows = {"train_start": "2017-01-01", "train_end": "2017-01-31",
+               "valid_end": "2017-02-14", "test_end": "2017-02-28"}  # fmt: skip
+    candidates = {f"stops__model_{kind}": {"config": windows} for kind in ("lgbm", "torch")}
+    result = dg.materialize(
+        model_assets(STOPS)[:3], resources=kit_resources(home), instance=instance,
+        run_config={"ops": candidates}, raise_on_error=False,
+    )  # fmt: skip
+    # Whether the gate promotes is not this test's: the evaluation is materialised either way.
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert {dg.AssetKey(["stops", stage]) for stage in ("model_lgbm", "model_torch",
+                                                         "evaluation")} <= materialized  # fmt: skip
+    registry = ModelRegistryResource(home=str(home)).registry()
+    for kind in ("lgbm", "torch"):
+        metadata = registry.metadata(str(registry.latest(STOPS.model_name(kind)).tag))
+        assert metadata["split"] == windows
+        trained_through = pd.Timestamp(metadata["trained_through"]).tz_convert(ZONE)
+        assert trained_through.date() == date(2017, 1, 31)
+    training = Lake(root=str(home / "lake")).read_table("stops_training_set")
+    local = pd.to_datetime(training["event_timestamp"], utc=True).dt.tz_convert(ZONE).dt.date
+    in_test = training[(local >= date(2017, 2, 15)) & (local <= date(2017, 2, 28))]
+    scored = Lake(root=str(home / "lake")).read_table("stops_evaluation_scores")
+    assert sorted(scored["idNum"]) == sorted(in_test["idNum"])
+    evaluation = instance.get_latest_materialization_event(dg.AssetKey(["stops", "evaluation"]))
+    metadata = evaluation.asset_materialization.metadata  # type: ignore[union-attr]
+    assert metadata["test_window"].value.startswith(f"2..2 (months), {len(in_test)} rows")

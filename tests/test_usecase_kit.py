@@ -21,9 +21,13 @@ from dagster._core.utils import make_new_run_id
 
 from apps.lineage import render, trace, usecase_log
 from apps.service_process import running_service
+from assets import delay_models
 from assets.kit import lifecycle
 from assets.kit.automation import retrain_sensor
 from assets.kit.bento import ROOT, USECASE_SERVICE, usecase_bento_asset
+from assets.kit.data import data_assets
+from assets.kit.features import feature_assets
+from assets.kit.models import CandidateWindow, candidate_parts, model_assets
 from assets.quality.verdict import PartitionBlockedError
 from bentos.prediction_log import PredictionLog
 from flightpath.home import bentoml_home
@@ -34,6 +38,7 @@ from resources.lake import Lake
 from resources.model_registry import ModelRegistryResource
 from tests.kit_resources import kit_resources
 from usecases import USECASES
+from usecases.flights.definition import FLIGHTS
 from usecases.mortgage.definition import MORTGAGE
 
 APPLICATIONS = MORTGAGE.load()
@@ -259,6 +264,47 @@ def test_an_event_time_use_case_tests_on_its_latest_rows_and_a_snapshot_by_key()
     by_key = Holdout().windows(keys, None)
     assert Holdout().windows(keys.iloc[:500], None).equals(by_key.iloc[:500])
     assert times[by_key == "train"].max() > times[by_key == "test"].min()
+
+
+def test_dated_windows_are_all_four_days_and_a_snapshot_has_none() -> None:
+    assert CandidateWindow().split() is None  # unset: the holdout's shares
+    with pytest.raises(ValueError, match="all four days of the windows or none"):
+        CandidateWindow(train_start="2013-01-01").split()
+    split = CandidateWindow(train_start="2013-01-01", train_end="2013-01-10",
+                            valid_end="2013-01-12", test_end="2013-01-14").split()  # fmt: skip
+    with pytest.raises(ValueError, match="mortgage is a snapshot: it has no days to split on"):
+        candidate_parts(MORTGAGE, APPLICATIONS, split)
+
+
+def test_flights_model_stage_is_the_kits_under_the_names_it_published() -> None:
+    """Flights is a use case: the kit builds its candidates, evaluation and champion from its
+    definition, under the keys, tables, models and aliases its deployments already use; a use
+    case that publishes nothing gets names derived from its own."""
+    stage = (delay_models.delay_model_lgbm, delay_models.delay_model_torch,
+             delay_models.model_evaluation, delay_models.champion)  # fmt: skip
+    assert [a.key.to_user_string() for a in stage] == [
+        "delay_model_lgbm", "delay_model_torch", "model_evaluation", "champion"
+    ]  # fmt: skip
+    built_by = {a.op.compute_fn.decorated_fn.__module__ for a in stage}  # type: ignore[union-attr]
+    assert built_by == {"assets.kit.models", "assets.kit.evaluation"}
+    assert [a.key for a in model_assets(MORTGAGE)] == [
+        dg.AssetKey(["mortgage", stage]) for stage in ("model_lgbm", "model_torch", "evaluation",
+                                                        "champion")
+    ]  # fmt: skip
+    names = {u.name: (u.table("training_set"), u.model_prefix, u.champion_alias, u.rollback)
+             for u in (FLIGHTS, MORTGAGE)}  # fmt: skip
+    assert names == {
+        "flights": ("training_set", "delay_model_", CHAMPION, "flightpath models rollback"),
+        "mortgage": ("mortgage_training_set", "mortgage_", "mortgage/champion",
+                     "flightpath usecase mortgage rollback"),
+    }  # fmt: skip
+    # Its data and features are its own (two tables a day, windows over every flight): the kit
+    # refuses to build them rather than build something else.
+    with pytest.raises(ValueError, match="flights lands its days itself"):
+        data_assets(FLIGHTS)
+    with pytest.raises(ValueError, match="flights computes its own features"):
+        feature_assets(FLIGHTS)
+    assert data_assets(MORTGAGE) and feature_assets(MORTGAGE)
 
 
 def _imported_files(module: str, env: dict[str, str]) -> set[str]:

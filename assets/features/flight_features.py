@@ -10,10 +10,10 @@ from assets.features.build import build_flight_features
 from assets.features.range_materialization import materialize_range
 from assets.metadata import materialized
 from assets.partitions import daily_partitions, partition_day
+from flightpath.entity_views import HISTORY_DAYS
 from resources.lake import Lake
 
 GROUP = groups.FEATURES
-HISTORY_DAYS = 31  # the longest window (30 days) plus the day it may straddle
 
 
 @dg.asset(

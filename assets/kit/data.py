@@ -67,7 +67,7 @@ def _landed(usecase: UseCase, day: date | None) -> pd.DataFrame:
     if day is None:
         assert usecase.load is not None  # a use case has one of the two (UseCase checks)
         return usecase.load()
-    assert usecase.daily is not None
+    assert usecase.daily is not None and usecase.daily.load_day is not None  # data_assets checks
     return usecase.daily.load_day(day)
 
 
@@ -91,6 +91,8 @@ def _judge(usecase: UseCase, landed: pd.DataFrame, day: date | None) -> Verdict:
 
 
 def data_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
+    if usecase.daily is not None and usecase.daily.load_day is None:
+        raise ValueError(f"{usecase.name} lands its days itself: the kit builds no data stage")
     raw_key, valid_key, quarantine_key = (
         dg.AssetKey([usecase.name, stage]) for stage in ("raw", "validated", "quarantine")
     )

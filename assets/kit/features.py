@@ -72,6 +72,9 @@ def label_sql(usecase: UseCase, validated: str) -> str:
 
 
 def feature_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
+    if usecase.derived:
+        raise ValueError(f"{usecase.name} computes its own features: the kit builds no feature "
+                         f"stage for {list(usecase.derived)}")  # fmt: skip
     validated = dg.AssetKey([usecase.name, "validated"])
     features_key = dg.AssetKey([usecase.name, "features"])
     registry_key = dg.AssetKey([usecase.name, "feast_registry"])

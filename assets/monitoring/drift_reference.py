@@ -1,56 +1,29 @@
 """What a model's drift is measured against: its training rows and its test scores, profiled.
 
-The profile is computed when the model is trained and saved with it (`training_profile`). A
+The profile is computed when the model is trained and saved with it (the kit's candidates). A
 model saved before that has none: its profile is computed once from the reference rows in the
 lake and kept there under `drift_profile/<tag>` (`model_profile`).
 """
 
-from datetime import date, timedelta
+from datetime import date
 
-import duckdb
-import numpy as np
 import pandas as pd
 
-from assets.features.flight_features import HISTORY_DAYS as WINDOW_DAYS
-from flightpath.feed_calendar import FEED
-from flightpath.models.features import CATEGORICAL, FEATURES
 from flightpath.models.registry import ModelRegistry
-from flightpath.models.splits import Split, local_days, split_frame
+from flightpath.models.splits import Split, settled_window, split_frame
 from flightpath.monitoring.profile import SCORE, ReferenceProfile, reference_profile
 from resources.lake import Lake
+from usecases.flights.definition import DAYS, FLIGHTS
 
-WARM_UP_DAYS = WINDOW_DAYS  # flight_features' longest window, and the day it may straddle
-MIN_REFERENCE_DAYS = 14
-NUMERIC = [name for name in FEATURES if name not in CATEGORICAL]
+NUMERIC, CATEGORICAL = list(FLIGHTS.numeric), list(FLIGHTS.categorical)
 SAVED = "saved with the model when it was trained"
 
 
 def reference_window(split: Split) -> tuple[date, date]:
-    """The champion's training days, less the feed's warm-up when enough days remain.
-
-    In the feed's first month the 7- and 30-day windows are still filling up, so counts and
-    rates there look like no later week (PSI above 1 against any of them): a reference that
-    includes them would flag drift forever.
-    """
-    first, last = split.windows()["train"]
-    settled = FEED.first_day + timedelta(days=WARM_UP_DAYS)
-    if (last - settled).days + 1 >= MIN_REFERENCE_DAYS:
-        first = max(first, settled)
-    return first, last
-
-
-def training_profile(
-    train: pd.DataFrame, split: Split, test_scores: np.ndarray
-) -> ReferenceProfile:
-    """The profile of the reference window's rows of `train` and of the test window's scores."""
-    first, last = reference_window(split)
-    days = local_days(train)
-    rows = train[(days >= first) & (days <= last)]
-    with duckdb.connect() as connection:
-        connection.register("reference_rows", rows)
-        connection.register("reference_scores", pd.DataFrame({SCORE: test_scores}))
-        features = reference_profile(connection, "reference_rows", NUMERIC, CATEGORICAL)
-        return features | reference_profile(connection, "reference_scores", [SCORE], [])
+    """The champion's training days, less the feed's warm-up when enough days remain: in the
+    feed's first month the 7- and 30-day windows are still filling up, so counts and rates
+    there look like no later week (PSI above 1 against any of them)."""
+    return settled_window(split, DAYS.first_day, DAYS.warm_up_days)
 
 
 def model_profile(lake: Lake, registry: ModelRegistry, tag: str) -> tuple[ReferenceProfile, str]:
@@ -84,6 +57,6 @@ def reference_rows(lake: Lake, window: tuple[date, date]) -> str:
     first, last = window
     return (
         f"(SELECT * FROM read_parquet('{lake.table_path('training_set')}') WHERE "
-        f"(sched_dep_utc AT TIME ZONE '{FEED.timezone}')::DATE "
+        f"(sched_dep_utc AT TIME ZONE '{DAYS.zone}')::DATE "
         f"BETWEEN DATE '{first}' AND DATE '{last}')"
     )

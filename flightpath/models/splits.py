@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -44,24 +44,51 @@ class Split:
         return {name: f"{start} .. {end}" for name, (start, end) in self.windows().items()}
 
 
-def local_days(frame: pd.DataFrame) -> pd.Series:
-    """The local day (the feed's time zone) of each flight's scheduled departure."""
-    return pd.to_datetime(frame["sched_dep_utc"], utc=True).dt.tz_convert(FEED.timezone).dt.date
+# A reference shorter than this is too noisy to judge drift against: it keeps its warm-up days.
+MIN_REFERENCE_DAYS = 14
 
 
-def split_frame(frame: pd.DataFrame, split: Split) -> dict[str, pd.DataFrame]:
-    """Rows of each window; a window without rows is an error that names it."""
-    days = local_days(frame)
+def local_days(
+    frame: pd.DataFrame, column: str = "sched_dep_utc", zone: str | None = None
+) -> pd.Series:
+    """The local day (in `zone`, the feed's by default) of each row's instant in `column`; by
+    default each flight's scheduled departure."""
+    instants = pd.to_datetime(frame[column], utc=True)
+    return instants.dt.tz_convert(zone or FEED.timezone).dt.date
+
+
+def split_frame(
+    frame: pd.DataFrame,
+    split: Split,
+    label: str = LABEL,
+    column: str = "sched_dep_utc",
+    zone: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Rows of each window (by `local_days`); a window without rows is an error that names it."""
+    days = local_days(frame, column, zone)
     parts = {}
     for name, (start, end) in split.windows().items():
         part = frame[(days >= start) & (days <= end)].reset_index(drop=True)
-        if part.empty or part[LABEL].nunique() < 2:
+        if part.empty or part[label].nunique() < 2:
             raise ValueError(
                 f"the {name} window {start} .. {end} has {len(part)} labelled rows and needs "
                 "both outcomes: build the training set over it first"
             )
         parts[name] = part
     return parts
+
+
+def settled_window(split: Split, feed_start: date, warm_up_days: int) -> tuple[date, date]:
+    """The training window less the feed's first `warm_up_days`, when enough days remain.
+
+    While a feed's windowed features fill up (a 30-day rate on day 3), they look like no later
+    week: a drift reference that includes those days would flag drift forever.
+    """
+    first, last = split.windows()["train"]
+    settled = feed_start + timedelta(days=warm_up_days)
+    if (last - settled).days + 1 >= MIN_REFERENCE_DAYS:
+        first = max(first, settled)
+    return first, last
 
 
 def xy(spec: FeatureSpec, frame: pd.DataFrame, label: str = LABEL) -> tuple[np.ndarray, np.ndarray]:
