@@ -3,7 +3,8 @@ names: `delay_model_lgbm` and `delay_model_torch` on the same dated split of `tr
 `model_evaluation` with the blocking promotion gate, and `champion`."""
 
 from assets import groups
-from assets.kit.models import model_assets, window_config
+from assets.kit.candidates import window_config
+from assets.kit.models import model_assets
 from usecases.flights.definition import FLIGHTS
 
 delay_model_lgbm, delay_model_torch, model_evaluation, champion = model_assets(

@@ -25,9 +25,10 @@ from assets import delay_models
 from assets.kit import lifecycle
 from assets.kit.automation import retrain_sensor
 from assets.kit.bento import ROOT, USECASE_SERVICE, usecase_bento_asset
+from assets.kit.candidates import CandidateWindow, candidate_parts
 from assets.kit.data import data_assets
 from assets.kit.features import feature_assets
-from assets.kit.models import CandidateWindow, candidate_parts, model_assets
+from assets.kit.models import model_assets
 from assets.quality.verdict import PartitionBlockedError
 from bentos.prediction_log import PredictionLog
 from flightpath.home import bentoml_home
@@ -286,7 +287,7 @@ def test_flights_model_stage_is_the_kits_under_the_names_it_published() -> None:
         "delay_model_lgbm", "delay_model_torch", "model_evaluation", "champion"
     ]  # fmt: skip
     built_by = {a.op.compute_fn.decorated_fn.__module__ for a in stage}  # type: ignore[union-attr]
-    assert built_by == {"assets.kit.models", "assets.kit.evaluation"}
+    assert built_by == {"assets.kit.candidates", "assets.kit.evaluation", "assets.kit.models"}
     assert [a.key for a in model_assets(MORTGAGE)] == [
         dg.AssetKey(["mortgage", stage]) for stage in ("model_lgbm", "model_torch", "evaluation",
                                                         "champion")

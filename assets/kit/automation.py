@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from assets.kit.candidates import DATA_THROUGH
 from assets.kit.data import partitions
-from assets.kit.models import DATA_THROUGH
 from flightpath.run_tags import REASON, TRIGGER
 from flightpath.usecase import UseCase
 from resources.model_registry import ModelRegistryResource

@@ -17,9 +17,9 @@ from assets.kit.alerts import (
     judge_live_roc_auc,
     score_table,
 )
+from assets.kit.candidates import TRAINED_THROUGH
 from assets.kit.data import partition_day, partitions, read_rows, validated_rows, write_rows
 from assets.kit.features import label_sql
-from assets.kit.models import TRAINED_THROUGH
 from assets.metadata import materialized, table
 from flightpath.monitoring.drift import window_drift
 from flightpath.monitoring.profile import SCORE
