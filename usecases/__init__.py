@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the definitions import pandas: only when one is loaded
     from flightpath.usecase import UseCase
 
+# Flights (`usecases/flights/`) is not listed: the kit builds its model stage only, and the code
+# location builds the rest from its own modules (`pipelines/definitions.py`).
 USECASES: dict[str, str] = {"mortgage": "usecases.mortgage.definition:MORTGAGE"}
 
 
