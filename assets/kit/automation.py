@@ -33,7 +33,7 @@ UNDER_WAY = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
 
 
 def _stages(usecase: UseCase, stages: tuple[str, ...]) -> dg.AssetSelection:
-    return dg.AssetSelection.assets(*([usecase.name, stage] for stage in stages))
+    return dg.AssetSelection.assets(*(usecase.key(stage) for stage in stages))
 
 
 def lifecycle_job(usecase: UseCase) -> "UnresolvedAssetJobDefinition":
@@ -117,7 +117,7 @@ def new_alerts(
 
 
 def retrain_sensor(usecase: UseCase, job: "UnresolvedAssetJobDefinition") -> dg.SensorDefinition:
-    monitors = [dg.AssetKey([usecase.name, stage]) for stage in MONITORS]
+    monitors = [dg.AssetKey(usecase.key(stage)) for stage in MONITORS]
 
     @dg.sensor(
         name=f"{usecase.name}_retrain_sensor",
@@ -173,7 +173,7 @@ def weekly_retrain(
     if usecase.daily is None:
         return dg.ScheduleDefinition(name=name, job=lifecycle, cron_schedule="0 7 * * 1",
                                      execution_timezone="UTC", tags=tags)  # fmt: skip
-    daily, validated = usecase.daily, dg.AssetKey([usecase.name, "validated"])
+    daily, validated = usecase.daily, dg.AssetKey(usecase.key("validated"))
 
     @dg.schedule(name=name, job=lifecycle, cron_schedule="0 7 * * 1", execution_timezone="UTC",
                  description="The lifecycle every Monday, once a day later than its champion's "

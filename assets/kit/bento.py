@@ -69,8 +69,8 @@ def usecase_bento_asset(usecase: UseCase, reference: str) -> dg.AssetsDefinition
     names the use case (`reference`, `module:attribute`) in FLIGHTPATH_USECASE."""
 
     @dg.asset(
-        key=[usecase.name, "service_bento"],
-        deps=[[usecase.name, "champion"]],
+        key=usecase.key("service_bento"),
+        deps=[usecase.key("champion")],
         group_name=usecase.group,
         description=f"`bentoml build` of the {usecase.name} service with its champion inside: "
         "what a Kubernetes Deployment runs. The running service also follows the alias.",

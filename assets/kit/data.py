@@ -94,7 +94,7 @@ def data_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
     if usecase.daily is not None and usecase.daily.load_day is None:
         raise ValueError(f"{usecase.name} lands its days itself: the kit builds no data stage")
     raw_key, valid_key, quarantine_key = (
-        dg.AssetKey([usecase.name, stage]) for stage in ("raw", "validated", "quarantine")
+        dg.AssetKey(usecase.key(stage)) for stage in ("raw", "validated", "quarantine")
     )
     days = partitions(usecase)
 

@@ -75,9 +75,9 @@ def feature_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
     if usecase.derived:
         raise ValueError(f"{usecase.name} computes its own features: the kit builds no feature "
                          f"stage for {list(usecase.derived)}")  # fmt: skip
-    validated = dg.AssetKey([usecase.name, "validated"])
-    features_key = dg.AssetKey([usecase.name, "features"])
-    registry_key = dg.AssetKey([usecase.name, "feast_registry"])
+    validated = dg.AssetKey(usecase.key("validated"))
+    features_key = dg.AssetKey(usecase.key("features"))
+    registry_key = dg.AssetKey(usecase.key("feast_registry"))
     days = partitions(usecase)
     table = usecase.table("features")
 
@@ -108,7 +108,7 @@ def feature_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata={"objects": dg.MetadataValue.json(names)})
 
     @dg.asset(
-        key=[usecase.name, "online_features"],
+        key=usecase.key("online_features"),
         deps=[features_key, registry_key],
         group_name=usecase.group,
         partitions_def=days,
@@ -130,7 +130,7 @@ def feature_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
         )
 
     @dg.asset(
-        key=[usecase.name, "training_set"],
+        key=usecase.key("training_set"),
         deps=[validated, features_key, registry_key],
         group_name=usecase.group,
         description=f"Labels joined point-in-time with `{usecase.feature_service}` through Feast; "

@@ -135,15 +135,15 @@ def _partial_window(days: int | None, policy: MonitoringPolicy, what: str) -> st
 
 
 def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
-    batch_key = dg.AssetKey([usecase.name, "batch_predictions"])
-    drift_key = dg.AssetKey([usecase.name, "drift"])
-    live_key = dg.AssetKey([usecase.name, "live_performance"])
+    batch_key = dg.AssetKey(usecase.key("batch_predictions"))
+    drift_key = dg.AssetKey(usecase.key("drift"))
+    live_key = dg.AssetKey(usecase.key("live_performance"))
     days = partitions(usecase)
     features = usecase.table("features")
 
     @dg.asset(
         key=batch_key,
-        deps=[[usecase.name, "features"], [usecase.name, "champion"]],
+        deps=[usecase.key("features"), usecase.key("champion")],
         group_name=usecase.group,
         partitions_def=days,
         description="Every entity's latest features (a feed: the day's rows) scored by the "
@@ -215,7 +215,7 @@ def monitoring_assets(usecase: UseCase) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=live_key,
-        deps=[batch_key, [usecase.name, "validated"]],
+        deps=[batch_key, usecase.key("validated")],
         group_name=usecase.group,
         partitions_def=days,
         check_specs=[dg.AssetCheckSpec(LIVE_CHECK, asset=live_key, description="The champion's "
