@@ -12,12 +12,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from flightpath.models.splits import Split
 from flightpath.quality.contracts import Contract, Kind
+
+if TYPE_CHECKING:  # the service reads a definition without the flights model's modules
+    from flightpath.models.splits import Split
 
 USECASE_VARIABLE = "FLIGHTPATH_USECASE"  # the service's use case, as `module:attribute`
 TRAINING_TIME = "event_timestamp"  # the instant each training-set row is joined at (Feast's)

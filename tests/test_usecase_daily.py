@@ -356,10 +356,11 @@ def test_the_candidates_train_on_the_days_a_run_names(fed) -> None:
         assert metadata["split"] == windows
         trained_through = pd.Timestamp(metadata["trained_through"]).tz_convert(ZONE)
         assert trained_through.date() == date(2017, 1, 31)
-    training = Lake(root=str(home / "lake")).read_table("stops_training_set")
+    lake = Lake(root=str(home / "lake"))
+    training = lake.read_table("stops_training_set")
     local = pd.to_datetime(training["event_timestamp"], utc=True).dt.tz_convert(ZONE).dt.date
     in_test = training[(local >= date(2017, 2, 15)) & (local <= date(2017, 2, 28))]
-    scored = Lake(root=str(home / "lake")).read_table("stops_evaluation_scores")
+    scored = lake.read_table("stops_evaluation_scores")
     assert sorted(scored["idNum"]) == sorted(in_test["idNum"])
     evaluation = instance.get_latest_materialization_event(dg.AssetKey(["stops", "evaluation"]))
     metadata = evaluation.asset_materialization.metadata  # type: ignore[union-attr]

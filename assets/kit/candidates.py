@@ -202,11 +202,11 @@ def _train(
     name: str, kind: str, usecase: UseCase, parts: dict[str, pd.DataFrame], config: dg.Config
 ) -> Candidate:
     """The candidate; LightGBM in this process or on Dask, as its config says."""
-    if not isinstance(config, LgbmEngine):
-        return train_candidate(name, kind, recipe(usecase), parts)
-    if config.engine == "local":
+    engine = config.engine if isinstance(config, LgbmEngine) else None
+    if engine != "dask":
         trained = train_candidate(name, kind, recipe(usecase), parts)
     else:
+        assert isinstance(config, LgbmEngine)
         # Dask is imported only when asked for: it adds ~0.3 s to every load of the code location.
         from flightpath.models.lgbm_dask import dask_client, train_lgbm_dask
 
@@ -216,4 +216,4 @@ def _train(
                 lambda spec, train, valid, params, increasing: train_lgbm_dask(
                     spec, train, valid, client, params, increasing),
             )  # fmt: skip
-    return replace(trained, settings={**trained.settings, "engine": config.engine})
+    return replace(trained, settings={**trained.settings, "engine": engine}) if engine else trained
